@@ -1,0 +1,464 @@
+//! The `convert` operation: read either format as one JSON document or as
+//! JSONL, convert, and write the mirror shape.
+//!
+//! JSONL is streamed through a bounded pipeline (a reader thread, one worker
+//! per core, the caller's thread writing in input order), so memory stays flat
+//! whatever the file size. A line that cannot be converted is reported with
+//! its number and skipped; the rest goes on.
+
+use crate::config::Mapping;
+use crate::format::{self, ConvertError, HubsterResume, LpResume, Report, liveperson};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+/// Which way to convert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// LivePerson records in, Hubster activities out.
+    ToHubster,
+    /// Hubster activities in, LivePerson records out.
+    ToLivePerson,
+}
+
+/// How the input is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputFormat {
+    /// JSONL when the first line is a whole object and more follow (or it
+    /// names a conversationId); one JSON document otherwise.
+    #[default]
+    Auto,
+    /// One JSON document.
+    Json,
+    /// One conversation per line.
+    Jsonl,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub direction: Direction,
+    pub conversation_id: Option<String>,
+    pub pretty: bool,
+    pub input_format: InputFormat,
+    /// Worker threads for JSONL (0 = one per core).
+    pub threads: usize,
+}
+
+/// One input line that could not be converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// What stopped a conversion as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertFailure {
+    #[error("input is empty")]
+    Empty,
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Converts `input` to `output`. Line errors go to `on_error` as they occur
+/// (in input order) and are counted in the report's `failed`.
+pub fn run(
+    mut input: Box<dyn BufRead + Send>,
+    output: &mut dyn Write,
+    opts: &Options,
+    mapping: &Mapping,
+    on_error: &mut dyn FnMut(&LineError),
+) -> Result<Report, ConvertFailure> {
+    let mut first = Vec::new();
+    input.read_until(b'\n', &mut first)?;
+    let start = first.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        // Only blank lines so far: skip them all, still empty means empty.
+        let mut rest = Vec::new();
+        input.read_to_end(&mut rest)?;
+        if rest.iter().all(u8::is_ascii_whitespace) {
+            return Err(ConvertFailure::Empty);
+        }
+        first.extend_from_slice(&rest);
+        return single(&first, output, opts, mapping);
+    };
+    let jsonl = match opts.input_format {
+        InputFormat::Json => false,
+        InputFormat::Jsonl => true,
+        InputFormat::Auto => first[start] == b'{' && looks_like_jsonl(&first, &mut input)?,
+    };
+    if jsonl {
+        jsonl_stream(first, input, output, opts, mapping, on_error)
+    } else {
+        input.read_to_end(&mut first)?;
+        single(&first, output, opts, mapping)
+    }
+}
+
+/// The first line is a complete object, and either names a conversation or
+/// is followed by more lines.
+fn looks_like_jsonl(first: &[u8], input: &mut dyn BufRead) -> io::Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "conversationId")]
+        conversation_id: Option<serde::de::IgnoredAny>,
+    }
+    let Ok(probe) = serde_json::from_slice::<Probe>(first) else {
+        return Ok(false);
+    };
+    if probe.conversation_id.is_some() {
+        return Ok(true);
+    }
+    // Anything but white space after the first line?
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(_) => return Ok(true),
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+/// "line 3, column 7: expected `,`" from a serde_json error on a document
+/// that began on `first_line`.
+fn json_error(e: &serde_json::Error, first_line: u64) -> String {
+    let msg = e.to_string();
+    let msg = msg
+        .rsplit_once(" at line ")
+        .map_or(msg.as_str(), |(m, _)| m)
+        .to_owned();
+    if e.line() == 0 {
+        return msg;
+    }
+    format!(
+        "line {}, column {}: {msg}",
+        first_line + e.line() as u64 - 1,
+        e.column()
+    )
+}
+
+fn write_json(output: &mut dyn Write, value: &impl Serialize, pretty: bool) -> io::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *output, value)?;
+    } else {
+        serde_json::to_writer(&mut *output, value)?;
+    }
+    output.write_all(b"\n")
+}
+
+fn single(
+    text: &[u8],
+    output: &mut dyn Write,
+    opts: &Options,
+    mapping: &Mapping,
+) -> Result<Report, ConvertFailure> {
+    let bad = |e: serde_json::Error| {
+        ConvertFailure::Input(format!("input is not valid JSON: {}", json_error(&e, 1)))
+    };
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match opts.direction {
+        Direction::ToHubster => {
+            let records: Vec<liveperson::Record> = match first {
+                Some(b'[') => serde_json::from_slice(text).map_err(bad)?,
+                Some(b'{') => {
+                    serde_json::from_slice::<liveperson::ContentSearch>(text)
+                        .map_err(bad)?
+                        .records
+                }
+                _ => return Err(not_json_start()),
+            };
+            let id = match &opts.conversation_id {
+                Some(id) => id.clone(),
+                None => match format::main_dialog(&records)? {
+                    Some(id) => id,
+                    None if records.is_empty() => String::new(),
+                    None => {
+                        return Err(ConvertFailure::Input(
+                            "cannot tell the conversation id: no record has a dialogId; pass --conversation-id".into(),
+                        ));
+                    }
+                },
+            };
+            let out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
+            write_json(output, &out.activities, opts.pretty)?;
+            Ok(out.report)
+        }
+        Direction::ToLivePerson => {
+            let (activities, given) = match first {
+                Some(b'[') => (
+                    serde_json::from_slice::<Vec<serde_json::Value>>(text).map_err(bad)?,
+                    None,
+                ),
+                Some(b'{') => {
+                    let line: format::hubster::ConversationLine =
+                        serde_json::from_slice(text).map_err(bad)?;
+                    (line.activities, line.conversation_id)
+                }
+                _ => return Err(not_json_start()),
+            };
+            let Some(id) = opts.conversation_id.clone().or(given) else {
+                return Err(ConvertFailure::Input(
+                    "Hubster activities do not name their conversation: pass --conversation-id"
+                        .into(),
+                ));
+            };
+            let out = format::to_liveperson(&id, &activities, mapping, &HubsterResume::default())?;
+            write_json(
+                output,
+                &serde_json::json!({ "messageEventRecords": out.records }),
+                opts.pretty,
+            )?;
+            Ok(out.report)
+        }
+    }
+}
+
+fn not_json_start() -> ConvertFailure {
+    ConvertFailure::Input("input is not valid JSON: line 1: expected `[` or `{`".into())
+}
+
+/// The most input one batch holds before it is handed to a worker (a single
+/// longer line makes a batch of its own).
+const BATCH_BYTES: usize = 512 * 1024;
+
+struct Batch {
+    index: u64,
+    first_line: u64,
+    data: Vec<u8>,
+}
+
+struct Done {
+    index: u64,
+    out: Vec<u8>,
+    errors: Vec<LineError>,
+    report: Report,
+}
+
+fn jsonl_stream(
+    first: Vec<u8>,
+    mut input: Box<dyn BufRead + Send>,
+    output: &mut dyn Write,
+    opts: &Options,
+    mapping: &Mapping,
+    on_error: &mut dyn FnMut(&LineError),
+) -> Result<Report, ConvertFailure> {
+    let workers = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(workers);
+    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let (done_tx, done_rx) = sync_channel::<Done>(workers);
+    let mut report = Report::default();
+    std::thread::scope(|s| -> Result<(), ConvertFailure> {
+        let reader = s.spawn(move || -> io::Result<()> {
+            let mut data = first;
+            let mut lines_in_batch = 1u64;
+            let mut next_line = 1u64;
+            let mut index = 0u64;
+            loop {
+                let eof = data.len() < BATCH_BYTES && {
+                    let before = data.len();
+                    input.read_until(b'\n', &mut data)?;
+                    if data.len() > before {
+                        lines_in_batch += 1;
+                        false
+                    } else {
+                        true
+                    }
+                };
+                if (eof || data.len() >= BATCH_BYTES) && !data.is_empty() {
+                    let batch = Batch {
+                        index,
+                        first_line: next_line,
+                        data: std::mem::take(&mut data),
+                    };
+                    if batch_tx.send(batch).is_err() {
+                        return Ok(());
+                    }
+                    index += 1;
+                    next_line += lines_in_batch;
+                    lines_in_batch = 0;
+                }
+                if eof {
+                    return Ok(());
+                }
+            }
+        });
+        for _ in 0..workers {
+            let rx = Arc::clone(&batch_rx);
+            let tx = done_tx.clone();
+            s.spawn(move || worker(&rx, &tx, opts.direction, mapping));
+        }
+        drop(done_tx);
+        // Only the workers hold the batch receiver now: when they stop, the
+        // reader's next send fails and it stops too.
+        drop(batch_rx);
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut write_err = None;
+        'recv: for done in done_rx.iter() {
+            pending.insert(done.index, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                for e in &done.errors {
+                    on_error(e);
+                }
+                report.merge(done.report);
+                if let Err(e) = output.write_all(&done.out) {
+                    write_err = Some(e);
+                    break 'recv;
+                }
+            }
+        }
+        // Dropping the receiver stops the workers, and through them the reader.
+        drop(done_rx);
+        let read = reader.join().expect("the reader does not panic");
+        if let Some(e) = write_err {
+            return Err(e.into());
+        }
+        read?;
+        Ok(())
+    })?;
+    output.flush()?;
+    Ok(report)
+}
+
+fn worker(rx: &Mutex<Receiver<Batch>>, tx: &SyncSender<Done>, dir: Direction, mapping: &Mapping) {
+    loop {
+        let batch = {
+            let rx = rx.lock().expect("no worker panics holding the lock");
+            match rx.recv() {
+                Ok(b) => b,
+                Err(_) => return,
+            }
+        };
+        let mut done = Done {
+            index: batch.index,
+            out: Vec::with_capacity(batch.data.len() * 2),
+            errors: Vec::new(),
+            report: Report::default(),
+        };
+        for (i, line) in batch.data.split(|&b| b == b'\n').enumerate() {
+            let line_no = batch.first_line + i as u64;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let start = done.out.len();
+            let result = match dir {
+                Direction::ToHubster => line_to_hubster(line, line_no, mapping, &mut done.out),
+                Direction::ToLivePerson => {
+                    line_to_liveperson(line, line_no, mapping, &mut done.out)
+                }
+            };
+            match result {
+                Ok(r) => done.report.merge(r),
+                Err(reason) => {
+                    done.out.truncate(start);
+                    done.report.failed += 1;
+                    done.errors.push(LineError {
+                        line: line_no,
+                        reason,
+                    });
+                }
+            }
+        }
+        if tx.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+/// `{"conversationId": .., "<items>": [..], ...other fields of the input line}`.
+struct OutLine<'b, T: Serialize, X: Serialize> {
+    conversation_id: &'b str,
+    items_key: &'static str,
+    items: &'b T,
+    extra: &'b X,
+}
+
+impl<T: Serialize, X: Serialize> Serialize for OutLine<'_, T, X> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("conversationId", self.conversation_id)?;
+        m.serialize_entry(self.items_key, self.items)?;
+        // Other fields of the input line ride along.
+        let extra = serde_json::to_value(self.extra).map_err(S::Error::custom)?;
+        if let serde_json::Value::Object(o) = extra {
+            for (k, v) in o {
+                if k != "conversationId" && k != self.items_key {
+                    m.serialize_entry(&k, &v)?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
+fn line_to_hubster(
+    line: &[u8],
+    line_no: u64,
+    mapping: &Mapping,
+    out: &mut Vec<u8>,
+) -> Result<Report, String> {
+    let parsed: liveperson::ConversationLine =
+        serde_json::from_slice(line).map_err(|e| json_error(&e, line_no))?;
+    let Some(id) = parsed.conversation_id.as_ref().map(|s| s.as_str()) else {
+        return Err("no conversationId".into());
+    };
+    let conv = format::to_hubster(id, &parsed.records, mapping, &LpResume::default())
+        .map_err(|e| e.to_string())?;
+    let line = OutLine {
+        conversation_id: id,
+        items_key: "activities",
+        items: &conv.activities,
+        extra: &parsed.extra,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(|e| e.to_string())?;
+    out.push(b'\n');
+    Ok(conv.report)
+}
+
+fn line_to_liveperson(
+    line: &[u8],
+    line_no: u64,
+    mapping: &Mapping,
+    out: &mut Vec<u8>,
+) -> Result<Report, String> {
+    let parsed: format::hubster::ConversationLine =
+        serde_json::from_slice(line).map_err(|e| json_error(&e, line_no))?;
+    let Some(id) = parsed.conversation_id.as_deref() else {
+        return Err("no conversationId".into());
+    };
+    let conv = format::to_liveperson(id, &parsed.activities, mapping, &HubsterResume::default())
+        .map_err(|e| e.to_string())?;
+    let line = OutLine {
+        conversation_id: id,
+        items_key: "messageEventRecords",
+        items: &conv.records,
+        extra: &parsed.extra,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(|e| e.to_string())?;
+    out.push(b'\n');
+    Ok(conv.report)
+}

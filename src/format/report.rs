@@ -1,0 +1,128 @@
+//! What a conversion did: counts per kind, and every lossy or doubtful choice.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How many warning examples a merged report keeps (counts are never capped).
+pub const SAMPLE_LIMIT: usize = 20;
+
+/// Counts and warnings of one conversion, or of a whole run once merged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Conversations converted.
+    pub conversations: u64,
+    /// Conversations (or input lines) that could not be converted.
+    pub failed: u64,
+    /// Records or activities read.
+    pub input: u64,
+    /// Records or activities written.
+    pub output: u64,
+    /// Inputs that repeated an identity already seen (dropped).
+    pub duplicates: u64,
+    /// Inputs left out because the resume point says they were delivered.
+    pub already_delivered: u64,
+    /// Output per kind, e.g. `message:text`, `event:liveperson.accept-status`,
+    /// `ContentEvent:text/plain`.
+    pub kinds: BTreeMap<String, u64>,
+    /// Warnings per kind (see [`WarningKind`]).
+    pub warnings: BTreeMap<&'static str, u64>,
+    /// The first warnings in full.
+    pub samples: Vec<Warning>,
+}
+
+/// One doubtful or lossy choice, with where it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    pub kind: &'static str,
+    pub conversation_id: String,
+    pub detail: String,
+}
+
+/// The kinds of warning a conversion reports.
+pub mod kind {
+    pub const UNKNOWN_ROLE: &str = "unknown_role";
+    pub const SKIPPED_ROLE: &str = "skipped_role";
+    pub const UNPARSEABLE_RICH_CONTENT: &str = "unparseable_rich_content";
+    pub const MALFORMED_EVENT: &str = "malformed_event";
+    pub const UNKNOWN_CONTENT_TYPE: &str = "unknown_content_type";
+    pub const UNKNOWN_EVENT_TYPE: &str = "unknown_event_type";
+    pub const DROPPED_PREVIEW: &str = "dropped_preview";
+    pub const DROPPED_TYPING: &str = "dropped_typing";
+    pub const DROPPED_UNMAPPED: &str = "dropped_unmapped";
+    pub const SKIPPED_SENDER: &str = "skipped_sender";
+    pub const UNMAPPED_ACTIVITY: &str = "unmapped_activity";
+    pub const BROKEN_PROVENANCE: &str = "broken_provenance";
+}
+
+impl Report {
+    pub fn count(&mut self, kind: impl Into<String>) {
+        *self.kinds.entry(kind.into()).or_default() += 1;
+        self.output += 1;
+    }
+
+    pub fn warn(&mut self, kind: &'static str, conversation_id: &str, detail: impl Into<String>) {
+        *self.warnings.entry(kind).or_default() += 1;
+        if self.samples.len() < SAMPLE_LIMIT {
+            self.samples.push(Warning {
+                kind,
+                conversation_id: conversation_id.to_owned(),
+                detail: detail.into(),
+            });
+        }
+    }
+
+    /// Adds another report's counts (and samples, up to the limit) to this one.
+    pub fn merge(&mut self, other: Report) {
+        self.conversations += other.conversations;
+        self.failed += other.failed;
+        self.input += other.input;
+        self.output += other.output;
+        self.duplicates += other.duplicates;
+        self.already_delivered += other.already_delivered;
+        for (k, v) in other.kinds {
+            *self.kinds.entry(k).or_default() += v;
+        }
+        for (k, v) in other.warnings {
+            *self.warnings.entry(k).or_default() += v;
+        }
+        let room = SAMPLE_LIMIT.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.into_iter().take(room));
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(
+            f,
+            "converted {} conversation(s), {} failed; read {}, wrote {}, {} duplicate(s) dropped, {} already delivered",
+            self.conversations,
+            self.failed,
+            self.input,
+            self.output,
+            self.duplicates,
+            self.already_delivered
+        )?;
+        for (k, v) in &self.kinds {
+            writeln!(f, "  {k:<44} {v:>10}")?;
+        }
+        if !self.warnings.is_empty() {
+            writeln!(f, "warnings:")?;
+            for (k, v) in &self.warnings {
+                writeln!(f, "  {k:<44} {v:>10}")?;
+            }
+            for w in &self.samples {
+                writeln!(
+                    f,
+                    "  - {} (conversation {}): {}",
+                    w.kind, w.conversation_id, w.detail
+                )?;
+            }
+            let total: u64 = self.warnings.values().sum();
+            if total > self.samples.len() as u64 {
+                writeln!(f, "  ... {} more", total - self.samples.len() as u64)?;
+            }
+        }
+        Ok(())
+    }
+}

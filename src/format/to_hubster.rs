@@ -1,0 +1,908 @@
+//! LivePerson `messageEventRecords` -> Hubster Activities (one conversation).
+//!
+//! A pure function of (conversation id, records, mapping, resume point).
+
+use super::hubster::{
+    Activity, Body, BuiltActivity, Content, Fields, IntegrationType, Message, PVal, Participant,
+    Payload, PayloadEvent,
+};
+use super::json::{Extras, Str};
+use super::liveperson::{Event, Record};
+use super::provenance::{self as prov, key};
+use super::report::{Report, kind as warn};
+use super::resume::{LpResume, Mark};
+use super::rich;
+use super::{ConvertError, HUBSTER_ACTIVITY_FIELD};
+use crate::config::{Mapping, UnknownRole};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// The namespace under which `interactionId`s are derived (UUID v5 of the
+/// externalId). Fixed forever: changing it changes every interactionId.
+pub const INTERACTION_NAMESPACE: uuid::Uuid = uuid::uuid!("5b0c3f1e-7c4d-5a8e-9b2f-6d1e0a4c8b37");
+
+/// The result of converting one conversation.
+#[derive(Debug)]
+pub struct ToHubster<'a> {
+    /// New activities, in delivery order, eventIds strictly increasing.
+    pub activities: Vec<Activity<'a>>,
+    /// For each activity, what marks it delivered in an [`LpResume`].
+    pub marks: Vec<Mark>,
+    pub report: Report,
+}
+
+enum Place {
+    /// Has a sequence: ordered by it.
+    Sequenced(i64),
+    /// An accept status: right after the highest sequence it acknowledges.
+    After(i64),
+    /// Neither: after the last sequenced record not newer than it.
+    Loose,
+}
+
+struct Item<'a> {
+    rec: &'a Record<'a>,
+    dialog: &'a str,
+    ts: Option<i64>,
+    place: Place,
+    /// externalId.
+    key: String,
+}
+
+/// Converts one conversation's records to Hubster activities.
+///
+/// Everything in `records` is looked at (recipients depend on earlier
+/// messages) but only what `resume` does not list as delivered is returned.
+pub fn to_hubster<'a>(
+    conversation_id: &'a str,
+    records: &'a [Record<'a>],
+    map: &'a Mapping,
+    resume: &LpResume,
+) -> Result<ToHubster<'a>, ConvertError> {
+    let mut report = Report {
+        conversations: 1,
+        input: records.len() as u64,
+        ..Report::default()
+    };
+
+    // 1. Identity and dedup (first occurrence wins).
+    let mut seen_seq: HashSet<(&str, i64)> = HashSet::with_capacity(records.len());
+    let mut seen_key: HashSet<String> = HashSet::new();
+    let mut items: Vec<Item<'a>> = Vec::with_capacity(records.len());
+    for rec in records {
+        let dialog = rec.dialog_id.as_ref().map_or(conversation_id, Str::as_str);
+        let ts = rec.server_timestamp;
+        let (place, key) = if let Some(seq) = rec.sequence {
+            if !seen_seq.insert((dialog, seq)) {
+                report.duplicates += 1;
+                continue;
+            }
+            (
+                Place::Sequenced(seq),
+                format!("lp:{conversation_id}:{dialog}:{seq}"),
+            )
+        } else {
+            let (place, identity) = match accept_status(rec) {
+                Some((status, list)) => {
+                    let max = list.iter().copied().max();
+                    let identity = format!(
+                        "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
+                        dialog,
+                        rec.originator_id.as_ref().map_or("", Str::as_str),
+                        status,
+                        list,
+                        ts.map_or(String::new(), |t| t.to_string())
+                    );
+                    let place = max.map_or(Place::Loose, Place::After);
+                    (place, format!("status:{}", uuid5(&identity)))
+                }
+                None => {
+                    let text = serde_json::to_string(rec).expect("records serialize");
+                    (Place::Loose, format!("event:{}", uuid5(&text)))
+                }
+            };
+            let key = format!("lp:{conversation_id}:{dialog}:{identity}");
+            if !seen_key.insert(key.clone()) {
+                report.duplicates += 1;
+                continue;
+            }
+            (place, key)
+        };
+        items.push(Item {
+            rec,
+            dialog,
+            ts,
+            place,
+            key,
+        });
+    }
+
+    // 2. Order: sequenced records by (sequence, serverTimestamp); the rest
+    // into the gaps between them.
+    let order = order(&items);
+
+    // 3. Senders, recipients, resume filter, eventIds, bodies.
+    let customer = participant(map, IntegrationType::Customer);
+    let mut last_business = IntegrationType::Agent;
+    let mut prev_event_id = resume.last_event_id;
+    let mut activities = Vec::new();
+    let mut marks = Vec::new();
+    let bots: HashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
+    for &i in &order {
+        let item = &items[i];
+        let rec = item.rec;
+        let Some(sender_type) = sender_type(rec, map, &bots, conversation_id, &mut report)? else {
+            continue;
+        };
+        let recipient = match sender_type {
+            IntegrationType::Customer => participant(map, last_business),
+            _ => customer,
+        };
+        if matches!(sender_type, IntegrationType::Agent | IntegrationType::Bot) {
+            last_business = sender_type;
+        }
+        let sequence = match item.place {
+            Place::Sequenced(s) => Some(s),
+            _ => None,
+        };
+        if resume.is_delivered(item.dialog, sequence, &item.key) {
+            report.already_delivered += 1;
+            continue;
+        }
+        let event_id = match (item.ts, prev_event_id) {
+            (Some(ts), Some(p)) => ts.max(p.saturating_add(1)),
+            (None, Some(p)) => p.saturating_add(1),
+            (Some(ts), None) => ts,
+            (None, None) => 0,
+        };
+        prev_event_id = Some(event_id);
+        let activity = match restore_hubster(rec, conversation_id, &mut report) {
+            Some(mut restored) => {
+                restored.insert("eventId".into(), event_id.into());
+                report.count(format!(
+                    "restored:{}",
+                    restored
+                        .get("type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("activity")
+                ));
+                Activity::Restored(restored.into())
+            }
+            None => {
+                let body = body(rec, map, conversation_id, &mut report);
+                report.count(match &body {
+                    Body::Message(m) => format!("message:{}", m.content.kind()),
+                    Body::Event(e) => format!("event:{}", e.payload_type),
+                });
+                let interaction_id = matches!(body, Body::Message(_)).then(|| uuid5(&item.key));
+                Activity::Built(BuiltActivity {
+                    event_id,
+                    external_id: item.key.clone(),
+                    interaction_id,
+                    sender: participant(map, sender_type),
+                    recipient,
+                    body,
+                })
+            }
+        };
+        activities.push(activity);
+        marks.push(match sequence {
+            Some(sequence) => Mark::Sequence {
+                dialog_id: item.dialog.to_owned(),
+                sequence,
+            },
+            None => Mark::Key(item.key.clone()),
+        });
+    }
+    Ok(ToHubster {
+        activities,
+        marks,
+        report,
+    })
+}
+
+fn uuid5(name: &str) -> String {
+    uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes())
+        .hyphenated()
+        .to_string()
+}
+
+/// `(status, sequenceList)` of a well-formed AcceptStatusEvent.
+fn accept_status<'a>(rec: &'a Record<'a>) -> Option<(&'a str, Vec<i64>)> {
+    let ev = rec.event.as_ref()?;
+    if ev.kind.as_ref()?.as_str() != "AcceptStatusEvent" {
+        return None;
+    }
+    let status: &str = serde_json::from_str(ev.status?.get()).ok()?;
+    let list: Vec<i64> = serde_json::from_str(ev.sequence_list?.get()).ok()?;
+    Some((status, list))
+}
+
+fn order(items: &[Item]) -> Vec<usize> {
+    let mut seq: Vec<usize> = (0..items.len())
+        .filter(|&i| matches!(items[i].place, Place::Sequenced(_)))
+        .collect();
+    let seq_of = |i: usize| match items[i].place {
+        Place::Sequenced(s) => s,
+        _ => unreachable!("filtered to sequenced"),
+    };
+    seq.sort_by(|&a, &b| {
+        (seq_of(a), items[a].ts, items[a].dialog, a).cmp(&(
+            seq_of(b),
+            items[b].ts,
+            items[b].dialog,
+            b,
+        ))
+    });
+    // slot k holds what goes after the k-th sequenced record (slot 0: before all).
+    let mut slots: Vec<Vec<usize>> = vec![Vec::new(); seq.len() + 1];
+    for (i, item) in items.iter().enumerate() {
+        let slot = match item.place {
+            Place::Sequenced(_) => continue,
+            Place::After(max) => seq.partition_point(|&j| seq_of(j) <= max),
+            Place::Loose => match item.ts {
+                Some(ts) => seq
+                    .iter()
+                    .rposition(|&j| items[j].ts.is_some_and(|t| t <= ts))
+                    .map_or(0, |p| p + 1),
+                None => seq.len(),
+            },
+        };
+        slots[slot].push(i);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (k, slot) in slots.iter_mut().enumerate() {
+        if k > 0 {
+            out.push(seq[k - 1]);
+        }
+        slot.sort_by(|&a, &b| {
+            let ka = (
+                items[a].ts,
+                items[a].rec.originator_id.as_ref().map(Str::as_str),
+                &items[a].key,
+            );
+            let kb = (
+                items[b].ts,
+                items[b].rec.originator_id.as_ref().map(Str::as_str),
+                &items[b].key,
+            );
+            ka.cmp(&kb)
+        });
+        out.extend_from_slice(slot);
+    }
+    out
+}
+
+fn participant(map: &Mapping, t: IntegrationType) -> Participant<'_> {
+    let i = map.integrations.get(t);
+    Participant {
+        integration_id: &i.integration_id,
+        integration_type: t,
+        channel_type: &i.channel_type,
+    }
+}
+
+/// The sender's integration type; `None` when the record is to be skipped.
+fn sender_type(
+    rec: &Record,
+    map: &Mapping,
+    bots: &HashSet<&str>,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Result<Option<IntegrationType>, ConvertError> {
+    if let Some(id) = &rec.originator_id
+        && bots.contains(id.as_str())
+    {
+        return Ok(Some(IntegrationType::Bot));
+    }
+    let role = rec.role();
+    let known = role.and_then(|r| {
+        map.roles
+            .get(r)
+            .or_else(|| map.roles.get(&r.to_ascii_uppercase()))
+            .copied()
+    });
+    if let Some(t) = known {
+        return Ok(Some(t));
+    }
+    let what = match role {
+        Some(r) => format!("role {r:?} is not in mapping.roles"),
+        None => "record has no originatorMetadata.role".to_owned(),
+    };
+    let at = record_name(rec);
+    match map.unknown_role {
+        UnknownRole::Agent => {
+            report.warn(
+                warn::UNKNOWN_ROLE,
+                conversation_id,
+                format!("{at}: {what}; mapped to Agent"),
+            );
+            Ok(Some(IntegrationType::Agent))
+        }
+        UnknownRole::Skip => {
+            report.warn(
+                warn::SKIPPED_ROLE,
+                conversation_id,
+                format!("{at}: {what}; skipped"),
+            );
+            Ok(None)
+        }
+        UnknownRole::Error => Err(ConvertError::Record {
+            conversation_id: conversation_id.to_owned(),
+            record: at,
+            reason: format!("{what} (mapping.unknown_role = \"error\")"),
+        }),
+    }
+}
+
+/// "record dialog/sequence" or "record at <timestamp>" for messages.
+pub(crate) fn record_name(rec: &Record) -> String {
+    let dialog = rec.dialog_id.as_ref().map_or("-", Str::as_str);
+    match (rec.sequence, rec.server_timestamp) {
+        (Some(s), _) => format!("record {dialog}/{s}"),
+        (None, Some(t)) => format!(
+            "{} record {dialog} at {t}",
+            rec.event_kind().unwrap_or("untyped")
+        ),
+        (None, None) => format!("{} record {dialog}", rec.event_kind().unwrap_or("untyped")),
+    }
+}
+
+/// A record written by the Hubster -> LivePerson converter carries the
+/// original activity; give it back (eventId is set by the caller).
+fn restore_hubster(
+    rec: &Record,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if let Some((_, raw)) = rec
+        .extra
+        .0
+        .iter()
+        .find(|(k, _)| k.as_str() == HUBSTER_ACTIVITY_FIELD)
+    {
+        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(serde_json::Value::Object(o)) => return Some(o),
+            _ => report.warn(
+                warn::BROKEN_PROVENANCE,
+                conversation_id,
+                format!(
+                    "{}: {HUBSTER_ACTIVITY_FIELD} is not an object; converted as a plain record",
+                    record_name(rec)
+                ),
+            ),
+        }
+    }
+    // A `hubster/activity` record is an activity with no LivePerson equivalent.
+    let ev = rec.event.as_ref()?;
+    if ev.kind.as_ref()?.as_str() == "ContentEvent"
+        && ev.content_type.as_ref()?.as_str() == super::HUBSTER_ACTIVITY_CONTENT_TYPE
+        && let Ok(serde_json::Value::Object(o)) = serde_json::from_str(ev.message?.get())
+    {
+        return Some(o);
+    }
+    None
+}
+
+/// The record's envelope as provenance fields.
+fn envelope<'a>(rec: &'a Record<'a>) -> Fields<'a> {
+    let mut f: Fields<'a> = Vec::with_capacity(10);
+    if let Some(v) = &rec.originator_id {
+        f.push((key::ORIGINATOR_ID, v.into()));
+    }
+    let om = rec.originator_metadata.as_ref();
+    if let Some(r) = om.and_then(|m| m.role.as_ref()) {
+        f.push((key::ROLE, r.into()));
+    }
+    if let Some(v) = &rec.dialog_id {
+        f.push((key::DIALOG_ID, v.into()));
+    }
+    if let Some(v) = rec.sequence {
+        f.push((key::SEQUENCE, PVal::Int(v)));
+    }
+    if let Some(v) = rec.server_timestamp {
+        f.push((key::SERVER_TIMESTAMP, PVal::Int(v)));
+    }
+    match om {
+        None => f.push((
+            key::ORIGINATOR_METADATA,
+            PVal::Str(Cow::Borrowed(prov::ABSENT)),
+        )),
+        Some(m) => {
+            let canonical = m.role.is_some()
+                && m.extra.is_empty()
+                && m.id.is_some()
+                && m.id.as_ref() == rec.originator_id.as_ref();
+            if !canonical {
+                f.push((key::ORIGINATOR_METADATA, PVal::json(m)));
+            }
+        }
+    }
+    if !rec.extra.is_empty() {
+        f.push((key::EXTRA, PVal::json(&rec.extra)));
+    }
+    f
+}
+
+/// Event fields we model but this event type does not use, plus unknown
+/// ones, as one JSON object; `None` when there are none.
+fn event_extra<'a>(ev: &Event<'a>, used: &[&str]) -> Option<PVal<'a>> {
+    struct Unused<'b, 'a>(&'b Event<'a>, &'b [&'b str]);
+    impl Unused<'_, '_> {
+        fn entries(&self) -> impl Iterator<Item = (&'static str, RawOrStr<'_>)> {
+            let ev = self.0;
+            [
+                ("contentType", ev.content_type.as_ref().map(RawOrStr::Str)),
+                ("message", ev.message.map(RawOrStr::Raw)),
+                ("content", ev.content.map(RawOrStr::Raw)),
+                ("status", ev.status.map(RawOrStr::Raw)),
+                ("sequenceList", ev.sequence_list.map(RawOrStr::Raw)),
+            ]
+            .into_iter()
+            .filter(|(name, _)| !self.1.contains(name))
+            .filter_map(|(name, v)| Some((name, v?)))
+        }
+    }
+    impl serde::Serialize for Unused<'_, '_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(None)?;
+            for (name, v) in self.entries() {
+                match v {
+                    RawOrStr::Raw(raw) => m.serialize_entry(name, raw)?,
+                    RawOrStr::Str(s) => m.serialize_entry(name, s)?,
+                }
+            }
+            self.0.extra.serialize_into(&mut m)?;
+            m.end()
+        }
+    }
+    let unused = Unused(ev, used);
+    if ev.extra.is_empty() && unused.entries().next().is_none() {
+        return None;
+    }
+    Some(PVal::json(&unused))
+}
+
+enum RawOrStr<'b> {
+    Raw(&'b RawValue),
+    Str(&'b Str<'b>),
+}
+
+/// The activity body for a record with no Hubster provenance.
+fn body<'a>(
+    rec: &'a Record<'a>,
+    map: &Mapping,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Body<'a> {
+    let Some(ev) = rec.event.as_ref() else {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!("{}: no event", record_name(rec)),
+        );
+        return carry(rec, super::payload::EVENT);
+    };
+    let Some(kind) = ev.kind.as_ref().map(Str::as_str) else {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!("{}: event has no type", record_name(rec)),
+        );
+        return carry(rec, super::payload::EVENT);
+    };
+    let mut fields = envelope(rec);
+    let built = match kind {
+        "ContentEvent" => content_event(rec, ev, map, &mut fields, conversation_id, report),
+        "RichContentEvent" => rich_content_event(rec, ev, &mut fields, conversation_id, report),
+        "AcceptStatusEvent" => {
+            match accept_status(rec) {
+                Some(_) => {
+                    let mut payload: Fields = vec![
+                        (key::STATUS, PVal::Raw(ev.status.expect("checked"))),
+                        (
+                            key::SEQUENCE_LIST,
+                            PVal::Raw(ev.sequence_list.expect("checked")),
+                        ),
+                    ];
+                    payload.append(&mut fields);
+                    if let Some(x) = event_extra(ev, &["status", "sequenceList"]) {
+                        payload.push((key::EVENT_EXTRA, x));
+                    }
+                    return Body::Event(PayloadEvent {
+                        payload_type: super::payload::ACCEPT_STATUS,
+                        payload: Payload::Fields(payload),
+                    });
+                }
+                None => {
+                    report.warn(
+                    warn::MALFORMED_EVENT,
+                    conversation_id,
+                    format!("{}: AcceptStatusEvent without a string status and an integer sequenceList", record_name(rec)),
+                );
+                    None
+                }
+            }
+        }
+        other => {
+            report.warn(
+                warn::UNKNOWN_EVENT_TYPE,
+                conversation_id,
+                format!(
+                    "{}: event type {other:?} carried as {}",
+                    record_name(rec),
+                    super::payload::EVENT
+                ),
+            );
+            None
+        }
+    };
+    match built {
+        Some(b) => b,
+        None => carry(
+            rec,
+            if kind == "ContentEvent" {
+                super::payload::CONTENT
+            } else {
+                super::payload::EVENT
+            },
+        ),
+    }
+}
+
+/// The whole record as a payload event.
+fn carry<'a>(rec: &'a Record<'a>, payload_type: &'static str) -> Body<'a> {
+    Body::Event(PayloadEvent {
+        payload_type,
+        payload: Payload::Record(rec),
+    })
+}
+
+/// A hosted/file, invitation or submission message object.
+#[derive(Default)]
+struct MessageObject<'a> {
+    fields: Vec<(&'static str, Str<'a>)>,
+    extra: Extras<'a>,
+}
+
+impl<'a> MessageObject<'a> {
+    /// Splits a message object into its string fields named in `known` and
+    /// the rest. `None` if it is not an object.
+    fn parse(raw: &'a RawValue, known: &[&'static str]) -> Option<Self> {
+        let map: Vec<(Str<'a>, &'a RawValue)> =
+            serde_json::from_str::<Extras0<'a>>(raw.get()).ok()?.0;
+        let mut out = MessageObject::default();
+        for (k, v) in map {
+            match known.iter().find(|n| **n == k.as_str()) {
+                Some(name) => match serde_json::from_str::<Str<'a>>(v.get()) {
+                    Ok(s) => out.fields.push((name, s)),
+                    Err(_) => out.extra.0.push((k, v)),
+                },
+                None => out.extra.0.push((k, v)),
+            }
+        }
+        Some(out)
+    }
+
+    fn get(&self, name: &str) -> Option<&Str<'a>> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// An object read as an ordered list of raw fields.
+struct Extras0<'a>(Vec<(Str<'a>, &'a RawValue)>);
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Extras0<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Extras0<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(k) = m.next_key::<Str<'de>>()? {
+                    v.push((k, m.next_value()?));
+                }
+                Ok(Extras0(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+const FILE_FIELDS: &[&str] = &["caption", "relativePath", "fileType", "preview"];
+const INVITATION_FIELDS: &[&str] = &["invitationId", "title"];
+const SUBMISSION_FIELDS: &[&str] = &["invitationId"];
+
+fn content_event<'a>(
+    rec: &'a Record<'a>,
+    ev: &'a Event<'a>,
+    map: &Mapping,
+    fields: &mut Fields<'a>,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Option<Body<'a>> {
+    let Some(content_type) = ev.content_type.as_ref() else {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!("{}: ContentEvent has no contentType", record_name(rec)),
+        );
+        return None;
+    };
+    fields.push((key::CONTENT_TYPE, content_type.into()));
+    let Some(message) = ev.message else {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!("{}: ContentEvent has no message", record_name(rec)),
+        );
+        return None;
+    };
+    let malformed = |report: &mut Report, what: &str| {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!(
+                "{}: {content_type:?} message {what}; carried as {}",
+                record_name(rec),
+                super::payload::CONTENT,
+                content_type = content_type.as_str()
+            ),
+        );
+    };
+    let used = &["contentType", "message"][..];
+    let content = match content_type.as_str() {
+        "text/plain" => match serde_json::from_str::<Str<'a>>(message.get()) {
+            Ok(text) => Content::Text(text.0),
+            Err(_) => {
+                malformed(report, "is not a string");
+                return None;
+            }
+        },
+        "hosted/file" => {
+            let Some(obj) = MessageObject::parse(message, FILE_FIELDS) else {
+                malformed(report, "is not an object");
+                return None;
+            };
+            let Some(path) = obj.get("relativePath").cloned() else {
+                malformed(report, "has no relativePath");
+                return None;
+            };
+            let file_type = obj.get("fileType").map(Str::as_str).unwrap_or("");
+            let caption = obj.get("caption").map(|c| c.0.clone());
+            let url = format!("{}{}", map.file_base_url, path.as_str());
+            let content = if is_image(file_type) {
+                Content::Image { url, alt: caption }
+            } else {
+                let label = match caption {
+                    Some(c) if !c.is_empty() => c,
+                    _ => Cow::Owned(
+                        path.as_str()
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or("file")
+                            .to_owned(),
+                    ),
+                };
+                Content::Attachment {
+                    label,
+                    mime_type: mime_type(file_type),
+                    url,
+                }
+            };
+            for (name, v) in &obj.fields {
+                if *name == "preview" && !map.keep_previews {
+                    report.warn(
+                        warn::DROPPED_PREVIEW,
+                        conversation_id,
+                        format!(
+                            "{}: preview dropped (mapping.keep_previews = false)",
+                            record_name(rec)
+                        ),
+                    );
+                    continue;
+                }
+                fields.push((name, PVal::Str(v.0.clone())));
+            }
+            if !obj.extra.is_empty() {
+                fields.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
+            }
+            content
+        }
+        "forms/secure-invitation" => {
+            let obj = MessageObject::parse(message, INVITATION_FIELDS)
+                .filter(|o| o.get("invitationId").is_some() && o.get("title").is_some());
+            let Some(obj) = obj else {
+                malformed(report, "lacks a string invitationId and title");
+                return None;
+            };
+            let (id, title) = (
+                obj.get("invitationId").expect("checked"),
+                obj.get("title").expect("checked"),
+            );
+            let mut action = serde_json::Map::new();
+            action.insert("type".into(), "postback".into());
+            action.insert("title".into(), title.as_str().into());
+            action.insert("payload".into(), id.as_str().into());
+            let mut built = serde_json::Map::new();
+            built.insert("text".into(), title.as_str().into());
+            built.insert(
+                "actions".into(),
+                serde_json::Value::Array(vec![action.into()]),
+            );
+            for (name, v) in &obj.fields {
+                fields.push((name, PVal::Str(v.0.clone())));
+            }
+            if !obj.extra.is_empty() {
+                fields.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
+            }
+            Content::Built {
+                kind: "text",
+                fields: built,
+            }
+        }
+        "forms/secure-submission" => {
+            let Some(obj) = MessageObject::parse(message, SUBMISSION_FIELDS)
+                .filter(|o| o.get("invitationId").is_some())
+            else {
+                malformed(report, "lacks a string invitationId");
+                return None;
+            };
+            let mut payload: Fields = obj
+                .fields
+                .iter()
+                .map(|(n, v)| (*n, PVal::Str(v.0.clone())))
+                .collect();
+            payload.append(fields);
+            if !obj.extra.is_empty() {
+                payload.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
+            }
+            if let Some(x) = event_extra(ev, used) {
+                payload.push((key::EVENT_EXTRA, x));
+            }
+            return Some(Body::Event(PayloadEvent {
+                payload_type: super::payload::SECURE_FORM_SUBMISSION,
+                payload: Payload::Fields(payload),
+            }));
+        }
+        other => {
+            report.warn(
+                warn::UNKNOWN_CONTENT_TYPE,
+                conversation_id,
+                format!(
+                    "{}: contentType {other:?} carried as {}",
+                    record_name(rec),
+                    super::payload::CONTENT
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(x) = event_extra(ev, used) {
+        fields.push((key::EVENT_EXTRA, x));
+    }
+    Some(Body::Message(Message {
+        content,
+        provenance: std::mem::take(fields),
+    }))
+}
+
+fn rich_content_event<'a>(
+    rec: &'a Record<'a>,
+    ev: &'a Event<'a>,
+    fields: &mut Fields<'a>,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Option<Body<'a>> {
+    let Some(raw) = ev.content else {
+        report.warn(
+            warn::MALFORMED_EVENT,
+            conversation_id,
+            format!("{}: RichContentEvent has no content", record_name(rec)),
+        );
+        return None;
+    };
+    let used = &["content"][..];
+    let parsed: serde_json::Value = match serde_json::from_str::<Str<'a>>(raw.get()) {
+        Ok(text) => {
+            let parsed = serde_json::from_str::<serde_json::Value>(text.as_str());
+            fields.push((key::RICH_CONTENT, PVal::Str(text.0)));
+            match parsed {
+                Ok(v) if v.is_object() => v,
+                _ => {
+                    report.warn(
+                        warn::UNPARSEABLE_RICH_CONTENT,
+                        conversation_id,
+                        format!(
+                            "{}: content is not a JSON object; carried as {}",
+                            record_name(rec),
+                            super::payload::RICH_CONTENT
+                        ),
+                    );
+                    if let Some(x) = event_extra(ev, used) {
+                        fields.push((key::EVENT_EXTRA, x));
+                    }
+                    return Some(Body::Event(PayloadEvent {
+                        payload_type: super::payload::RICH_CONTENT,
+                        payload: Payload::Fields(std::mem::take(fields)),
+                    }));
+                }
+            }
+        }
+        // Some API versions send the structure itself rather than a string.
+        Err(_) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(v) if v.is_object() => {
+                fields.push((key::RICH_CONTENT_JSON, PVal::Raw(raw)));
+                v
+            }
+            _ => {
+                report.warn(
+                    warn::MALFORMED_EVENT,
+                    conversation_id,
+                    format!(
+                        "{}: RichContentEvent content is neither a string nor an object",
+                        record_name(rec)
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let content = rich::to_hubster_content(&parsed);
+    if let Some(x) = event_extra(ev, used) {
+        fields.push((key::EVENT_EXTRA, x));
+    }
+    Some(Body::Message(Message {
+        content,
+        provenance: std::mem::take(fields),
+    }))
+}
+
+fn is_image(file_type: &str) -> bool {
+    ["JPG", "JPEG", "PNG", "GIF"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(file_type))
+}
+
+fn mime_type(file_type: &str) -> &'static str {
+    const TYPES: &[(&str, &str)] = &[
+        ("PDF", "application/pdf"),
+        ("TXT", "text/plain"),
+        ("CSV", "text/csv"),
+        ("DOC", "application/msword"),
+        (
+            "DOCX",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        ("XLS", "application/vnd.ms-excel"),
+        (
+            "XLSX",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        ("PPT", "application/vnd.ms-powerpoint"),
+        (
+            "PPTX",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+        ("ZIP", "application/zip"),
+        ("MP3", "audio/mpeg"),
+        ("WAV", "audio/wav"),
+        ("MP4", "video/mp4"),
+        ("MOV", "video/quicktime"),
+        ("JPG", "image/jpeg"),
+        ("JPEG", "image/jpeg"),
+        ("PNG", "image/png"),
+        ("GIF", "image/gif"),
+    ];
+    TYPES
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(file_type))
+        .map_or("application/octet-stream", |(_, m)| m)
+}

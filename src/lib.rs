@@ -1,0 +1,16 @@
+//! convsync moves contact-center conversation history between LivePerson's
+//! Messaging History API and the Hubster engine's Activities.
+//!
+//! Code map:
+//! - [`format`]: the adapter, pure conversion in both directions (no I/O).
+//! - [`config`]: the configuration file, its defaults and its errors.
+//! - [`convert`]: the `convert` command's operation: reading either format as
+//!   JSON or JSONL, converting on every core, writing the mirror shape.
+//! - [`sim`]: deterministic conversation data for tests, benchmarks and rehearsals.
+//! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
+
+pub mod cli;
+pub mod config;
+pub mod convert;
+pub mod format;
+pub mod sim;

@@ -1,0 +1,115 @@
+use anyhow::Context;
+use clap::Parser;
+use convsync::cli::{Cli, Command, ConvertArgs, GenerateArgs, Platform, ReportFormat};
+use convsync::config::Config;
+use convsync::convert::{self, ConvertFailure, Direction, Options};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes (documented in `--help` and README).
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_PARTIAL: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match &cli.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("convsync: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => Config::default(),
+    };
+    let result = match cli.command {
+        Command::Convert(args) => run_convert(args, &config),
+        Command::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("convsync: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout())),
+    })
+}
+
+fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let to = args.to.unwrap_or(match args.from {
+        Platform::Liveperson => Platform::Hubster,
+        Platform::Hubster => Platform::Liveperson,
+    });
+    let direction = match (args.from, to) {
+        (Platform::Liveperson, Platform::Hubster) => Direction::ToHubster,
+        (Platform::Hubster, Platform::Liveperson) => Direction::ToLivePerson,
+        _ => {
+            eprintln!("convsync: --from and --to name the same platform; nothing to convert");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let input: Box<dyn BufRead + Send> = match &args.input {
+        Some(p) if p.as_os_str() != "-" => Box::new(BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+        _ => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
+    };
+    let name = args
+        .input
+        .as_ref()
+        .filter(|p| p.as_os_str() != "-")
+        .map_or("<stdin>".into(), |p| p.display().to_string());
+    let mut output = open_output(&args.output)?;
+    let opts = Options {
+        direction,
+        conversation_id: args.conversation_id,
+        pretty: args.pretty,
+        input_format: args.input_format,
+        threads: args.threads,
+    };
+    let stderr = std::io::stderr();
+    let mut on_error = |e: &convert::LineError| {
+        let _ = writeln!(stderr.lock(), "convsync: {name}: {e}");
+    };
+    let report = match convert::run(input, &mut output, &opts, &config.mapping, &mut on_error) {
+        Ok(r) => r,
+        Err(ConvertFailure::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            eprintln!("convsync: {name}: {e}");
+            return Ok(ExitCode::from(EXIT_FAILED));
+        }
+    };
+    output.flush().context("cannot write the output")?;
+    match args.report {
+        ReportFormat::Text => eprint!("{report}"),
+        ReportFormat::Json => eprintln!("{}", serde_json::to_string(&report)?),
+        ReportFormat::None => {}
+    }
+    Ok(if report.failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let mut out = open_output(&args.output)?;
+    convsync::sim::generate::jsonl(args.seed, args.conversations, args.messages, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
