@@ -583,6 +583,9 @@ impl<'a> MessageObject<'a> {
                 None => out.extra.0.push((k, v)),
             }
         }
+        // Provenance keys in one order whatever the input's field order.
+        out.fields
+            .sort_by_key(|(name, _)| known.iter().position(|k| k == name));
         Some(out)
     }
 

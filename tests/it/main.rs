@@ -1,1 +1,6 @@
+//! Integration tests: one binary, one module per area.
 
+mod cli;
+mod golden;
+mod roundtrip;
+mod support;
