@@ -7,6 +7,7 @@
 //! its number and skipped; the rest goes on.
 
 use crate::config::Mapping;
+use crate::format::hubster::{Activity, write_str};
 use crate::format::{self, ConvertError, HubsterResume, LpResume, Report, liveperson};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -199,7 +200,16 @@ fn single(
                 },
             };
             let out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
-            write_json(output, &out.activities, opts.pretty)?;
+            if opts.pretty {
+                let values: Vec<serde_json::Value> =
+                    out.activities.iter().map(Activity::to_value).collect();
+                write_json(output, &values, true)?;
+            } else {
+                let mut buf = Vec::new();
+                Activity::write_array(&out.activities, &mut buf);
+                buf.push(b'\n');
+                output.write_all(&buf)?;
+            }
             Ok(out.report)
         }
         Direction::ToLivePerson => {
@@ -244,6 +254,8 @@ struct Batch {
     index: u64,
     first_line: u64,
     data: Vec<u8>,
+    /// Where each line ends in `data` (the reader found them already).
+    ends: Vec<usize>,
 }
 
 struct Done {
@@ -269,35 +281,39 @@ fn jsonl_stream(
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     let (done_tx, done_rx) = sync_channel::<Done>(workers);
     let mut report = Report::default();
+    // Buffers go round (reader -> worker -> reader, worker -> writer ->
+    // worker) instead of being freed on another thread: memory stays flat.
+    let in_pool = Pool::new(2 * workers + 2);
+    let out_pool = Pool::new(2 * workers + 2);
     std::thread::scope(|s| -> Result<(), ConvertFailure> {
+        let in_pool = &in_pool;
+        let out_pool = &out_pool;
         let reader = s.spawn(move || -> io::Result<()> {
             let mut data = first;
-            let mut lines_in_batch = 1u64;
+            let mut ends = vec![data.len()];
             let mut next_line = 1u64;
             let mut index = 0u64;
             loop {
-                let eof = data.len() < BATCH_BYTES && {
-                    let before = data.len();
-                    input.read_until(b'\n', &mut data)?;
-                    if data.len() > before {
-                        lines_in_batch += 1;
-                        false
-                    } else {
-                        true
+                let mut eof = false;
+                if data.len() < BATCH_BYTES {
+                    match input.read_until(b'\n', &mut data)? {
+                        0 => eof = true,
+                        _ => ends.push(data.len()),
                     }
-                };
-                if (eof || data.len() >= BATCH_BYTES) && !data.is_empty() {
+                }
+                if (eof || data.len() >= BATCH_BYTES) && !ends.is_empty() {
+                    let lines = ends.len() as u64;
                     let batch = Batch {
                         index,
                         first_line: next_line,
-                        data: std::mem::take(&mut data),
+                        data: std::mem::replace(&mut data, in_pool.get()),
+                        ends: std::mem::take(&mut ends),
                     };
                     if batch_tx.send(batch).is_err() {
                         return Ok(());
                     }
                     index += 1;
-                    next_line += lines_in_batch;
-                    lines_in_batch = 0;
+                    next_line += lines;
                 }
                 if eof {
                     return Ok(());
@@ -307,7 +323,8 @@ fn jsonl_stream(
         for _ in 0..workers {
             let rx = Arc::clone(&batch_rx);
             let tx = done_tx.clone();
-            s.spawn(move || worker(&rx, &tx, opts.direction, mapping));
+            let pools = (in_pool, out_pool);
+            s.spawn(move || worker(&rx, &tx, pools, opts.direction, mapping));
         }
         drop(done_tx);
         // Only the workers hold the batch receiver now: when they stop, the
@@ -328,6 +345,7 @@ fn jsonl_stream(
                     write_err = Some(e);
                     break 'recv;
                 }
+                out_pool.put(done.out);
             }
         }
         // Dropping the receiver stops the workers, and through them the reader.
@@ -343,7 +361,44 @@ fn jsonl_stream(
     Ok(report)
 }
 
-fn worker(rx: &Mutex<Receiver<Batch>>, tx: &SyncSender<Done>, dir: Direction, mapping: &Mapping) {
+/// A few reusable byte buffers.
+struct Pool {
+    bufs: Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl Pool {
+    fn new(keep: usize) -> Self {
+        Pool {
+            bufs: Mutex::new(Vec::with_capacity(keep)),
+            keep,
+        }
+    }
+
+    fn get(&self) -> Vec<u8> {
+        self.bufs
+            .lock()
+            .expect("pool lock")
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut bufs = self.bufs.lock().expect("pool lock");
+        if bufs.len() < self.keep {
+            bufs.push(buf);
+        }
+    }
+}
+
+fn worker(
+    rx: &Mutex<Receiver<Batch>>,
+    tx: &SyncSender<Done>,
+    (in_pool, out_pool): (&Pool, &Pool),
+    dir: Direction,
+    mapping: &Mapping,
+) {
     loop {
         let batch = {
             let rx = rx.lock().expect("no worker panics holding the lock");
@@ -354,11 +409,14 @@ fn worker(rx: &Mutex<Receiver<Batch>>, tx: &SyncSender<Done>, dir: Direction, ma
         };
         let mut done = Done {
             index: batch.index,
-            out: Vec::with_capacity(batch.data.len() * 2),
+            out: out_pool.get(),
             errors: Vec::new(),
             report: Report::default(),
         };
-        for (i, line) in batch.data.split(|&b| b == b'\n').enumerate() {
+        let mut start = 0;
+        for (i, &end) in batch.ends.iter().enumerate() {
+            let line = &batch.data[start..end];
+            start = end;
             let line_no = batch.first_line + i as u64;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -382,6 +440,7 @@ fn worker(rx: &Mutex<Receiver<Batch>>, tx: &SyncSender<Done>, dir: Direction, ma
                 }
             }
         }
+        in_pool.put(batch.data);
         if tx.send(done).is_err() {
             return;
         }
@@ -428,14 +487,20 @@ fn line_to_hubster(
     };
     let conv = format::to_hubster(id, &parsed.records, mapping, &LpResume::default())
         .map_err(|e| e.to_string())?;
-    let line = OutLine {
-        conversation_id: id,
-        items_key: "activities",
-        items: &conv.activities,
-        extra: &parsed.extra,
-    };
-    serde_json::to_writer(&mut *out, &line).map_err(|e| e.to_string())?;
-    out.push(b'\n');
+    out.extend_from_slice(b"{\"conversationId\":");
+    write_str(out, id);
+    out.extend_from_slice(b",\"activities\":");
+    Activity::write_array(&conv.activities, out);
+    // Other fields of the input line ride along.
+    for (k, v) in &parsed.extra.0 {
+        if k.as_str() != "activities" {
+            out.push(b',');
+            write_str(out, k.as_str());
+            out.push(b':');
+            out.extend_from_slice(v.get().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"}\n");
     Ok(conv.report)
 }
 

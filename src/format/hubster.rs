@@ -6,7 +6,7 @@
 //! accessors below.
 
 use super::json::Str;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serializer;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -77,14 +77,56 @@ pub struct Participant<'a> {
     pub channel_type: &'a str,
 }
 
-impl Serialize for Participant<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("integrationId", self.integration_id)?;
-        m.serialize_entry("integrationType", self.integration_type.as_str())?;
-        m.serialize_entry("channelType", self.channel_type)?;
-        m.end()
+impl Participant<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"integrationId\":");
+        write_str(out, self.integration_id);
+        out.extend_from_slice(b",\"integrationType\":\"");
+        out.extend_from_slice(self.integration_type.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"channelType\":");
+        write_str(out, self.channel_type);
+        out.push(b'}');
     }
+}
+
+// ---- Writing JSON ----
+//
+// Activities are the bulk of what convsync writes, so they are written
+// directly: constant keys as ready-made bytes, strings escaped only when they
+// need it. The output is exactly what serde_json would write.
+
+/// A JSON string. Most strings need no escaping: check that first (a loop
+/// the compiler vectorizes) and copy; otherwise let serde_json escape it.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+    }
+}
+
+/// Whether JSON needs an escape for any byte: 16 bytes at a time without an
+/// early exit inside a block, so the check runs as vector instructions.
+fn needs_escape(b: &[u8]) -> bool {
+    let bad = |x: u8| (x < 0x20) | (x == b'"') | (x == b'\\');
+    let mut blocks = b.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |m, &x| m | bad(x)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&x| bad(x))
+}
+
+fn write_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn write_value(out: &mut Vec<u8>, v: &impl Serialize) {
+    serde_json::to_writer(out, v).expect("values always serialize");
 }
 
 /// A provenance value: written as a string in `channels` metadata, and as
@@ -109,76 +151,52 @@ impl PVal<'_> {
     pub fn json(v: &impl Serialize) -> PVal<'static> {
         PVal::Json(serde_json::value::to_raw_value(v).expect("values always serialize"))
     }
-}
 
-/// Provenance as typed JSON (inside a payload).
-struct AsJson<'b, 'a>(&'b PVal<'a>);
-impl Serialize for AsJson<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            PVal::Str(v) => s.serialize_str(v),
-            PVal::Int(v) => s.serialize_i64(*v),
-            PVal::Raw(v) => v.serialize(s),
-            PVal::Json(v) => v.serialize(s),
+    /// As typed JSON (inside a payload).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            PVal::Str(v) => write_str(out, v),
+            PVal::Int(v) => write_i64(out, *v),
+            PVal::Raw(v) => out.extend_from_slice(v.get().as_bytes()),
+            PVal::Json(v) => out.extend_from_slice(v.get().as_bytes()),
         }
     }
-}
 
-/// Provenance as a string (a `channels` metadata value).
-struct AsString<'b, 'a>(&'b PVal<'a>);
-impl Serialize for AsString<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            PVal::Str(v) => s.serialize_str(v),
-            PVal::Int(v) => s.collect_str(v),
-            PVal::Raw(v) => s.serialize_str(v.get()),
-            PVal::Json(v) => s.serialize_str(v.get()),
+    /// As a string (a `channels` metadata value).
+    fn write_string(&self, out: &mut Vec<u8>) {
+        match self {
+            PVal::Str(v) => write_str(out, v),
+            PVal::Int(v) => {
+                out.push(b'"');
+                write_i64(out, *v);
+                out.push(b'"');
+            }
+            PVal::Raw(v) => write_str(out, v.get()),
+            PVal::Json(v) => write_str(out, v.get()),
         }
     }
 }
 
 pub type Fields<'a> = Vec<(&'static str, PVal<'a>)>;
 
-/// The `channels` array holding LivePerson provenance.
-pub struct Channels<'b, 'a>(pub &'b Fields<'a>);
-impl Serialize for Channels<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Meta<'b, 'a>(&'b Fields<'a>);
-        impl Serialize for Meta<'_, '_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut seq = s.serialize_seq(Some(self.0.len()))?;
-                for (k, v) in self.0 {
-                    struct Kv<'b, 'a>(&'static str, &'b PVal<'a>);
-                    impl Serialize for Kv<'_, '_> {
-                        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                            let mut m = s.serialize_map(Some(2))?;
-                            m.serialize_entry("key", self.0)?;
-                            m.serialize_entry("value", &AsString(self.1))?;
-                            m.end()
-                        }
-                    }
-                    seq.serialize_element(&Kv(k, v))?;
-                }
-                seq.end()
-            }
-        }
-        let mut seq = s.serialize_seq(Some(1))?;
-        struct Chan<'b, 'a>(&'b Fields<'a>);
-        impl Serialize for Chan<'_, '_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut m = s.serialize_map(Some(2))?;
-                m.serialize_entry("type", LIVEPERSON_CHANNEL)?;
-                m.serialize_entry("metadata", &Meta(self.0))?;
-                m.end()
-            }
-        }
-        seq.serialize_element(&Chan(self.0))?;
-        seq.end()
-    }
-}
-
 /// The channel type that marks LivePerson provenance on a message.
 pub const LIVEPERSON_CHANNEL: &str = "LivePerson";
+
+/// `"channels":[{"type":"LivePerson","metadata":[{"key":..,"value":..},..]}]`
+fn write_channels(out: &mut Vec<u8>, fields: &Fields) {
+    out.extend_from_slice(b"\"channels\":[{\"type\":\"LivePerson\",\"metadata\":[");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"key\":");
+        write_str(out, k);
+        out.extend_from_slice(b",\"value\":");
+        v.write_string(out);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}]");
+}
 
 /// A message's content, before provenance is attached.
 #[derive(Debug, Clone)]
@@ -217,16 +235,22 @@ pub struct Message<'a> {
     pub provenance: Fields<'a>,
 }
 
-impl Serialize for Message<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("type", self.content.kind())?;
+impl Message<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(self.content.kind().as_bytes());
+        out.extend_from_slice(b"\",");
         match &self.content {
-            Content::Text(text) => m.serialize_entry("text", text)?,
+            Content::Text(text) => {
+                out.extend_from_slice(b"\"text\":");
+                write_str(out, text);
+            }
             Content::Image { url, alt } => {
-                m.serialize_entry("url", url)?;
+                out.extend_from_slice(b"\"url\":");
+                write_str(out, url);
                 if let Some(alt) = alt {
-                    m.serialize_entry("alt", alt)?;
+                    out.extend_from_slice(b",\"alt\":");
+                    write_str(out, alt);
                 }
             }
             Content::Attachment {
@@ -234,18 +258,30 @@ impl Serialize for Message<'_> {
                 mime_type,
                 url,
             } => {
-                m.serialize_entry("label", label)?;
-                m.serialize_entry("mimeType", mime_type)?;
-                m.serialize_entry("url", url)?;
+                out.extend_from_slice(b"\"label\":");
+                write_str(out, label);
+                out.extend_from_slice(b",\"mimeType\":");
+                write_str(out, mime_type);
+                out.extend_from_slice(b",\"url\":");
+                write_str(out, url);
             }
             Content::Built { fields, .. } => {
-                for (k, v) in fields {
-                    m.serialize_entry(k, v)?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    write_value(out, v);
+                }
+                if fields.is_empty() {
+                    out.pop();
                 }
             }
         }
-        m.serialize_entry("channels", &Channels(&self.provenance))?;
-        m.end()
+        out.push(b',');
+        write_channels(out, &self.provenance);
+        out.push(b'}');
     }
 }
 
@@ -258,34 +294,33 @@ pub enum Payload<'a> {
     Record(&'a super::liveperson::Record<'a>),
 }
 
-impl Serialize for Payload<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Payload::Fields(fields) => {
-                let mut m = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
-                    m.serialize_entry(k, &AsJson(v))?;
-                }
-                m.end()
-            }
-            Payload::Record(r) => r.serialize(s),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct PayloadEvent<'a> {
     pub payload_type: &'static str,
     pub payload: Payload<'a>,
 }
 
-impl Serialize for PayloadEvent<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("type", "payload")?;
-        m.serialize_entry("payloadType", self.payload_type)?;
-        m.serialize_entry("payload", &self.payload)?;
-        m.end()
+impl PayloadEvent<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"payload\",\"payloadType\":");
+        write_str(out, self.payload_type);
+        out.extend_from_slice(b",\"payload\":");
+        match &self.payload {
+            Payload::Fields(fields) => {
+                out.push(b'{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    v.write_json(out);
+                }
+                out.push(b'}');
+            }
+            Payload::Record(r) => write_value(out, r),
+        }
+        out.push(b'}');
     }
 }
 
@@ -293,6 +328,30 @@ impl Serialize for PayloadEvent<'_> {
 pub enum Body<'a> {
     Message(Message<'a>),
     Event(PayloadEvent<'a>),
+}
+
+impl Body<'_> {
+    /// `message:<type>` or `event:<payloadType>`, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Message(m) => match m.content.kind() {
+                "text" => "message:text",
+                "image" => "message:image",
+                "attachment" => "message:attachment",
+                "card" => "message:card",
+                "carousel" => "message:carousel",
+                _ => "message:other",
+            },
+            Body::Event(e) => match e.payload_type {
+                super::payload::ACCEPT_STATUS => "event:liveperson.accept-status",
+                super::payload::SECURE_FORM_SUBMISSION => "event:liveperson.secure-form-submission",
+                super::payload::RICH_CONTENT => "event:liveperson.rich-content",
+                super::payload::CONTENT => "event:liveperson.content",
+                super::payload::EVENT => "event:liveperson.event",
+                _ => "event:other",
+            },
+        }
+    }
 }
 
 /// An activity the converter built from a LivePerson record.
@@ -330,37 +389,77 @@ impl Activity<'_> {
     }
 
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).expect("activities always serialize")
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        serde_json::from_slice(&out).expect("activities are valid JSON")
+    }
+
+    /// Appends the activity as compact JSON.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let a = match self {
+            Activity::Restored(v) => return write_value(out, v),
+            Activity::Built(a) => a,
+        };
+        let (head, trigger): (&[u8], _) = match &a.body {
+            Body::Message(_) => (
+                b"{\"type\":\"message\",\"eventTrigger\":\"",
+                a.sender.integration_type.message_trigger(),
+            ),
+            Body::Event(_) => (
+                b"{\"type\":\"event\",\"eventTrigger\":\"",
+                a.sender.integration_type.event_trigger(),
+            ),
+        };
+        out.extend_from_slice(head);
+        out.extend_from_slice(trigger.as_bytes());
+        out.extend_from_slice(b"\",\"eventId\":");
+        write_i64(out, a.event_id);
+        out.extend_from_slice(b",\"externalId\":");
+        write_str(out, &a.external_id);
+        out.extend_from_slice(b",\"isEcho\":false");
+        if let Some(id) = &a.interaction_id {
+            out.extend_from_slice(b",\"interactionId\":");
+            write_str(out, id);
+        }
+        out.extend_from_slice(b",\"flowProcess\":\"Default\",\"sender\":");
+        a.sender.write(out);
+        out.extend_from_slice(b",\"recipient\":");
+        a.recipient.write(out);
+        match &a.body {
+            Body::Message(m) => {
+                out.extend_from_slice(b",\"message\":");
+                m.write(out);
+            }
+            Body::Event(e) => {
+                out.extend_from_slice(b",\"event\":");
+                e.write(out);
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// A list of activities as a compact JSON array.
+    pub fn write_array(activities: &[Activity], out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, a) in activities.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            a.write_json(out);
+        }
+        out.push(b']');
     }
 }
 
 impl Serialize for Activity<'_> {
+    /// Through [`Activity::write_json`], so there is one way to write one.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = match self {
-            Activity::Restored(v) => return v.serialize(s),
-            Activity::Built(a) => a,
-        };
-        let mut m = s.serialize_map(None)?;
-        let (kind, trigger) = match &a.body {
-            Body::Message(_) => ("message", a.sender.integration_type.message_trigger()),
-            Body::Event(_) => ("event", a.sender.integration_type.event_trigger()),
-        };
-        m.serialize_entry("type", kind)?;
-        m.serialize_entry("eventTrigger", trigger)?;
-        m.serialize_entry("eventId", &a.event_id)?;
-        m.serialize_entry("externalId", &a.external_id)?;
-        m.serialize_entry("isEcho", &false)?;
-        if let Some(id) = &a.interaction_id {
-            m.serialize_entry("interactionId", id)?;
-        }
-        m.serialize_entry("flowProcess", "Default")?;
-        m.serialize_entry("sender", &a.sender)?;
-        m.serialize_entry("recipient", &a.recipient)?;
-        match &a.body {
-            Body::Message(msg) => m.serialize_entry("message", msg)?,
-            Body::Event(ev) => m.serialize_entry("event", ev)?,
-        }
-        m.end()
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        let text = String::from_utf8(out).map_err(serde::ser::Error::custom)?;
+        RawValue::from_string(text)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
 }
 
@@ -387,5 +486,32 @@ impl ActivityExt for Value {
             v = v.get(p)?;
         }
         v.as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_str_matches_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "ünïcode ✨ 😀",
+            &"long plain text ".repeat(9),
+            &format!("{}\n", "x".repeat(40)),
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
     }
 }

@@ -56,8 +56,13 @@ pub mod kind {
 }
 
 impl Report {
-    pub fn count(&mut self, kind: impl Into<String>) {
-        *self.kinds.entry(kind.into()).or_default() += 1;
+    pub fn count(&mut self, kind: &str) {
+        match self.kinds.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.kinds.insert(kind.to_owned(), 1);
+            }
+        }
         self.output += 1;
     }
 
@@ -81,7 +86,12 @@ impl Report {
         self.duplicates += other.duplicates;
         self.already_delivered += other.already_delivered;
         for (k, v) in other.kinds {
-            *self.kinds.entry(k).or_default() += v;
+            match self.kinds.get_mut(&k) {
+                Some(n) => *n += v,
+                None => {
+                    self.kinds.insert(k, v);
+                }
+            }
         }
         for (k, v) in other.warnings {
             *self.warnings.entry(k).or_default() += v;

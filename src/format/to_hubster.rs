@@ -14,9 +14,10 @@ use super::resume::{LpResume, Mark};
 use super::rich;
 use super::{ConvertError, HUBSTER_ACTIVITY_FIELD};
 use crate::config::{Mapping, UnknownRole};
+use rustc_hash::FxHashSet;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::fmt::Write as _;
 
 /// The namespace under which `interactionId`s are derived (UUID v5 of the
 /// externalId). Fixed forever: changing it changes every interactionId.
@@ -67,9 +68,11 @@ pub fn to_hubster<'a>(
     };
 
     // 1. Identity and dedup (first occurrence wins).
-    let mut seen_seq: HashSet<(&str, i64)> = HashSet::with_capacity(records.len());
-    let mut seen_key: HashSet<String> = HashSet::new();
+    let mut seen_seq: FxHashSet<(&str, i64)> = FxHashSet::default();
+    seen_seq.reserve(records.len());
+    let mut seen_key: FxHashSet<String> = FxHashSet::default();
     let mut items: Vec<Item<'a>> = Vec::with_capacity(records.len());
+    let mut scratch = String::new();
     for rec in records {
         let dialog = rec.dialog_id.as_ref().map_or(conversation_id, Str::as_str);
         let ts = rec.server_timestamp;
@@ -86,16 +89,24 @@ pub fn to_hubster<'a>(
             let (place, identity) = match accept_status(rec) {
                 Some((status, list)) => {
                     let max = list.iter().copied().max();
-                    let identity = format!(
-                        "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
+                    // (dialogId, originatorId, status, sequenceList, serverTimestamp)
+                    scratch.clear();
+                    for part in [
                         dialog,
                         rec.originator_id.as_ref().map_or("", Str::as_str),
                         status,
-                        list,
-                        ts.map_or(String::new(), |t| t.to_string())
-                    );
+                    ] {
+                        scratch.push_str(part);
+                        scratch.push('\u{1f}');
+                    }
+                    for s in &list {
+                        let _ = write!(scratch, "{s},");
+                    }
+                    if let Some(t) = ts {
+                        let _ = write!(scratch, "\u{1f}{t}");
+                    }
                     let place = max.map_or(Place::Loose, Place::After);
-                    (place, format!("status:{}", uuid5(&identity)))
+                    (place, format!("status:{}", uuid5(&scratch)))
                 }
                 None => {
                     let text = serde_json::to_string(rec).expect("records serialize");
@@ -128,7 +139,7 @@ pub fn to_hubster<'a>(
     let mut prev_event_id = resume.last_event_id;
     let mut activities = Vec::new();
     let mut marks = Vec::new();
-    let bots: HashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
+    let bots: FxHashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
     for &i in &order {
         let item = &items[i];
         let rec = item.rec;
@@ -160,21 +171,16 @@ pub fn to_hubster<'a>(
         let activity = match restore_hubster(rec, conversation_id, &mut report) {
             Some(mut restored) => {
                 restored.insert("eventId".into(), event_id.into());
-                report.count(format!(
-                    "restored:{}",
-                    restored
-                        .get("type")
-                        .and_then(|t| t.as_str())
-                        .unwrap_or("activity")
-                ));
+                report.count(match restored.get("type").and_then(|t| t.as_str()) {
+                    Some("message") => "restored:message",
+                    Some("event") => "restored:event",
+                    _ => "restored:activity",
+                });
                 Activity::Restored(restored.into())
             }
             None => {
                 let body = body(rec, map, conversation_id, &mut report);
-                report.count(match &body {
-                    Body::Message(m) => format!("message:{}", m.content.kind()),
-                    Body::Event(e) => format!("event:{}", e.payload_type),
-                });
+                report.count(body.kind());
                 let interaction_id = matches!(body, Body::Message(_)).then(|| uuid5(&item.key));
                 Activity::Built(BuiltActivity {
                     event_id,
@@ -202,10 +208,19 @@ pub fn to_hubster<'a>(
     })
 }
 
-fn uuid5(name: &str) -> String {
-    uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes())
-        .hyphenated()
-        .to_string()
+/// UUID v5 of `name` under [`INTERACTION_NAMESPACE`], as text. The same as
+/// `Uuid::new_v5`, with a SHA-1 that uses the CPU's SHA instructions.
+pub fn uuid5(name: &str) -> String {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(INTERACTION_NAMESPACE.as_bytes());
+    h.update(name.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 /// `(status, sequenceList)` of a well-formed AcceptStatusEvent.
@@ -287,7 +302,7 @@ fn participant(map: &Mapping, t: IntegrationType) -> Participant<'_> {
 fn sender_type(
     rec: &Record,
     map: &Mapping,
-    bots: &HashSet<&str>,
+    bots: &FxHashSet<&str>,
     conversation_id: &str,
     report: &mut Report,
 ) -> Result<Option<IntegrationType>, ConvertError> {
@@ -908,4 +923,19 @@ fn mime_type(file_type: &str) -> &'static str {
         .iter()
         .find(|(t, _)| t.eq_ignore_ascii_case(file_type))
         .map_or("application/octet-stream", |(_, m)| m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid5_is_the_standard_v5() {
+        for name in ["", "lp:c:d:1", "ünïcode ✨", &"x".repeat(200)] {
+            let want = uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes())
+                .hyphenated()
+                .to_string();
+            assert_eq!(uuid5(name), want);
+        }
+    }
 }

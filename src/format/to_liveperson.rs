@@ -133,7 +133,7 @@ pub fn to_liveperson(
                         .map_or(Side::Business, |t| Side::of(*t));
                     unread[side.other().index()].push(s);
                 }
-                report.count(format!("restored:{}", record_kind(&r)));
+                report.count(&format!("restored:{}", record_kind(&r)));
                 r
             }
             Out::Content { event, side } => {
@@ -143,7 +143,7 @@ pub fn to_liveperson(
                 let mut r = native(a, conversation_id, event_id, event, map);
                 r.insert("sequence".into(), seq.into());
                 let r = Value::Object(r);
-                report.count(record_kind(&r));
+                report.count(&record_kind(&r));
                 r
             }
             Out::Seen { side } => {
@@ -154,7 +154,7 @@ pub fn to_liveperson(
                     unreachable!("built as object")
                 };
                 let r = Value::Object(native(a, conversation_id, event_id, event, map));
-                report.count(record_kind(&r));
+                report.count(&record_kind(&r));
                 r
             }
         };

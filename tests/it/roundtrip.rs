@@ -245,8 +245,9 @@ fn build(specs: &[Spec], rotate: usize) -> Vec<Value> {
             rec.insert("dialogId".into(), dialog.into());
         }
         rec.insert("originatorId".into(), originator.clone().into());
-        if s.has_ts {
-            // Accept statuses with one identity must differ somewhere: the timestamp does it.
+        // Accept statuses are identified by (dialog, originator, status, list,
+        // timestamp): give each its own timestamp so distinct ones stay distinct.
+        if s.has_ts || matches!(s.kind, Kind::Accept { .. }) {
             rec.insert(
                 "serverTimestamp".into(),
                 (ts + n as i64 * 1_000_000_000).into(),
