@@ -52,12 +52,17 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineError {
     pub line: u64,
+    /// Where in the line, for malformed JSON.
+    pub column: Option<usize>,
     pub reason: String,
 }
 
 impl std::fmt::Display for LineError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.reason)
+        match self.column {
+            Some(c) => write!(f, "line {}, column {c}: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
     }
 }
 
@@ -200,16 +205,17 @@ fn single(
                 },
             };
             let out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
+            let mut buf = Vec::new();
+            Activity::write_array(&out.activities, &mut buf);
             if opts.pretty {
-                let values: Vec<serde_json::Value> =
-                    out.activities.iter().map(Activity::to_value).collect();
-                write_json(output, &values, true)?;
+                // Re-indent, keeping the field order as written.
+                let mut de = serde_json::Deserializer::from_slice(&buf);
+                let mut ser = serde_json::Serializer::pretty(&mut *output);
+                serde_transcode::transcode(&mut de, &mut ser).map_err(io::Error::other)?;
             } else {
-                let mut buf = Vec::new();
-                Activity::write_array(&out.activities, &mut buf);
-                buf.push(b'\n');
                 output.write_all(&buf)?;
             }
+            output.write_all(b"\n")?;
             Ok(out.report)
         }
         Direction::ToLivePerson => {
@@ -417,24 +423,25 @@ fn worker(
         for (i, &end) in batch.ends.iter().enumerate() {
             let line = &batch.data[start..end];
             start = end;
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line_no = batch.first_line + i as u64;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             let start = done.out.len();
             let result = match dir {
-                Direction::ToHubster => line_to_hubster(line, line_no, mapping, &mut done.out),
-                Direction::ToLivePerson => {
-                    line_to_liveperson(line, line_no, mapping, &mut done.out)
-                }
+                Direction::ToHubster => line_to_hubster(line, mapping, &mut done.out),
+                Direction::ToLivePerson => line_to_liveperson(line, mapping, &mut done.out),
             };
             match result {
                 Ok(r) => done.report.merge(r),
-                Err(reason) => {
+                Err(Failed { column, reason }) => {
                     done.out.truncate(start);
                     done.report.failed += 1;
                     done.errors.push(LineError {
                         line: line_no,
+                        column,
                         reason,
                     });
                 }
@@ -474,19 +481,41 @@ impl<T: Serialize, X: Serialize> Serialize for OutLine<'_, T, X> {
     }
 }
 
-fn line_to_hubster(
-    line: &[u8],
-    line_no: u64,
-    mapping: &Mapping,
-    out: &mut Vec<u8>,
-) -> Result<Report, String> {
+/// Why one line failed.
+struct Failed {
+    column: Option<usize>,
+    reason: String,
+}
+
+impl Failed {
+    fn json(e: serde_json::Error) -> Self {
+        let msg = e.to_string();
+        let reason = msg
+            .rsplit_once(" at line ")
+            .map_or(msg.as_str(), |(m, _)| m)
+            .to_owned();
+        Failed {
+            column: (e.line() > 0).then_some(e.column()),
+            reason,
+        }
+    }
+
+    fn because(reason: impl ToString) -> Self {
+        Failed {
+            column: None,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+fn line_to_hubster(line: &[u8], mapping: &Mapping, out: &mut Vec<u8>) -> Result<Report, Failed> {
     let parsed: liveperson::ConversationLine =
-        serde_json::from_slice(line).map_err(|e| json_error(&e, line_no))?;
+        serde_json::from_slice(line).map_err(Failed::json)?;
     let Some(id) = parsed.conversation_id.as_ref().map(|s| s.as_str()) else {
-        return Err("no conversationId".into());
+        return Err(Failed::because("no conversationId"));
     };
     let conv = format::to_hubster(id, &parsed.records, mapping, &LpResume::default())
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::because)?;
     out.extend_from_slice(b"{\"conversationId\":");
     write_str(out, id);
     out.extend_from_slice(b",\"activities\":");
@@ -504,26 +533,21 @@ fn line_to_hubster(
     Ok(conv.report)
 }
 
-fn line_to_liveperson(
-    line: &[u8],
-    line_no: u64,
-    mapping: &Mapping,
-    out: &mut Vec<u8>,
-) -> Result<Report, String> {
+fn line_to_liveperson(line: &[u8], mapping: &Mapping, out: &mut Vec<u8>) -> Result<Report, Failed> {
     let parsed: format::hubster::ConversationLine =
-        serde_json::from_slice(line).map_err(|e| json_error(&e, line_no))?;
+        serde_json::from_slice(line).map_err(Failed::json)?;
     let Some(id) = parsed.conversation_id.as_deref() else {
-        return Err("no conversationId".into());
+        return Err(Failed::because("no conversationId"));
     };
     let conv = format::to_liveperson(id, &parsed.activities, mapping, &HubsterResume::default())
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::because)?;
     let line = OutLine {
         conversation_id: id,
         items_key: "messageEventRecords",
         items: &conv.records,
         extra: &parsed.extra,
     };
-    serde_json::to_writer(&mut *out, &line).map_err(|e| e.to_string())?;
+    serde_json::to_writer(&mut *out, &line).map_err(Failed::because)?;
     out.push(b'\n');
     Ok(conv.report)
 }

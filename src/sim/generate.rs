@@ -162,7 +162,8 @@ fn content_event(rng: &mut Rng, originator: &str) -> Value {
             let mut text = (*rng.pick(PHRASES)).to_owned();
             if rng.chance(30) {
                 text.push(' ');
-                text.push_str(*rng.pick(PHRASES));
+                let more: &&str = rng.pick(PHRASES);
+                text.push_str(more);
             }
             json!({"type": "ContentEvent", "contentType": "text/plain", "message": text})
         }
