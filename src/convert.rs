@@ -256,12 +256,14 @@ fn not_json_start() -> ConvertFailure {
 /// longer line makes a batch of its own).
 const BATCH_BYTES: usize = 512 * 1024;
 
+/// How much one read asks for.
+const READ_BYTES: usize = 128 * 1024;
+
 struct Batch {
     index: u64,
     first_line: u64,
+    /// Whole lines.
     data: Vec<u8>,
-    /// Where each line ends in `data` (the reader found them already).
-    ends: Vec<usize>,
 }
 
 struct Done {
@@ -295,36 +297,54 @@ fn jsonl_stream(
         let in_pool = &in_pool;
         let out_pool = &out_pool;
         let reader = s.spawn(move || -> io::Result<()> {
+            // Whole chunks, cut after their last newline; the tail starts the
+            // next batch. Workers find the line ends themselves.
             let mut data = first;
-            let mut ends = vec![data.len()];
             let mut next_line = 1u64;
             let mut index = 0u64;
-            loop {
-                let mut eof = false;
-                if data.len() < BATCH_BYTES {
-                    match input.read_until(b'\n', &mut data)? {
-                        0 => eof = true,
-                        _ => ends.push(data.len()),
-                    }
-                }
-                if (eof || data.len() >= BATCH_BYTES) && !ends.is_empty() {
-                    let lines = ends.len() as u64;
-                    let batch = Batch {
-                        index,
-                        first_line: next_line,
-                        data: std::mem::replace(&mut data, in_pool.get()),
-                        ends: std::mem::take(&mut ends),
+            let mut eof = false;
+            while !eof {
+                while data.len() < BATCH_BYTES {
+                    let len = data.len();
+                    data.resize(len + READ_BYTES, 0);
+                    let n = loop {
+                        match input.read(&mut data[len..]) {
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            other => break other?,
+                        }
                     };
-                    if batch_tx.send(batch).is_err() {
-                        return Ok(());
+                    data.truncate(len + n);
+                    if n == 0 {
+                        eof = true;
+                        break;
                     }
-                    index += 1;
-                    next_line += lines;
                 }
-                if eof {
+                let cut = match memchr::memrchr(b'\n', &data) {
+                    _ if eof => data.len(),
+                    Some(i) => i + 1,
+                    // One line longer than a batch: keep reading it.
+                    None => continue,
+                };
+                if cut == 0 {
+                    continue;
+                }
+                let mut next = in_pool.get();
+                next.extend_from_slice(&data[cut..]);
+                data.truncate(cut);
+                let lines = memchr::memchr_iter(b'\n', &data).count() as u64
+                    + u64::from(!data.ends_with(b"\n"));
+                let batch = Batch {
+                    index,
+                    first_line: next_line,
+                    data: std::mem::replace(&mut data, next),
+                };
+                if batch_tx.send(batch).is_err() {
                     return Ok(());
                 }
+                index += 1;
+                next_line += lines;
             }
+            Ok(())
         });
         for _ in 0..workers {
             let rx = Arc::clone(&batch_rx);
@@ -419,10 +439,18 @@ fn worker(
             errors: Vec::new(),
             report: Report::default(),
         };
+        // Valid UTF-8 as a whole (the usual case) lets each line be parsed as
+        // text, without checking every string again.
+        let text = std::str::from_utf8(&batch.data).ok();
         let mut start = 0;
-        for (i, &end) in batch.ends.iter().enumerate() {
-            let line = &batch.data[start..end];
+        for (i, end) in memchr::memchr_iter(b'\n', &batch.data)
+            .map(|e| e + 1)
+            .chain((!batch.data.ends_with(b"\n")).then_some(batch.data.len()))
+            .enumerate()
+        {
+            let range = start..end;
             start = end;
+            let line = &batch.data[range.clone()];
             let line = line.strip_suffix(b"\n").unwrap_or(line);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line_no = batch.first_line + i as u64;
@@ -431,7 +459,13 @@ fn worker(
             }
             let start = done.out.len();
             let result = match dir {
-                Direction::ToHubster => line_to_hubster(line, mapping, &mut done.out),
+                Direction::ToHubster => {
+                    let line = Input::new(
+                        text.map(|t| &t[range.start..range.start + line.len()]),
+                        line,
+                    );
+                    line_to_hubster(line, mapping, &mut done.out)
+                }
                 Direction::ToLivePerson => line_to_liveperson(line, mapping, &mut done.out),
             };
             match result {
@@ -508,9 +542,33 @@ impl Failed {
     }
 }
 
-fn line_to_hubster(line: &[u8], mapping: &Mapping, out: &mut Vec<u8>) -> Result<Report, Failed> {
-    let parsed: liveperson::ConversationLine =
-        serde_json::from_slice(line).map_err(Failed::json)?;
+/// One line, as text when the batch was valid UTF-8.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    text: Option<&'a str>,
+    bytes: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn new(text: Option<&'a str>, bytes: &'a [u8]) -> Self {
+        Input { text, bytes }
+    }
+
+    fn parse<T: serde::Deserialize<'a>>(self) -> Result<T, Failed> {
+        match self.text {
+            Some(t) => serde_json::from_str(t),
+            None => serde_json::from_slice(self.bytes),
+        }
+        .map_err(Failed::json)
+    }
+}
+
+fn line_to_hubster(
+    line: Input<'_>,
+    mapping: &Mapping,
+    out: &mut Vec<u8>,
+) -> Result<Report, Failed> {
+    let parsed: liveperson::ConversationLine = line.parse()?;
     let Some(id) = parsed.conversation_id.as_ref().map(|s| s.as_str()) else {
         return Err(Failed::because("no conversationId"));
     };

@@ -7,11 +7,6 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// The converter allocates many small strings on every core; mimalloc's
-// per-thread heaps make that markedly cheaper than the system allocator.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit codes (documented in `--help` and README).
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;

@@ -359,7 +359,7 @@ impl Body<'_> {
 pub struct BuiltActivity<'a> {
     pub event_id: i64,
     pub external_id: String,
-    pub interaction_id: Option<String>,
+    pub interaction_id: Option<uuid::Uuid>,
     pub sender: Participant<'a>,
     pub recipient: Participant<'a>,
     pub body: Body<'a>,
@@ -418,8 +418,10 @@ impl Activity<'_> {
         write_str(out, &a.external_id);
         out.extend_from_slice(b",\"isEcho\":false");
         if let Some(id) = &a.interaction_id {
-            out.extend_from_slice(b",\"interactionId\":");
-            write_str(out, id);
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            out.extend_from_slice(b",\"interactionId\":\"");
+            out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            out.push(b'"');
         }
         out.extend_from_slice(b",\"flowProcess\":\"Default\",\"sender\":");
         a.sender.write(out);

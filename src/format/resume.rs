@@ -63,8 +63,8 @@ pub struct LpResume {
 /// What identifies one delivered record: its sequence in its dialog, or its
 /// externalId when it has no sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mark {
-    Sequence { dialog_id: String, sequence: i64 },
+pub enum Mark<'a> {
+    Sequence { dialog_id: &'a str, sequence: i64 },
     Key(String),
 }
 
@@ -86,12 +86,12 @@ impl LpResume {
                 dialog_id,
                 sequence,
             } => {
-                if let Some(set) = self.sequences.get_mut(dialog_id) {
+                if let Some(set) = self.sequences.get_mut(*dialog_id) {
                     set.insert(*sequence);
                 } else {
                     let mut set = SeqSet::default();
                     set.insert(*sequence);
-                    self.sequences.insert(dialog_id.clone(), set);
+                    self.sequences.insert((*dialog_id).to_owned(), set);
                 }
             }
             Mark::Key(k) => {

@@ -29,7 +29,7 @@ pub struct ToHubster<'a> {
     /// New activities, in delivery order, eventIds strictly increasing.
     pub activities: Vec<Activity<'a>>,
     /// For each activity, what marks it delivered in an [`LpResume`].
-    pub marks: Vec<Mark>,
+    pub marks: Vec<Mark<'a>>,
     pub report: Report,
 }
 
@@ -67,58 +67,53 @@ pub fn to_hubster<'a>(
         ..Report::default()
     };
 
-    // 1. Identity and dedup (first occurrence wins).
+    // 1. Identity, and dedup by it (first occurrence wins).
     let mut seen_seq: FxHashSet<(&str, i64)> = FxHashSet::default();
     seen_seq.reserve(records.len());
-    let mut seen_key: FxHashSet<String> = FxHashSet::default();
     let mut items: Vec<Item<'a>> = Vec::with_capacity(records.len());
     let mut scratch = String::new();
+    let mut keyed = Vec::new();
     for rec in records {
         let dialog = rec.dialog_id.as_ref().map_or(conversation_id, Str::as_str);
         let ts = rec.server_timestamp;
-        let (place, key) = if let Some(seq) = rec.sequence {
+        let mut key = String::with_capacity(conversation_id.len() + dialog.len() + 48);
+        let _ = write!(key, "lp:{conversation_id}:{dialog}:");
+        let place = if let Some(seq) = rec.sequence {
             if !seen_seq.insert((dialog, seq)) {
                 report.duplicates += 1;
                 continue;
             }
-            (
-                Place::Sequenced(seq),
-                format!("lp:{conversation_id}:{dialog}:{seq}"),
-            )
+            key.push_str(itoa::Buffer::new().format(seq));
+            Place::Sequenced(seq)
         } else {
-            let (place, identity) = match accept_status(rec) {
-                Some((status, list)) => {
-                    let max = list.iter().copied().max();
+            keyed.push(items.len());
+            scratch.clear();
+            match accept_status(rec, Some(&mut scratch)) {
+                Some((status, max)) => {
                     // (dialogId, originatorId, status, sequenceList, serverTimestamp)
-                    scratch.clear();
+                    let mut stamp = itoa::Buffer::new();
                     for part in [
+                        status,
                         dialog,
                         rec.originator_id.as_ref().map_or("", Str::as_str),
-                        status,
+                        ts.map_or("", |t| stamp.format(t)),
                     ] {
-                        scratch.push_str(part);
                         scratch.push('\u{1f}');
+                        scratch.push_str(part);
                     }
-                    for s in &list {
-                        let _ = write!(scratch, "{s},");
-                    }
-                    if let Some(t) = ts {
-                        let _ = write!(scratch, "\u{1f}{t}");
-                    }
-                    let place = max.map_or(Place::Loose, Place::After);
-                    (place, format!("status:{}", uuid5(&scratch)))
+                    key.push_str("status:");
+                    push_uuid5(&mut key, &scratch);
+                    max.map_or(Place::Loose, Place::After)
                 }
                 None => {
-                    let text = serde_json::to_string(rec).expect("records serialize");
-                    (Place::Loose, format!("event:{}", uuid5(&text)))
+                    key.push_str("event:");
+                    push_uuid5(
+                        &mut key,
+                        &serde_json::to_string(rec).expect("records serialize"),
+                    );
+                    Place::Loose
                 }
-            };
-            let key = format!("lp:{conversation_id}:{dialog}:{identity}");
-            if !seen_key.insert(key.clone()) {
-                report.duplicates += 1;
-                continue;
             }
-            (place, key)
         };
         items.push(Item {
             rec,
@@ -127,6 +122,24 @@ pub fn to_hubster<'a>(
             place,
             key,
         });
+    }
+    if keyed.len() > 1 {
+        // Unsequenced records: sort by key, keep the first of each run.
+        keyed.sort_by(|&a, &b| items[a].key.cmp(&items[b].key).then(a.cmp(&b)));
+        let dups: Vec<usize> = keyed
+            .windows(2)
+            .filter(|w| items[w[0]].key == items[w[1]].key)
+            .map(|w| w[1])
+            .collect();
+        if !dups.is_empty() {
+            report.duplicates += dups.len() as u64;
+            let dups: FxHashSet<usize> = dups.into_iter().collect();
+            let mut i = 0;
+            items.retain(|_| {
+                i += 1;
+                !dups.contains(&(i - 1))
+            });
+        }
     }
 
     // 2. Order: sequenced records by (sequence, serverTimestamp); the rest
@@ -137,11 +150,11 @@ pub fn to_hubster<'a>(
     let customer = participant(map, IntegrationType::Customer);
     let mut last_business = IntegrationType::Agent;
     let mut prev_event_id = resume.last_event_id;
-    let mut activities = Vec::new();
-    let mut marks = Vec::new();
+    let mut activities = Vec::with_capacity(items.len());
+    let mut marks = Vec::with_capacity(items.len());
     let bots: FxHashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
     for &i in &order {
-        let item = &items[i];
+        let item = &mut items[i];
         let rec = item.rec;
         let Some(sender_type) = sender_type(rec, map, &bots, conversation_id, &mut report)? else {
             continue;
@@ -168,6 +181,13 @@ pub fn to_hubster<'a>(
             (None, None) => 0,
         };
         prev_event_id = Some(event_id);
+        marks.push(match sequence {
+            Some(sequence) => Mark::Sequence {
+                dialog_id: item.dialog,
+                sequence,
+            },
+            None => Mark::Key(item.key.clone()),
+        });
         let activity = match restore_hubster(rec, conversation_id, &mut report) {
             Some(mut restored) => {
                 restored.insert("eventId".into(), event_id.into());
@@ -181,10 +201,10 @@ pub fn to_hubster<'a>(
             None => {
                 let body = body(rec, map, conversation_id, &mut report);
                 report.count(body.kind());
-                let interaction_id = matches!(body, Body::Message(_)).then(|| uuid5(&item.key));
+                let interaction_id = matches!(body, Body::Message(_)).then(|| uuid5_of(&item.key));
                 Activity::Built(BuiltActivity {
                     event_id,
-                    external_id: item.key.clone(),
+                    external_id: std::mem::take(&mut item.key),
                     interaction_id,
                     sender: participant(map, sender_type),
                     recipient,
@@ -193,13 +213,6 @@ pub fn to_hubster<'a>(
             }
         };
         activities.push(activity);
-        marks.push(match sequence {
-            Some(sequence) => Mark::Sequence {
-                dialog_id: item.dialog.to_owned(),
-                sequence,
-            },
-            None => Mark::Key(item.key.clone()),
-        });
     }
     Ok(ToHubster {
         activities,
@@ -208,9 +221,9 @@ pub fn to_hubster<'a>(
     })
 }
 
-/// UUID v5 of `name` under [`INTERACTION_NAMESPACE`], as text. The same as
+/// UUID v5 of `name` under [`INTERACTION_NAMESPACE`]. The same as
 /// `Uuid::new_v5`, with a SHA-1 that uses the CPU's SHA instructions.
-pub fn uuid5(name: &str) -> String {
+pub fn uuid5_of(name: &str) -> uuid::Uuid {
     use sha1::Digest;
     let mut h = sha1::Sha1::new();
     h.update(INTERACTION_NAMESPACE.as_bytes());
@@ -218,20 +231,61 @@ pub fn uuid5(name: &str) -> String {
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    let id = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_owned()
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
-/// `(status, sequenceList)` of a well-formed AcceptStatusEvent.
-fn accept_status<'a>(rec: &'a Record<'a>) -> Option<(&'a str, Vec<i64>)> {
+/// Appends the hyphenated UUID v5 of `name`.
+fn push_uuid5(out: &mut String, name: &str) {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.push_str(uuid5_of(name).hyphenated().encode_lower(&mut buf));
+}
+
+/// `(status, max of sequenceList)` of a well-formed AcceptStatusEvent; the
+/// list's numbers are appended to `list_text`.
+fn accept_status<'a>(
+    rec: &'a Record<'a>,
+    list_text: Option<&mut String>,
+) -> Option<(&'a str, Option<i64>)> {
     let ev = rec.event.as_ref()?;
     if ev.kind.as_ref()?.as_str() != "AcceptStatusEvent" {
         return None;
     }
     let status: &str = serde_json::from_str(ev.status?.get()).ok()?;
-    let list: Vec<i64> = serde_json::from_str(ev.sequence_list?.get()).ok()?;
-    Some((status, list))
+    let mut de = serde_json::Deserializer::from_str(ev.sequence_list?.get());
+    let max = serde::de::DeserializeSeed::deserialize(ListSeed(list_text), &mut de).ok()?;
+    Some((status, max))
+}
+
+/// Reads an array of integers without collecting it: appends `n,` for each
+/// and gives back the largest.
+struct ListSeed<'s>(Option<&'s mut String>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Option<i64>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
+    type Value = Option<i64>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of integers")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        mut self,
+        mut seq: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut max: Option<i64> = None;
+        while let Some(n) = seq.next_element::<i64>()? {
+            if let Some(text) = self.0.as_deref_mut() {
+                text.push_str(itoa::Buffer::new().format(n));
+                text.push(',');
+            }
+            max = Some(max.map_or(n, |m| m.max(n)));
+        }
+        Ok(max)
+    }
 }
 
 fn order(items: &[Item]) -> Vec<usize> {
@@ -242,7 +296,7 @@ fn order(items: &[Item]) -> Vec<usize> {
         Place::Sequenced(s) => s,
         _ => unreachable!("filtered to sequenced"),
     };
-    seq.sort_by(|&a, &b| {
+    seq.sort_unstable_by(|&a, &b| {
         (seq_of(a), items[a].ts, items[a].dialog, a).cmp(&(
             seq_of(b),
             items[b].ts,
@@ -250,8 +304,12 @@ fn order(items: &[Item]) -> Vec<usize> {
             b,
         ))
     });
-    // slot k holds what goes after the k-th sequenced record (slot 0: before all).
-    let mut slots: Vec<Vec<usize>> = vec![Vec::new(); seq.len() + 1];
+    if seq.len() == items.len() {
+        return seq;
+    }
+    // The rest, as (slot, position in it): slot k is right after the k-th
+    // sequenced record (slot 0: before all).
+    let mut rest: Vec<(usize, usize)> = Vec::with_capacity(items.len() - seq.len());
     for (i, item) in items.iter().enumerate() {
         let slot = match item.place {
             Place::Sequenced(_) => continue,
@@ -264,27 +322,27 @@ fn order(items: &[Item]) -> Vec<usize> {
                 None => seq.len(),
             },
         };
-        slots[slot].push(i);
+        rest.push((slot, i));
     }
+    let sort_key = |i: usize| {
+        (
+            items[i].ts,
+            items[i].rec.originator_id.as_ref().map(Str::as_str),
+            &items[i].key,
+        )
+    };
+    rest.sort_unstable_by(|&(sa, a), &(sb, b)| {
+        sa.cmp(&sb).then_with(|| sort_key(a).cmp(&sort_key(b)))
+    });
     let mut out = Vec::with_capacity(items.len());
-    for (k, slot) in slots.iter_mut().enumerate() {
+    let mut rest = rest.into_iter().peekable();
+    for k in 0..=seq.len() {
         if k > 0 {
             out.push(seq[k - 1]);
         }
-        slot.sort_by(|&a, &b| {
-            let ka = (
-                items[a].ts,
-                items[a].rec.originator_id.as_ref().map(Str::as_str),
-                &items[a].key,
-            );
-            let kb = (
-                items[b].ts,
-                items[b].rec.originator_id.as_ref().map(Str::as_str),
-                &items[b].key,
-            );
-            ka.cmp(&kb)
-        });
-        out.extend_from_slice(slot);
+        while let Some((_, i)) = rest.next_if(|&(slot, _)| slot == k) {
+            out.push(i);
+        }
     }
     out
 }
@@ -513,16 +571,18 @@ fn body<'a>(
         "ContentEvent" => content_event(rec, ev, map, &mut fields, conversation_id, report),
         "RichContentEvent" => rich_content_event(rec, ev, &mut fields, conversation_id, report),
         "AcceptStatusEvent" => {
-            match accept_status(rec) {
+            match accept_status(rec, None) {
                 Some(_) => {
-                    let mut payload: Fields = vec![
-                        (key::STATUS, PVal::Raw(ev.status.expect("checked"))),
+                    // {status, sequenceList, ...provenance}
+                    let mut payload = fields;
+                    payload.insert(0, (key::STATUS, PVal::Raw(ev.status.expect("checked"))));
+                    payload.insert(
+                        1,
                         (
                             key::SEQUENCE_LIST,
                             PVal::Raw(ev.sequence_list.expect("checked")),
                         ),
-                    ];
-                    payload.append(&mut fields);
+                    );
                     if let Some(x) = event_extra(ev, &["status", "sequenceList"]) {
                         payload.push((key::EVENT_EXTRA, x));
                     }
@@ -932,10 +992,8 @@ mod tests {
     #[test]
     fn uuid5_is_the_standard_v5() {
         for name in ["", "lp:c:d:1", "ünïcode ✨", &"x".repeat(200)] {
-            let want = uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes())
-                .hyphenated()
-                .to_string();
-            assert_eq!(uuid5(name), want);
+            let want = uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes());
+            assert_eq!(uuid5_of(name), want);
         }
     }
 }

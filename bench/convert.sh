@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Side by side on one generated LivePerson JSONL corpus (>= 200 MB):
+#   convsync convert  (typed, borrowed strings, every core)
+#   jq                (bench/mapping.jq: the core of the mapping)
+#   serde_json        (examples/json_roundtrip.rs: a plain Value parse + serialize)
+# Prints wall time, MB/s of input, CPU seconds, peak RSS and the ratios.
+#
+#   bash bench/convert.sh                 # 15000 conversations, ~223 MB
+#   CONVERSATIONS=2000 bash bench/convert.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+conversations=${CONVERSATIONS:-15000}
+runs=${RUNS:-3}
+out=bench/out
+mkdir -p "$out"
+
+need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+need jq jq
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+cargo build --release --quiet --bin convsync --example json_roundtrip
+bin=target/release/convsync
+corpus="$out/corpus-$conversations.jsonl"
+[ -s "$corpus" ] || "$bin" generate --conversations "$conversations" --messages 20 --seed 1 -o "$corpus"
+bytes=$(stat -c %s "$corpus")
+echo "corpus: $corpus, $conversations conversations, $((bytes / 1000000)) MB; best of $runs runs each"
+echo
+
+# measure NAME CMD...: best wall time of $runs runs, with that run's CPU and peak RSS.
+declare -A wall cpu rss
+measure() {
+  local name=$1; shift
+  local best=""
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f "%e %U %S %M" -o "$out/time.$name" "$@" >/dev/null
+    read -r e u s m < "$out/time.$name"
+    if [ -z "$best" ] || awk "BEGIN{exit !($e < $best)}"; then
+      best=$e; wall[$name]=$e; cpu[$name]=$(awk "BEGIN{print $u + $s}"); rss[$name]=$m
+    fi
+  done
+}
+
+# Every tool writes to /dev/null: this compares conversion work, not disks.
+measure convsync "$bin" convert --from liveperson --report none -o /dev/null "$corpus"
+measure serde_json target/release/examples/json_roundtrip "$corpus" /dev/null
+runs=1 measure jq jq -c -f bench/mapping.jq "$corpus"
+
+printf '%-12s %9s %9s %9s %12s %10s %14s\n' tool "wall s" "MB/s" "CPU s" "peak RSS MiB" "vs jq" "vs serde_json"
+for t in convsync serde_json jq; do
+  awk -v t="$t" -v w="${wall[$t]}" -v c="${cpu[$t]}" -v r="${rss[$t]}" -v b="$bytes" \
+      -v jq="${wall[jq]}" -v sj="${wall[serde_json]}" 'BEGIN {
+    printf "%-12s %9.2f %9.1f %9.2f %12.1f %9.1fx %13.2fx\n", t, w, b / 1e6 / w, c, r / 1024, jq / w, sj / w }'
+done
