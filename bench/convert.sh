@@ -24,27 +24,29 @@ bin=target/release/convsync
 corpus="$out/corpus-$conversations.jsonl"
 [ -s "$corpus" ] || "$bin" generate --conversations "$conversations" --messages 20 --seed 1 -o "$corpus"
 bytes=$(stat -c %s "$corpus")
-echo "corpus: $corpus, $conversations conversations, $((bytes / 1000000)) MB; best of $runs runs each"
+echo "corpus: $corpus, $conversations conversations, $((bytes / 1000000)) MB; best of $runs runs (jq: 1)"
 echo
 
-# measure NAME CMD...: best wall time of $runs runs, with that run's CPU and peak RSS.
+# run NAME CMD...: one timed run; keeps the best wall time per tool, with
+# that run's CPU time and peak RSS. Tools take turns run by run, so a slow
+# spell on this (shared, noisy) machine hits them alike.
 declare -A wall cpu rss
-measure() {
+run() {
   local name=$1; shift
-  local best=""
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %U %S %M" -o "$out/time.$name" "$@" >/dev/null
-    read -r e u s m < "$out/time.$name"
-    if [ -z "$best" ] || awk "BEGIN{exit !($e < $best)}"; then
-      best=$e; wall[$name]=$e; cpu[$name]=$(awk "BEGIN{print $u + $s}"); rss[$name]=$m
-    fi
-  done
+  /usr/bin/time -f "%e %U %S %M" -o "$out/time.$name" "$@" >/dev/null
+  read -r e u s m < "$out/time.$name"
+  if [ -z "${wall[$name]:-}" ] || awk "BEGIN{exit !($e < ${wall[$name]})}"; then
+    wall[$name]=$e; cpu[$name]=$(awk "BEGIN{print $u + $s}"); rss[$name]=$m
+  fi
 }
 
 # Every tool writes to /dev/null: this compares conversion work, not disks.
-measure convsync "$bin" convert --from liveperson --report none -o /dev/null "$corpus"
-measure serde_json target/release/examples/json_roundtrip "$corpus" /dev/null
-runs=1 measure jq jq -c -f bench/mapping.jq "$corpus"
+for i in $(seq "$runs"); do
+  run convsync "$bin" convert --from liveperson --report none -o /dev/null "$corpus"
+  run serde_json target/release/examples/json_roundtrip "$corpus" /dev/null
+  # jq takes a minute a run: once is enough to see the order of magnitude.
+  [ "$i" -gt 1 ] || run jq jq -c -f bench/mapping.jq "$corpus"
+done
 
 printf '%-12s %9s %9s %9s %12s %10s %14s\n' tool "wall s" "MB/s" "CPU s" "peak RSS MiB" "vs jq" "vs serde_json"
 for t in convsync serde_json jq; do

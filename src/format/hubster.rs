@@ -202,6 +202,11 @@ fn write_channels(out: &mut Vec<u8>, fields: &Fields) {
 #[derive(Debug, Clone)]
 pub enum Content<'a> {
     Text(Cow<'a, str>),
+    /// `text` with actions (a secure-form invitation).
+    TextActions {
+        text: Cow<'a, str>,
+        actions: Vec<Action>,
+    },
     Image {
         url: String,
         alt: Option<Cow<'a, str>>,
@@ -211,21 +216,90 @@ pub enum Content<'a> {
         mime_type: &'static str,
         url: String,
     },
-    /// Built content (cards, carousels, text with actions), fields besides `type`.
-    Built {
-        kind: &'static str,
-        fields: Map<String, Value>,
-    },
+    Card(Card),
+    Carousel(Vec<Card>),
 }
 
 impl Content<'_> {
     pub fn kind(&self) -> &'static str {
         match self {
-            Content::Text(_) => "text",
+            Content::Text(_) | Content::TextActions { .. } => "text",
             Content::Image { .. } => "image",
             Content::Attachment { .. } => "attachment",
-            Content::Built { kind, .. } => kind,
+            Content::Card(_) => "card",
+            Content::Carousel(_) => "carousel",
         }
+    }
+}
+
+/// A card, or one item of a carousel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Card {
+    pub title: Option<String>,
+    pub subtitle: Option<String>,
+    pub content: Option<String>,
+    /// An image url (`urlType` Image).
+    pub url: Option<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Card {
+    /// The card's fields, each preceded by a comma.
+    fn write_fields(&self, out: &mut Vec<u8>) {
+        for (k, v) in [
+            ("title", &self.title),
+            ("subtitle", &self.subtitle),
+            ("content", &self.content),
+        ] {
+            if let Some(v) = v {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(k.as_bytes());
+                out.extend_from_slice(b"\":");
+                write_str(out, v);
+            }
+        }
+        if let Some(url) = &self.url {
+            out.extend_from_slice(b",\"urlType\":\"Image\",\"url\":");
+            write_str(out, url);
+        }
+        if !self.actions.is_empty() {
+            out.extend_from_slice(b",\"actions\":");
+            Action::write_list(&self.actions, out);
+        }
+    }
+}
+
+/// A Hubster action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Postback { title: String, payload: String },
+    Reply { title: String, payload: String },
+    Link { title: String, url: String },
+}
+
+impl Action {
+    fn write_list(actions: &[Action], out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, a) in actions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let (kind, title, key, value) = match a {
+                Action::Postback { title, payload } => ("postback", title, "payload", payload),
+                Action::Reply { title, payload } => ("reply", title, "payload", payload),
+                Action::Link { title, url } => ("link", title, "url", url),
+            };
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\",\"title\":");
+            write_str(out, title);
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            write_str(out, value);
+            out.push(b'}');
+        }
+        out.push(b']');
     }
 }
 
@@ -236,17 +310,30 @@ pub struct Message<'a> {
 }
 
 impl Message<'_> {
+    /// The message alone, as JSON (tests and tools).
+    pub fn to_value(&self) -> Value {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        serde_json::from_slice(&out).expect("messages are valid JSON")
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(self.content.kind().as_bytes());
-        out.extend_from_slice(b"\",");
+        out.extend_from_slice(b"\"");
         match &self.content {
             Content::Text(text) => {
-                out.extend_from_slice(b"\"text\":");
+                out.extend_from_slice(b",\"text\":");
                 write_str(out, text);
             }
+            Content::TextActions { text, actions } => {
+                out.extend_from_slice(b",\"text\":");
+                write_str(out, text);
+                out.extend_from_slice(b",\"actions\":");
+                Action::write_list(actions, out);
+            }
             Content::Image { url, alt } => {
-                out.extend_from_slice(b"\"url\":");
+                out.extend_from_slice(b",\"url\":");
                 write_str(out, url);
                 if let Some(alt) = alt {
                     out.extend_from_slice(b",\"alt\":");
@@ -258,25 +345,31 @@ impl Message<'_> {
                 mime_type,
                 url,
             } => {
-                out.extend_from_slice(b"\"label\":");
+                out.extend_from_slice(b",\"label\":");
                 write_str(out, label);
                 out.extend_from_slice(b",\"mimeType\":");
                 write_str(out, mime_type);
                 out.extend_from_slice(b",\"url\":");
                 write_str(out, url);
             }
-            Content::Built { fields, .. } => {
-                for (i, (k, v)) in fields.iter().enumerate() {
+            Content::Card(card) => card.write_fields(out),
+            Content::Carousel(items) => {
+                out.extend_from_slice(b",\"items\":[");
+                for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
-                    write_str(out, k);
-                    out.push(b':');
-                    write_value(out, v);
+                    let start = out.len();
+                    item.write_fields(out);
+                    // The fields come with a leading comma: it opens the object instead.
+                    if out.len() > start {
+                        out[start] = b'{';
+                    } else {
+                        out.push(b'{');
+                    }
+                    out.push(b'}');
                 }
-                if fields.is_empty() {
-                    out.pop();
-                }
+                out.push(b']');
             }
         }
         out.push(b',');

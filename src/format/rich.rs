@@ -7,122 +7,272 @@
 //! and locations become vertical / carousel layouts of text, image, button and
 //! map elements.
 
-use super::hubster::Content;
-use serde_json::{Map, Value, json};
+use super::hubster::{Action, Card, Content};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::fmt;
+
+// ---- LivePerson -> Hubster ----
+
+/// A structured-content element, read leniently: fields of unexpected types
+/// are ignored (the original travels in the provenance anyway).
+#[derive(Debug, Default)]
+struct El<'b> {
+    kind: Option<Cow<'b, str>>,
+    text: Option<Cow<'b, str>>,
+    url: Option<Cow<'b, str>>,
+    title: Option<Cow<'b, str>>,
+    tooltip: Option<Cow<'b, str>>,
+    la: Option<&'b RawValue>,
+    lo: Option<&'b RawValue>,
+    click: Option<&'b RawValue>,
+    elements: Vec<El<'b>>,
+}
+
+/// Drains whatever value a visitor was handed.
+macro_rules! ignore_the_rest {
+    ($out:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+}
+
+/// A string if it is one; anything else reads as `None`.
+struct MaybeStr<'b>(Option<Cow<'b, str>>);
+
+impl<'de: 'b, 'b> Deserialize<'de> for MaybeStr<'b> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            ignore_the_rest!(MaybeStr(None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `elements`: a list of elements, or nothing if it is not a list.
+struct Elements<'b>(Vec<El<'b>>);
+
+impl<'de: 'b, 'b> Deserialize<'de> for Elements<'b> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Elements<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(el) = a.next_element()? {
+                    v.push(el);
+                }
+                Ok(Elements(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Elements(Vec::new()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Elements(Vec::new()))
+            }
+            ignore_the_rest!(Elements(Vec::new()));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de: 'b, 'b> Deserialize<'de> for El<'b> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = El<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an element")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut el = El::default();
+                while let Some(k) = a.next_key::<super::json::Str<'de>>()? {
+                    match k.as_str() {
+                        "type" => el.kind = a.next_value::<MaybeStr>()?.0,
+                        "text" => el.text = a.next_value::<MaybeStr>()?.0,
+                        "url" => el.url = a.next_value::<MaybeStr>()?.0,
+                        "title" => el.title = a.next_value::<MaybeStr>()?.0,
+                        "tooltip" => el.tooltip = a.next_value::<MaybeStr>()?.0,
+                        "la" => el.la = Some(a.next_value()?),
+                        "lo" => el.lo = Some(a.next_value()?),
+                        "click" => el.click = Some(a.next_value()?),
+                        "elements" => el.elements = a.next_value::<Elements>()?.0,
+                        _ => {
+                            a.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(el)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(El::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(El::default())
+            }
+            ignore_the_rest!(El::default());
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// What a layout's elements say, flattened in reading order.
 #[derive(Default)]
 struct Parts {
     texts: Vec<String>,
     image: Option<String>,
-    actions: Vec<Value>,
+    actions: Vec<Action>,
 }
 
-fn collect(el: &Value, parts: &mut Parts) {
-    match el.get("type").and_then(Value::as_str) {
-        Some("text") => {
-            if let Some(t) = el.get("text").and_then(Value::as_str) {
-                parts.texts.push(t.to_owned());
-            }
-        }
+fn collect(el: &El, parts: &mut Parts) {
+    match el.kind.as_deref() {
+        Some("text") => parts.texts.extend(el.text.as_deref().map(str::to_owned)),
         Some("image") => {
-            if parts.image.is_none()
-                && let Some(u) = el.get("url").and_then(Value::as_str)
-            {
-                parts.image = Some(u.to_owned());
+            if parts.image.is_none() {
+                parts.image = el.url.as_deref().map(str::to_owned);
             }
         }
         Some("button") => parts.actions.push(button_action(el)),
         Some("map") => {
-            let text = el
-                .get("tooltip")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| Some(format!("{}, {}", el.get("la")?, el.get("lo")?)));
+            let text = match (&el.tooltip, el.la, el.lo) {
+                (Some(t), _, _) => Some(t.to_string()),
+                (None, Some(la), Some(lo)) => Some(format!("{}, {}", la.get(), lo.get())),
+                _ => None,
+            };
             parts.texts.extend(text);
         }
         _ => {}
     }
-    if let Some(children) = el.get("elements").and_then(Value::as_array) {
-        for c in children {
-            collect(c, parts);
-        }
+    for c in &el.elements {
+        collect(c, parts);
     }
+}
+
+/// The first click action of a button.
+#[derive(Deserialize, Default)]
+struct Click<'b> {
+    #[serde(default, borrow)]
+    actions: Vec<ClickAction<'b>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ClickAction<'b> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'b, str>>,
+    #[serde(default, borrow)]
+    uri: Option<Cow<'b, str>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'b, str>>,
 }
 
 /// A LivePerson button as a Hubster action.
-fn button_action(el: &Value) -> Value {
-    let title = el.get("title").and_then(Value::as_str).unwrap_or("");
-    let first = el.pointer("/click/actions/0");
-    match first.and_then(|a| a.get("type")).and_then(Value::as_str) {
-        Some("link") => json!({"type": "link", "title": title,
-            "url": first.and_then(|a| a.get("uri")).and_then(Value::as_str).unwrap_or("")}),
-        Some("publishText") => json!({"type": "reply", "title": title,
-            "payload": first.and_then(|a| a.get("text")).and_then(Value::as_str).unwrap_or(title)}),
-        _ => json!({"type": "postback", "title": title,
-            "payload": el.get("click").map(Value::to_string).unwrap_or_default()}),
+fn button_action(el: &El) -> Action {
+    let title = el.title.as_deref().unwrap_or("").to_owned();
+    let click: Click = el
+        .click
+        .and_then(|c| serde_json::from_str(c.get()).ok())
+        .unwrap_or_default();
+    let first = click.actions.into_iter().next().unwrap_or_default();
+    match first.kind.as_deref() {
+        Some("link") => Action::Link {
+            title,
+            url: first.uri.unwrap_or_default().into_owned(),
+        },
+        Some("publishText") => {
+            let payload = first.text.map_or_else(|| title.clone(), Cow::into_owned);
+            Action::Reply { title, payload }
+        }
+        _ => Action::Postback {
+            title,
+            payload: el.click.map_or_else(String::new, |c| c.get().to_owned()),
+        },
     }
 }
 
-fn card_fields(parts: Parts) -> Map<String, Value> {
-    let mut m = Map::new();
+fn card(parts: Parts) -> Card {
     let mut texts = parts.texts.into_iter();
-    if let Some(t) = texts.next() {
-        m.insert("title".into(), t.into());
-    }
-    if let Some(t) = texts.next() {
-        m.insert("subtitle".into(), t.into());
-    }
+    let title = texts.next();
+    let subtitle = texts.next();
     let rest: Vec<String> = texts.collect();
-    if !rest.is_empty() {
-        m.insert("content".into(), rest.join("\n").into());
+    Card {
+        title,
+        subtitle,
+        content: (!rest.is_empty()).then(|| rest.join("\n")),
+        url: parts.image,
+        actions: parts.actions,
     }
-    if let Some(u) = parts.image {
-        m.insert("urlType".into(), "Image".into());
-        m.insert("url".into(), u.into());
-    }
-    if !parts.actions.is_empty() {
-        m.insert("actions".into(), parts.actions.into());
-    }
-    m
 }
 
-/// LivePerson structured content -> a Hubster message content.
-pub fn to_hubster_content(v: &Value) -> Content<'static> {
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-    match kind {
+/// LivePerson structured content (JSON text) -> a Hubster message content;
+/// `None` if the text is not a JSON object.
+pub fn to_hubster_content(json: &str) -> Option<Content<'static>> {
+    if !json.trim_start().starts_with('{') {
+        return None;
+    }
+    let root: El = serde_json::from_str(json).ok()?;
+    let kind = root.kind.as_deref().unwrap_or("");
+    Some(match kind {
         "vertical" => {
             let mut parts = Parts::default();
-            collect(v, &mut parts);
-            Content::Built {
-                kind: "card",
-                fields: card_fields(parts),
-            }
+            collect(&root, &mut parts);
+            Content::Card(card(parts))
         }
-        "carousel" => {
-            let items: Vec<Value> = v
-                .get("elements")
-                .and_then(Value::as_array)
-                .map(|els| {
-                    els.iter()
-                        .map(|el| {
-                            let mut parts = Parts::default();
-                            collect(el, &mut parts);
-                            Value::Object(card_fields(parts))
-                        })
-                        .collect()
+        "carousel" => Content::Carousel(
+            root.elements
+                .iter()
+                .map(|el| {
+                    let mut parts = Parts::default();
+                    collect(el, &mut parts);
+                    card(parts)
                 })
-                .unwrap_or_default();
-            let mut m = Map::new();
-            m.insert("items".into(), items.into());
-            Content::Built {
-                kind: "carousel",
-                fields: m,
-            }
-        }
+                .collect(),
+        ),
         _ => {
             let mut parts = Parts::default();
-            collect(v, &mut parts);
+            collect(&root, &mut parts);
             let text = if parts.texts.is_empty() {
                 format!(
                     "[rich content: {}]",
@@ -133,8 +283,10 @@ pub fn to_hubster_content(v: &Value) -> Content<'static> {
             };
             Content::Text(text.into())
         }
-    }
+    })
 }
+
+// ---- Hubster -> LivePerson ----
 
 fn text_el(text: &str, bold: bool) -> Value {
     if bold {
@@ -313,6 +465,18 @@ pub fn to_structured(msg: &Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::hubster::{Fields, Message};
+
+    /// The message JSON a content would be written as (without provenance).
+    fn written(c: Content) -> Value {
+        let mut v = Message {
+            content: c,
+            provenance: Fields::new(),
+        }
+        .to_value();
+        v.as_object_mut().unwrap().remove("channels");
+        v
+    }
 
     #[test]
     fn vertical_becomes_a_card() {
@@ -321,13 +485,10 @@ mod tests {
             {"type":"text","text":"Title"},{"type":"text","text":"Sub"},{"type":"text","text":"More"},
             {"type":"button","title":"Go","click":{"actions":[{"type":"link","uri":"https://x"}]}},
             {"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}}]});
-        let Content::Built { kind, fields } = to_hubster_content(&v) else {
-            panic!()
-        };
-        assert_eq!(kind, "card");
+        let c = to_hubster_content(&v.to_string()).unwrap();
         assert_eq!(
-            Value::Object(fields),
-            json!({"title":"Title","subtitle":"Sub","content":"More",
+            written(c),
+            json!({"type":"card","title":"Title","subtitle":"Sub","content":"More",
             "urlType":"Image","url":"https://x/i.png",
             "actions":[{"type":"link","title":"Go","url":"https://x"},{"type":"reply","title":"Yes","payload":"yes"}]})
         );
@@ -336,11 +497,25 @@ mod tests {
     #[test]
     fn horizontal_becomes_text_of_its_texts() {
         let v = json!({"type":"horizontal","elements":[{"type":"text","text":"a"},{"type":"text","text":"b"}]});
-        assert!(matches!(to_hubster_content(&v), Content::Text(t) if t == "a\nb"));
+        assert!(
+            matches!(to_hubster_content(&v.to_string()), Some(Content::Text(t)) if t == "a\nb")
+        );
         let v = json!({"type":"horizontal","elements":[]});
         assert!(
-            matches!(to_hubster_content(&v), Content::Text(t) if t == "[rich content: horizontal]")
+            matches!(to_hubster_content(&v.to_string()), Some(Content::Text(t)) if t == "[rich content: horizontal]")
         );
+    }
+
+    #[test]
+    fn odd_field_types_are_ignored_not_fatal() {
+        let v = json!({"type":"carousel","elements":[{"type":"vertical","elements":[{"type":"text","text":5},{"type":"text","text":"ok"}]}, 7, "x"]});
+        let c = to_hubster_content(&v.to_string()).unwrap();
+        assert_eq!(
+            written(c),
+            json!({"type":"carousel","items":[{"title":"ok"},{},{}]})
+        );
+        assert!(to_hubster_content("[1]").is_none());
+        assert!(to_hubster_content("{nope").is_none());
     }
 
     #[test]

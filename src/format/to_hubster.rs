@@ -3,8 +3,8 @@
 //! A pure function of (conversation id, records, mapping, resume point).
 
 use super::hubster::{
-    Activity, Body, BuiltActivity, Content, Fields, IntegrationType, Message, PVal, Participant,
-    Payload, PayloadEvent,
+    Action, Activity, Body, BuiltActivity, Content, Fields, IntegrationType, Message, PVal,
+    Participant, Payload, PayloadEvent,
 };
 use super::json::{Extras, Str};
 use super::liveperson::{Event, Record};
@@ -805,26 +805,20 @@ fn content_event<'a>(
                 obj.get("invitationId").expect("checked"),
                 obj.get("title").expect("checked"),
             );
-            let mut action = serde_json::Map::new();
-            action.insert("type".into(), "postback".into());
-            action.insert("title".into(), title.as_str().into());
-            action.insert("payload".into(), id.as_str().into());
-            let mut built = serde_json::Map::new();
-            built.insert("text".into(), title.as_str().into());
-            built.insert(
-                "actions".into(),
-                serde_json::Value::Array(vec![action.into()]),
-            );
+            let content = Content::TextActions {
+                text: title.0.clone(),
+                actions: vec![Action::Postback {
+                    title: title.as_str().to_owned(),
+                    payload: id.as_str().to_owned(),
+                }],
+            };
             for (name, v) in &obj.fields {
                 fields.push((name, PVal::Str(v.0.clone())));
             }
             if !obj.extra.is_empty() {
                 fields.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
             }
-            Content::Built {
-                kind: "text",
-                fields: built,
-            }
+            content
         }
         "forms/secure-submission" => {
             let Some(obj) = MessageObject::parse(message, SUBMISSION_FIELDS)
@@ -888,13 +882,13 @@ fn rich_content_event<'a>(
         return None;
     };
     let used = &["content"][..];
-    let parsed: serde_json::Value = match serde_json::from_str::<Str<'a>>(raw.get()) {
+    let content = match serde_json::from_str::<Str<'a>>(raw.get()) {
         Ok(text) => {
-            let parsed = serde_json::from_str::<serde_json::Value>(text.as_str());
+            let content = rich::to_hubster_content(text.as_str());
             fields.push((key::RICH_CONTENT, PVal::Str(text.0)));
-            match parsed {
-                Ok(v) if v.is_object() => v,
-                _ => {
+            match content {
+                Some(c) => c,
+                None => {
                     report.warn(
                         warn::UNPARSEABLE_RICH_CONTENT,
                         conversation_id,
@@ -915,12 +909,12 @@ fn rich_content_event<'a>(
             }
         }
         // Some API versions send the structure itself rather than a string.
-        Err(_) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-            Ok(v) if v.is_object() => {
+        Err(_) => match rich::to_hubster_content(raw.get()) {
+            Some(c) => {
                 fields.push((key::RICH_CONTENT_JSON, PVal::Raw(raw)));
-                v
+                c
             }
-            _ => {
+            None => {
                 report.warn(
                     warn::MALFORMED_EVENT,
                     conversation_id,
@@ -933,7 +927,6 @@ fn rich_content_event<'a>(
             }
         },
     };
-    let content = rich::to_hubster_content(&parsed);
     if let Some(x) = event_extra(ev, used) {
         fields.push((key::EVENT_EXTRA, x));
     }
