@@ -461,6 +461,8 @@ pub struct BuiltActivity<'a> {
 /// An activity the converter produced: built from a record, or restored
 /// exactly from Hubster provenance a record carried.
 #[derive(Debug, Clone)]
+// Nearly every activity is `Built`: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum Activity<'a> {
     Built(BuiltActivity<'a>),
     Restored(Value),

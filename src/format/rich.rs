@@ -170,10 +170,8 @@ struct Parts {
 fn collect(el: &El, parts: &mut Parts) {
     match el.kind.as_deref() {
         Some("text") => parts.texts.extend(el.text.as_deref().map(str::to_owned)),
-        Some("image") => {
-            if parts.image.is_none() {
-                parts.image = el.url.as_deref().map(str::to_owned);
-            }
+        Some("image") if parts.image.is_none() => {
+            parts.image = el.url.as_deref().map(str::to_owned)
         }
         Some("button") => parts.actions.push(button_action(el)),
         Some("map") => {
