@@ -10,6 +10,7 @@
 //! - [`to_liveperson()`]: one Hubster conversation -> records.
 
 pub mod hubster;
+pub mod hubster_in;
 pub mod json;
 pub mod liveperson;
 pub mod provenance;

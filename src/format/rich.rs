@@ -8,6 +8,7 @@
 //! map elements.
 
 use super::hubster::{Action, Card, Content};
+use super::hubster_in as In;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -295,58 +296,47 @@ fn text_el(text: &str, bold: bool) -> Value {
 }
 
 /// A Hubster action as a LivePerson button.
-fn action_button(a: &Value) -> Value {
-    let title = a.get("title").and_then(Value::as_str).unwrap_or("");
-    let action = match a.get("type").and_then(Value::as_str) {
-        Some("link") => json!({"type": "link", "name": title,
-            "uri": a.get("url").and_then(Value::as_str).unwrap_or("")}),
-        _ => {
-            let payload = match a.get("payload") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => title.to_owned(),
+fn action_button(a: &In::Action) -> Value {
+    let (title, action) = match a {
+        In::Action::Link { title, url } => {
+            (title, json!({"type": "link", "name": title, "uri": url}))
+        }
+        In::Action::Postback { title, payload } | In::Action::Reply { title, payload } => {
+            let text = match payload {
+                Value::String(s) => s.clone(),
+                Value::Null => title.clone(),
+                other => other.to_string(),
             };
-            json!({"type": "publishText", "text": payload})
+            (title, json!({"type": "publishText", "text": text}))
         }
     };
     json!({"type": "button", "title": title, "click": {"actions": [action]}})
 }
 
-fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Elements for a card-like item (card, carousel/list item, contact).
-fn item_elements(item: &Value) -> Vec<Value> {
+/// Elements for a card-like item (card, carousel/list/text item).
+fn item_elements(item: &In::Item) -> Vec<Value> {
     let mut els = Vec::new();
-    let image = str_field(item, "url").filter(|_| {
-        item.get("urlType")
-            .and_then(Value::as_str)
-            .is_none_or(|t| t.eq_ignore_ascii_case("image"))
-    });
-    if let Some(url) = image.or_else(|| str_field(item, "imageUrl")) {
+    let is_image = item
+        .url_type
+        .as_deref()
+        .is_none_or(|t| t.eq_ignore_ascii_case("image"));
+    if let Some(url) = non_empty(&item.url).filter(|_| is_image) {
         els.push(json!({"type": "image", "url": url}));
     }
-    if let Some(t) = str_field(item, "title") {
+    if let Some(t) = non_empty(&item.title) {
         els.push(text_el(t, true));
     }
-    for k in ["subtitle", "content"] {
-        if let Some(t) = str_field(item, k) {
-            els.push(text_el(t, false));
-        }
+    for t in [&item.subtitle, &item.content]
+        .into_iter()
+        .filter_map(non_empty)
+    {
+        els.push(text_el(t, false));
     }
-    if let Some(props) = item.get("properties").and_then(Value::as_array) {
-        for p in props {
-            let k = p.get("key").and_then(Value::as_str).unwrap_or("");
-            let v = p
-                .get("value")
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
-            els.push(text_el(&format!("{k}: {}", v.unwrap_or_default()), false));
-        }
-    }
-    if let Some(actions) = item.get("actions").and_then(Value::as_array) {
-        els.extend(actions.iter().map(action_button));
-    }
+    els.extend(item.actions.iter().map(action_button));
     els
 }
 
@@ -356,107 +346,96 @@ fn vertical(elements: Vec<Value>) -> Value {
 
 /// A Hubster message -> LivePerson structured content; `None` for a plain
 /// `text` (that is a text/plain ContentEvent) or a type with no equivalent.
-pub fn to_structured(msg: &Value) -> Option<Value> {
-    let kind = msg.get("type").and_then(Value::as_str)?;
-    Some(match kind {
-        "text" => {
-            let items = msg
-                .get("items")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty());
-            let actions = msg
-                .get("actions")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty());
-            if items.is_none() && actions.is_none() {
-                return None;
-            }
-            let mut els = vec![text_el(
-                msg.get("text").and_then(Value::as_str).unwrap_or(""),
-                false,
-            )];
-            for it in items.into_iter().flatten() {
+pub fn to_structured(msg: &In::Message) -> Option<Value> {
+    use In::Message as M;
+    Some(match msg {
+        M::Text { items, actions, .. } if items.is_empty() && actions.is_empty() => return None,
+        M::Text {
+            text,
+            items,
+            actions,
+        } => {
+            let mut els = vec![text_el(text, false)];
+            for it in items {
                 els.extend(item_elements(it));
             }
-            els.extend(actions.into_iter().flatten().map(action_button));
+            els.extend(actions.iter().map(action_button));
             vertical(els)
         }
-        "card" | "contact" => vertical(item_elements(msg)),
-        "carousel" => {
-            let items = msg
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let mut c = json!({"type": "carousel", "padding": 10,
-                "elements": items.iter().map(|i| vertical(item_elements(i))).collect::<Vec<_>>()});
-            if let Some(actions) = msg
-                .get("actions")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty())
-            {
-                c["elements"]
-                    .as_array_mut()
-                    .expect("built as array")
-                    .push(vertical(actions.iter().map(action_button).collect()));
-            }
-            c
-        }
-        "list" => {
+        M::Card(item) => vertical(item_elements(item)),
+        M::Contact {
+            title,
+            image_url,
+            subtitle,
+            properties,
+        } => {
             let mut els = Vec::new();
-            for i in msg
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                els.extend(item_elements(i));
+            if let Some(url) = non_empty(image_url) {
+                els.push(json!({"type": "image", "url": url}));
             }
-            els.extend(
-                msg.get("actions")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(action_button),
-            );
+            if let Some(t) = non_empty(title) {
+                els.push(text_el(t, true));
+            }
+            if let Some(t) = non_empty(subtitle) {
+                els.push(text_el(t, false));
+            }
+            for p in properties {
+                let v = p
+                    .value
+                    .as_str()
+                    .map_or_else(|| p.value.to_string(), str::to_owned);
+                els.push(text_el(&format!("{}: {v}", p.key), false));
+            }
             vertical(els)
         }
-        "image" => {
-            let mut img = json!({"type": "image", "url": msg.get("url").and_then(Value::as_str).unwrap_or("")});
-            if let Some(alt) = str_field(msg, "alt") {
+        M::Carousel { items, actions } => {
+            let mut elements: Vec<Value> =
+                items.iter().map(|i| vertical(item_elements(i))).collect();
+            if !actions.is_empty() {
+                elements.push(vertical(actions.iter().map(action_button).collect()));
+            }
+            json!({"type": "carousel", "padding": 10, "elements": elements})
+        }
+        M::List { items, actions } => {
+            let mut els: Vec<Value> = items.iter().flat_map(item_elements).collect();
+            els.extend(actions.iter().map(action_button));
+            vertical(els)
+        }
+        M::Image {
+            url, alt, title, ..
+        } => {
+            let mut img = json!({"type": "image", "url": url});
+            if let Some(alt) = non_empty(alt) {
                 img["tooltip"] = alt.into();
             }
             let mut els = vec![img];
-            if let Some(t) = str_field(msg, "title") {
+            if let Some(t) = non_empty(title) {
                 els.push(text_el(t, false));
             }
             vertical(els)
         }
-        "attachment" | "video" | "audio" | "youtube" | "vimeo" => {
-            let url = msg.get("url").and_then(Value::as_str).unwrap_or("");
-            let label = str_field(msg, "label").unwrap_or(url);
+        M::Attachment(m) | M::Video(m) | M::Audio(m) | M::Youtube(m) | M::Vimeo(m) => {
+            let label = non_empty(&m.label).unwrap_or(&m.url);
             vertical(vec![
                 text_el(label, false),
-                json!({"type": "button", "title": "Open", "click": {"actions": [{"type": "link", "name": "Open", "uri": url}]}}),
+                json!({"type": "button", "title": "Open", "click": {"actions": [{"type": "link", "name": "Open", "uri": m.url}]}}),
             ])
         }
-        "location" => {
-            let address = str_field(msg, "address");
-            match (
-                msg.get("latitude").and_then(Value::as_f64),
-                msg.get("longitude").and_then(Value::as_f64),
-            ) {
-                (Some(la), Some(lo)) => {
-                    let mut m = json!({"type": "map", "la": la, "lo": lo});
-                    if let Some(a) = address {
-                        m["tooltip"] = a.into();
-                    }
-                    vertical(vec![m])
-                }
-                _ => vertical(vec![text_el(address.unwrap_or(""), false)]),
+        M::Location {
+            address,
+            latitude: Some(la),
+            longitude: Some(lo),
+        } => {
+            let mut m = json!({"type": "map", "la": la, "lo": lo});
+            if let Some(a) = non_empty(address) {
+                m["tooltip"] = a.into();
             }
+            vertical(vec![m])
         }
-        _ => return None,
+        M::Location { address, .. } => {
+            vertical(vec![text_el(address.as_deref().unwrap_or(""), false)])
+        }
+        M::Command => return None,
     })
 }
 
@@ -518,11 +497,15 @@ mod tests {
 
     #[test]
     fn location_becomes_a_map() {
-        let m = json!({"type":"location","latitude":1.5,"longitude":-2.0,"address":"Here"});
+        let m = In::Message::of(
+            &json!({"type":"location","latitude":1.5,"longitude":-2.0,"address":"Here"}),
+        )
+        .unwrap();
         assert_eq!(
             to_structured(&m).unwrap()["elements"][0],
             json!({"type":"map","la":1.5,"lo":-2.0,"tooltip":"Here"})
         );
-        assert_eq!(to_structured(&json!({"type":"text","text":"hi"})), None);
+        let text = In::Message::of(&json!({"type":"text","text":"hi"})).unwrap();
+        assert_eq!(to_structured(&text), None);
     }
 }

@@ -6,6 +6,7 @@
 //! record's `hubsterActivity` field, so LivePerson -> Hubster gives it back.
 
 use super::hubster::{ActivityExt, IntegrationType};
+use super::hubster_in as In;
 use super::provenance::{Source, key};
 use super::report::{Report, kind as warn};
 use super::resume::HubsterResume;
@@ -279,40 +280,54 @@ fn classify(a: &Value, map: &Mapping, conversation_id: &str, report: &mut Report
     let side = Side::of(t);
     match a.get("type").and_then(Value::as_str) {
         Some("message") => {
-            let Some(msg) = a.get("message").filter(|m| m.is_object()) else {
-                return unmapped(report, "a message activity without a message object".into());
-            };
-            let mtype = msg.get("type").and_then(Value::as_str).unwrap_or("");
+            let mtype = a.str_at(&["message", "type"]).unwrap_or("");
             let mut ev = Map::new();
-            if mtype == "text"
-                && let Some(text) = msg.get("text").and_then(Value::as_str)
-                && rich::to_structured(msg).is_none()
-            {
-                ev.insert("type".into(), "ContentEvent".into());
-                ev.insert("contentType".into(), "text/plain".into());
-                ev.insert("message".into(), text.into());
-                return Some(Out::Content { event: ev, side });
-            }
-            match rich::to_structured(msg) {
-                Some(sc) => {
-                    ev.insert("type".into(), "RichContentEvent".into());
-                    ev.insert("content".into(), sc.to_string().into());
+            match a.get("message").and_then(In::Message::of) {
+                Some(In::Message::Text {
+                    text,
+                    items,
+                    actions,
+                }) if items.is_empty() && actions.is_empty() => {
+                    ev.insert("type".into(), "ContentEvent".into());
+                    ev.insert("contentType".into(), "text/plain".into());
+                    ev.insert("message".into(), text.into());
                     Some(Out::Content { event: ev, side })
                 }
-                None => unmapped(report, format!("message type {mtype:?}")),
+                Some(msg) => match rich::to_structured(&msg) {
+                    Some(sc) => {
+                        ev.insert("type".into(), "RichContentEvent".into());
+                        ev.insert("content".into(), sc.to_string().into());
+                        Some(Out::Content { event: ev, side })
+                    }
+                    None => unmapped(report, format!("message type {mtype:?}")),
+                },
+                None => unmapped(
+                    report,
+                    format!("message type {mtype:?} (unknown, or not of its documented shape)"),
+                ),
             }
         }
-        Some("event") => match a.str_at(&["event", "type"]) {
-            Some("seen") => Some(Out::Seen { side }),
-            Some(t @ ("typing_on" | "typing_off")) => {
+        Some("event") => match a.get("event").and_then(In::Event::of) {
+            Some(In::Event::Seen) => Some(Out::Seen { side }),
+            Some(In::Event::TypingOn | In::Event::TypingOff) => {
                 report.warn(
                     warn::DROPPED_TYPING,
                     conversation_id,
-                    format!("activity {eid}: {t} dropped"),
+                    format!("activity {eid}: typing event dropped"),
                 );
                 None
             }
-            other => unmapped(report, format!("event type {:?}", other.unwrap_or(""))),
+            Some(In::Event::Payload { payload_type, .. }) => unmapped(
+                report,
+                format!("payload event {payload_type:?} without LivePerson provenance"),
+            ),
+            None => unmapped(
+                report,
+                format!(
+                    "event type {:?} (unknown, or not of its documented shape)",
+                    a.str_at(&["event", "type"]).unwrap_or("")
+                ),
+            ),
         },
         other => unmapped(report, format!("activity type {:?}", other.unwrap_or(""))),
     }
