@@ -233,9 +233,188 @@ impl Serialize for Event<'_> {
     }
 }
 
+// ---- Typed views of the documented ContentEvent messages ----
+
+/// A message object split into its documented string fields (in the
+/// documented order) and everything else. A documented field whose value is
+/// not a string counts as "everything else", so nothing is lost.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFields<'a> {
+    pub fields: Vec<(&'static str, Str<'a>)>,
+    pub extra: Extras<'a>,
+}
+
+impl<'a> MessageFields<'a> {
+    /// `None` if `raw` is not an object.
+    pub fn parse(raw: &'a RawValue, documented: &[&'static str]) -> Option<Self> {
+        let all = serde_json::from_str::<RawObject<'a>>(raw.get()).ok()?.0;
+        let mut out = MessageFields::default();
+        for (k, v) in all {
+            match documented.iter().find(|n| **n == k.as_str()) {
+                Some(name) => match serde_json::from_str::<Str<'a>>(v.get()) {
+                    Ok(s) => out.fields.push((name, s)),
+                    Err(_) => out.extra.0.push((k, v)),
+                },
+                None => out.extra.0.push((k, v)),
+            }
+        }
+        out.fields
+            .sort_by_key(|(name, _)| documented.iter().position(|k| k == name));
+        Some(out)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Str<'a>> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// An object as an ordered list of raw fields.
+struct RawObject<'a>(Vec<(Str<'a>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawObject<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(k) = m.next_key::<Str<'de>>()? {
+                    v.push((k, m.next_value()?));
+                }
+                Ok(RawObject(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `hosted/file`: `{caption, relativePath, fileType (JPG|PNG|GIF|TXT|PDF), preview}`.
+#[derive(Debug, Clone)]
+pub struct HostedFile<'a>(pub MessageFields<'a>);
+
+/// `forms/secure-invitation`: `{invitationId, title}`.
+#[derive(Debug, Clone)]
+pub struct SecureInvitation<'a>(pub MessageFields<'a>);
+
+/// `forms/secure-submission`: `{invitationId}`.
+#[derive(Debug, Clone)]
+pub struct SecureSubmission<'a>(pub MessageFields<'a>);
+
+/// The four documented ContentEvent content types, read from a record.
+#[derive(Debug, Clone)]
+pub enum ContentMessage<'a> {
+    /// `text/plain`: the message is a string.
+    Text(Str<'a>),
+    HostedFile(HostedFile<'a>),
+    SecureInvitation(SecureInvitation<'a>),
+    SecureSubmission(SecureSubmission<'a>),
+}
+
+impl<'a> HostedFile<'a> {
+    pub const FIELDS: &'static [&'static str] = &["caption", "relativePath", "fileType", "preview"];
+
+    pub fn relative_path(&self) -> &str {
+        self.0.get("relativePath").map_or("", Str::as_str)
+    }
+    pub fn file_type(&self) -> &str {
+        self.0.get("fileType").map_or("", Str::as_str)
+    }
+    pub fn caption(&self) -> Option<&Str<'a>> {
+        self.0.get("caption")
+    }
+}
+
+impl<'a> SecureInvitation<'a> {
+    pub const FIELDS: &'static [&'static str] = &["invitationId", "title"];
+
+    pub fn invitation_id(&self) -> &Str<'a> {
+        self.0.get("invitationId").expect("checked when read")
+    }
+    pub fn title(&self) -> &Str<'a> {
+        self.0.get("title").expect("checked when read")
+    }
+}
+
+impl SecureSubmission<'_> {
+    pub const FIELDS: &'static [&'static str] = &["invitationId"];
+}
+
+impl<'a> ContentMessage<'a> {
+    /// The typed message of a ContentEvent of a documented content type.
+    /// `Ok(None)`: another content type. `Err`: a documented content type
+    /// whose message does not have the documented shape (says why).
+    pub fn read(content_type: &str, message: &'a RawValue) -> Result<Option<Self>, &'static str> {
+        let fields = |names| MessageFields::parse(message, names).ok_or("is not an object");
+        Ok(Some(match content_type {
+            "text/plain" => ContentMessage::Text(
+                serde_json::from_str(message.get()).map_err(|_| "is not a string")?,
+            ),
+            "hosted/file" => {
+                let f = fields(HostedFile::FIELDS)?;
+                f.get("relativePath").ok_or("has no string relativePath")?;
+                ContentMessage::HostedFile(HostedFile(f))
+            }
+            "forms/secure-invitation" => {
+                let f = fields(SecureInvitation::FIELDS)?;
+                f.get("invitationId")
+                    .zip(f.get("title"))
+                    .ok_or("lacks a string invitationId and title")?;
+                ContentMessage::SecureInvitation(SecureInvitation(f))
+            }
+            "forms/secure-submission" => {
+                let f = fields(SecureSubmission::FIELDS)?;
+                f.get("invitationId").ok_or("lacks a string invitationId")?;
+                ContentMessage::SecureSubmission(SecureSubmission(f))
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_four_content_types_read_typed() {
+        let raw = |s: &str| -> Box<RawValue> { RawValue::from_string(s.to_owned()).unwrap() };
+        let t = raw(r#""hi""#);
+        assert!(
+            matches!(ContentMessage::read("text/plain", &t), Ok(Some(ContentMessage::Text(s))) if s.as_str() == "hi")
+        );
+        let f = raw(r#"{"fileType":"PDF","relativePath":"/a/b.pdf","caption":3,"x":1}"#);
+        let Ok(Some(ContentMessage::HostedFile(file))) = ContentMessage::read("hosted/file", &f)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (file.relative_path(), file.file_type(), file.caption()),
+            ("/a/b.pdf", "PDF", None)
+        );
+        // Documented order, and the odd caption kept with the unknown field.
+        assert_eq!(
+            file.0.fields.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            ["relativePath", "fileType"]
+        );
+        assert_eq!(file.0.extra.to_json_object(), r#"{"caption":3,"x":1}"#);
+        let i = raw(r#"{"invitationId":"i","title":"T"}"#);
+        assert!(matches!(
+            ContentMessage::read("forms/secure-invitation", &i),
+            Ok(Some(ContentMessage::SecureInvitation(_)))
+        ));
+        assert_eq!(
+            ContentMessage::read("forms/secure-submission", &t).unwrap_err(),
+            "is not an object"
+        );
+        assert_eq!(
+            ContentMessage::read("forms/secure-submission", &raw("{}")).unwrap_err(),
+            "lacks a string invitationId"
+        );
+        assert!(matches!(ContentMessage::read("text/html", &t), Ok(None)));
+    }
 
     #[test]
     fn unknown_fields_survive_reserialization() {

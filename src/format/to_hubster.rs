@@ -6,8 +6,8 @@ use super::hubster::{
     Action, Activity, Body, BuiltActivity, Content, Fields, IntegrationType, Message, PVal,
     Participant, Payload, PayloadEvent,
 };
-use super::json::{Extras, Str};
-use super::liveperson::{Event, Record};
+use super::json::Str;
+use super::liveperson::{ContentMessage, Event, MessageFields, Record};
 use super::provenance::{self as prov, key};
 use super::report::{Report, kind as warn};
 use super::resume::{LpResume, Mark};
@@ -635,69 +635,6 @@ fn carry<'a>(rec: &'a Record<'a>, payload_type: &'static str) -> Body<'a> {
     })
 }
 
-/// A hosted/file, invitation or submission message object.
-#[derive(Default)]
-struct MessageObject<'a> {
-    fields: Vec<(&'static str, Str<'a>)>,
-    extra: Extras<'a>,
-}
-
-impl<'a> MessageObject<'a> {
-    /// Splits a message object into its string fields named in `known` and
-    /// the rest. `None` if it is not an object.
-    fn parse(raw: &'a RawValue, known: &[&'static str]) -> Option<Self> {
-        let map: Vec<(Str<'a>, &'a RawValue)> =
-            serde_json::from_str::<Extras0<'a>>(raw.get()).ok()?.0;
-        let mut out = MessageObject::default();
-        for (k, v) in map {
-            match known.iter().find(|n| **n == k.as_str()) {
-                Some(name) => match serde_json::from_str::<Str<'a>>(v.get()) {
-                    Ok(s) => out.fields.push((name, s)),
-                    Err(_) => out.extra.0.push((k, v)),
-                },
-                None => out.extra.0.push((k, v)),
-            }
-        }
-        // Provenance keys in one order whatever the input's field order.
-        out.fields
-            .sort_by_key(|(name, _)| known.iter().position(|k| k == name));
-        Some(out)
-    }
-
-    fn get(&self, name: &str) -> Option<&Str<'a>> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-}
-
-/// An object read as an ordered list of raw fields.
-struct Extras0<'a>(Vec<(Str<'a>, &'a RawValue)>);
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Extras0<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Extras0<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut v = Vec::new();
-                while let Some(k) = m.next_key::<Str<'de>>()? {
-                    v.push((k, m.next_value()?));
-                }
-                Ok(Extras0(v))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-const FILE_FIELDS: &[&str] = &["caption", "relativePath", "fileType", "preview"];
-const INVITATION_FIELDS: &[&str] = &["invitationId", "title"];
-const SUBMISSION_FIELDS: &[&str] = &["invitationId"];
-
 fn content_event<'a>(
     rec: &'a Record<'a>,
     ev: &'a Event<'a>,
@@ -736,75 +673,70 @@ fn content_event<'a>(
         );
     };
     let used = &["contentType", "message"][..];
-    let content = match content_type.as_str() {
-        "text/plain" => match serde_json::from_str::<Str<'a>>(message.get()) {
-            Ok(text) => Content::Text(text.0),
-            Err(_) => {
-                malformed(report, "is not a string");
-                return None;
+    let typed = match ContentMessage::read(content_type.as_str(), message) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            report.warn(
+                warn::UNKNOWN_CONTENT_TYPE,
+                conversation_id,
+                format!(
+                    "{}: contentType {:?} carried as {}",
+                    record_name(rec),
+                    content_type.as_str(),
+                    super::payload::CONTENT
+                ),
+            );
+            return None;
+        }
+        Err(why) => {
+            malformed(report, why);
+            return None;
+        }
+    };
+    // The message's own fields, then what did not map, into the provenance.
+    let mut keep = |fields: &mut Fields<'a>, m: &MessageFields<'a>| {
+        for (name, v) in &m.fields {
+            if *name == "preview" && !map.keep_previews {
+                report.warn(
+                    warn::DROPPED_PREVIEW,
+                    conversation_id,
+                    format!(
+                        "{}: preview dropped (mapping.keep_previews = false)",
+                        record_name(rec)
+                    ),
+                );
+                continue;
             }
-        },
-        "hosted/file" => {
-            let Some(obj) = MessageObject::parse(message, FILE_FIELDS) else {
-                malformed(report, "is not an object");
-                return None;
-            };
-            let Some(path) = obj.get("relativePath").cloned() else {
-                malformed(report, "has no relativePath");
-                return None;
-            };
-            let file_type = obj.get("fileType").map(Str::as_str).unwrap_or("");
-            let caption = obj.get("caption").map(|c| c.0.clone());
-            let url = format!("{}{}", map.file_base_url, path.as_str());
-            let content = if is_image(file_type) {
+            fields.push((name, PVal::Str(v.0.clone())));
+        }
+        if !m.extra.is_empty() {
+            fields.push((key::MESSAGE_EXTRA, PVal::json(&m.extra)));
+        }
+    };
+    let content = match typed {
+        ContentMessage::Text(text) => Content::Text(text.0),
+        ContentMessage::HostedFile(file) => {
+            let path = file.relative_path();
+            let url = format!("{}{path}", map.file_base_url);
+            let caption = file.caption().map(|c| c.0.clone());
+            let content = if is_image(file.file_type()) {
                 Content::Image { url, alt: caption }
             } else {
                 let label = match caption {
                     Some(c) if !c.is_empty() => c,
-                    _ => Cow::Owned(
-                        path.as_str()
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or("file")
-                            .to_owned(),
-                    ),
+                    _ => Cow::Owned(path.rsplit('/').next().unwrap_or("file").to_owned()),
                 };
                 Content::Attachment {
                     label,
-                    mime_type: mime_type(file_type),
+                    mime_type: mime_type(file.file_type()),
                     url,
                 }
             };
-            for (name, v) in &obj.fields {
-                if *name == "preview" && !map.keep_previews {
-                    report.warn(
-                        warn::DROPPED_PREVIEW,
-                        conversation_id,
-                        format!(
-                            "{}: preview dropped (mapping.keep_previews = false)",
-                            record_name(rec)
-                        ),
-                    );
-                    continue;
-                }
-                fields.push((name, PVal::Str(v.0.clone())));
-            }
-            if !obj.extra.is_empty() {
-                fields.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
-            }
+            keep(fields, &file.0);
             content
         }
-        "forms/secure-invitation" => {
-            let obj = MessageObject::parse(message, INVITATION_FIELDS)
-                .filter(|o| o.get("invitationId").is_some() && o.get("title").is_some());
-            let Some(obj) = obj else {
-                malformed(report, "lacks a string invitationId and title");
-                return None;
-            };
-            let (id, title) = (
-                obj.get("invitationId").expect("checked"),
-                obj.get("title").expect("checked"),
-            );
+        ContentMessage::SecureInvitation(inv) => {
+            let (id, title) = (inv.invitation_id(), inv.title());
             let content = Content::TextActions {
                 text: title.0.clone(),
                 actions: vec![Action::Postback {
@@ -812,30 +744,14 @@ fn content_event<'a>(
                     payload: id.as_str().to_owned(),
                 }],
             };
-            for (name, v) in &obj.fields {
-                fields.push((name, PVal::Str(v.0.clone())));
-            }
-            if !obj.extra.is_empty() {
-                fields.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
-            }
+            keep(fields, &inv.0);
             content
         }
-        "forms/secure-submission" => {
-            let Some(obj) = MessageObject::parse(message, SUBMISSION_FIELDS)
-                .filter(|o| o.get("invitationId").is_some())
-            else {
-                malformed(report, "lacks a string invitationId");
-                return None;
-            };
-            let mut payload: Fields = obj
-                .fields
-                .iter()
-                .map(|(n, v)| (*n, PVal::Str(v.0.clone())))
-                .collect();
+        ContentMessage::SecureSubmission(sub) => {
+            // {invitationId, ...provenance}
+            let mut payload: Fields = Vec::with_capacity(fields.len() + 3);
+            keep(&mut payload, &sub.0);
             payload.append(fields);
-            if !obj.extra.is_empty() {
-                payload.push((key::MESSAGE_EXTRA, PVal::json(&obj.extra)));
-            }
             if let Some(x) = event_extra(ev, used) {
                 payload.push((key::EVENT_EXTRA, x));
             }
@@ -843,18 +759,6 @@ fn content_event<'a>(
                 payload_type: super::payload::SECURE_FORM_SUBMISSION,
                 payload: Payload::Fields(payload),
             }));
-        }
-        other => {
-            report.warn(
-                warn::UNKNOWN_CONTENT_TYPE,
-                conversation_id,
-                format!(
-                    "{}: contentType {other:?} carried as {}",
-                    record_name(rec),
-                    super::payload::CONTENT
-                ),
-            );
-            return None;
         }
     };
     if let Some(x) = event_extra(ev, used) {
