@@ -114,6 +114,9 @@ pub struct HubsterResume {
     pub keys_at_last: BTreeSet<String>,
     /// The highest sequence handed out; new records continue after it.
     pub last_sequence: Option<i64>,
+    /// Identities of delivered activities that had no eventId.
+    #[serde(default)]
+    pub undated: BTreeSet<String>,
 }
 
 #[cfg(test)]

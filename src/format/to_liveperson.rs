@@ -83,33 +83,43 @@ pub fn to_liveperson(
 
     // 1. Dedup by (eventId, interactionId, externalId), order by eventId.
     let mut seen = HashSet::new();
-    let mut acts: Vec<(i64, String, &Value)> = Vec::with_capacity(activities.len());
+    let mut acts: Vec<(Option<i64>, String, &Value)> = Vec::with_capacity(activities.len());
     for a in activities {
         let id = identity(a);
         if !seen.insert(id.clone()) {
             report.duplicates += 1;
             continue;
         }
-        let event_id = a.get("eventId").and_then(Value::as_i64).unwrap_or(i64::MAX);
-        acts.push((event_id, id, a));
+        acts.push((a.get("eventId").and_then(Value::as_i64), id, a));
     }
-    acts.sort_by_key(|(e, _, _)| *e);
+    // Activities without an eventId go last, in input order.
+    acts.sort_by_key(|(e, _, _)| (e.is_none(), *e));
 
     // 2. Leave out what was delivered; classify the rest.
     let mut next = resume.clone();
-    let mut outs: Vec<(i64, &Value, Out)> = Vec::new();
+    let mut outs: Vec<(Option<i64>, &Value, Out)> = Vec::new();
     for (event_id, id, a) in acts {
-        if let Some(last) = resume.last_event_id
-            && (event_id < last || (event_id == last && resume.keys_at_last.contains(&id)))
-        {
+        let delivered = match (event_id, resume.last_event_id) {
+            (Some(e), Some(last)) => e < last || (e == last && resume.keys_at_last.contains(&id)),
+            (Some(_), None) => false,
+            (None, _) => resume.undated.contains(&id),
+        };
+        if delivered {
             report.already_delivered += 1;
             continue;
         }
-        if next.last_event_id != Some(event_id) {
-            next.keys_at_last.clear();
+        match event_id {
+            Some(e) => {
+                if next.last_event_id != Some(e) {
+                    next.keys_at_last.clear();
+                }
+                next.last_event_id = Some(e);
+                next.keys_at_last.insert(id);
+            }
+            None => {
+                next.undated.insert(id);
+            }
         }
-        next.last_event_id = Some(event_id);
-        next.keys_at_last.insert(id);
         if let Some(out) = classify(a, map, conversation_id, &mut report) {
             outs.push((event_id, a, out));
         }
@@ -188,7 +198,7 @@ fn record_kind(r: &Value) -> String {
 fn native(
     a: &Value,
     conversation_id: &str,
-    event_id: i64,
+    event_id: Option<i64>,
     event: Map<String, Value>,
     map: &Mapping,
 ) -> Map<String, Value> {
@@ -202,7 +212,9 @@ fn native(
         om.insert("id".into(), id.into());
     }
     om.insert("role".into(), role.into());
-    r.insert("serverTimestamp".into(), event_id.into());
+    if let Some(e) = event_id {
+        r.insert("serverTimestamp".into(), e.into());
+    }
     r.insert("originatorMetadata".into(), om.into());
     let is_carried =
         event.get("contentType").and_then(Value::as_str) == Some(HUBSTER_ACTIVITY_CONTENT_TYPE);

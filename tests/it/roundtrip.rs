@@ -743,3 +743,37 @@ fn output_is_byte_identical_for_the_same_input() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn an_activity_without_event_id_goes_last_and_does_not_stop_later_ones() {
+    let acts = json!([
+        {"type": "message", "externalId": "undated", "sender": sender("Agent"), "message": {"type": "text", "text": "u"}},
+        {"type": "message", "eventId": 5, "externalId": "a", "sender": sender("Agent"), "message": {"type": "text", "text": "a"}},
+    ]);
+    let map = Mapping::default();
+    let first = format::to_liveperson(
+        CONV,
+        acts.as_array().unwrap(),
+        &map,
+        &HubsterResume::default(),
+    )
+    .unwrap();
+    let texts: Vec<&str> = first
+        .records
+        .iter()
+        .map(|r| r["event"]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["a", "u"]);
+    assert!(first.records[1].get("serverTimestamp").is_none());
+    assert_eq!(first.resume.last_event_id, Some(5));
+    // A later activity still comes through; the undated one is not repeated.
+    let mut more = acts.as_array().unwrap().clone();
+    more.push(json!({"type": "message", "eventId": 9, "externalId": "b", "sender": sender("Agent"), "message": {"type": "text", "text": "b"}}));
+    let second = format::to_liveperson(CONV, &more, &map, &first.resume).unwrap();
+    let texts: Vec<&str> = second
+        .records
+        .iter()
+        .map(|r| r["event"]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["b"]);
+}
