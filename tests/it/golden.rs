@@ -147,8 +147,8 @@ fn liveperson_example_round_trips_exactly() {
     assert_eq!(a, b);
 }
 
-#[test]
-fn hubster_example_matches_golden_output() {
+/// The documented Hubster example and its conversion to LivePerson records.
+fn hubster_fixture_records() -> (Value, Vec<Value>) {
     let acts = read_json("hubster-get-activities.json");
     let out = format::to_liveperson(
         "conv-1",
@@ -157,9 +157,15 @@ fn hubster_example_matches_golden_output() {
         &HubsterResume::default(),
     )
     .unwrap();
-    let got = json!({ "messageEventRecords": out.records });
+    (acts, out.records)
+}
+
+#[test]
+fn hubster_example_matches_golden_output() {
+    let (_, records) = hubster_fixture_records();
+    let got = json!({ "messageEventRecords": records });
     assert_eq!(got, read_json("hubster-get-activities.liveperson.json"));
-    let r = &out.records;
+    let r = &records;
     assert_eq!(r[0]["originatorMetadata"]["role"], "CONSUMER");
     assert_eq!(r[0]["sequence"], 0);
     assert_eq!(r[0]["serverTimestamp"], 1604758399703i64);
@@ -174,15 +180,8 @@ fn hubster_example_matches_golden_output() {
 
 #[test]
 fn hubster_example_round_trips_exactly() {
-    let acts = read_json("hubster-get-activities.json");
-    let out = format::to_liveperson(
-        "conv-1",
-        acts.as_array().unwrap(),
-        &Mapping::default(),
-        &HubsterResume::default(),
-    )
-    .unwrap();
-    let text = serde_json::to_string(&out.records).unwrap();
+    let (acts, records) = hubster_fixture_records();
+    let text = serde_json::to_string(&records).unwrap();
     let records: Vec<format::liveperson::Record> = serde_json::from_str(&text).unwrap();
     let map = Mapping::default();
     let back = format::to_hubster("conv-1", &records, &map, &LpResume::default()).unwrap();
