@@ -6,6 +6,8 @@
 //! - [`config`]: the configuration file, its defaults and its errors.
 //! - [`convert`]: the `convert` command's operation: reading either format as
 //!   JSON or JSONL, converting on every core, writing the mirror shape.
+//! - [`http`]: the discipline every request goes through: quota, pause
+//!   gate on 429, timeouts, retries by class, counters.
 //! - [`sim`]: deterministic conversation data for tests, benchmarks and rehearsals.
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
@@ -13,4 +15,5 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod format;
+pub mod http;
 pub mod sim;

@@ -1,0 +1,530 @@
+//! The only way out: every request to an upstream goes through an
+//! [`Upstream`], which holds its quota, its pause gate, its timeouts and its
+//! retry policy, and counts every outcome. No other code sleeps or retries.
+
+pub mod limit;
+pub mod retry;
+
+use crate::http::limit::{Limit, PauseGate};
+use crate::http::retry::{Class, RetryPolicy};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// `[liveperson.http]` / `[hubster.http]`: how hard convsync may press an
+/// upstream, and how it waits and retries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Average request rate (GCRA).
+    pub requests_per_second: NonZeroU32,
+    /// Requests that may go at once before the rate applies.
+    pub burst: NonZeroU32,
+    /// Requests in flight at once.
+    pub max_concurrency: NonZeroUsize,
+    /// Seconds to establish a connection.
+    #[serde(deserialize_with = "positive")]
+    pub connect_timeout_secs: f64,
+    /// Seconds for a whole request, body included.
+    #[serde(deserialize_with = "positive")]
+    pub timeout_secs: f64,
+    /// Longest Retry-After honoured as given (seconds).
+    #[serde(deserialize_with = "positive")]
+    pub max_retry_after_secs: f64,
+    /// Attempts per call, the first included.
+    pub max_attempts: NonZeroU32,
+    /// Seconds per call, waits included.
+    #[serde(deserialize_with = "positive")]
+    pub max_elapsed_secs: f64,
+    /// Waits after successive 5xx answers; then doubling up to `max_backoff_secs`.
+    pub server_error_delays_secs: Vec<f64>,
+    /// First wait after a timeout, reset or truncated body; doubles, with full jitter.
+    #[serde(deserialize_with = "positive")]
+    pub transient_backoff_secs: f64,
+    #[serde(deserialize_with = "positive")]
+    pub max_backoff_secs: f64,
+    /// Allow plain `http://` to hosts other than loopback.
+    pub allow_insecure_http: bool,
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(serde::de::Error::custom(format!(
+            "must be a positive number of seconds, not {v}"
+        )));
+    }
+    Ok(v)
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            requests_per_second: NonZeroU32::new(10).expect("non-zero"),
+            burst: NonZeroU32::new(10).expect("non-zero"),
+            max_concurrency: NonZeroUsize::new(4).expect("non-zero"),
+            connect_timeout_secs: 5.0,
+            timeout_secs: 30.0,
+            max_retry_after_secs: 300.0,
+            max_attempts: NonZeroU32::new(10).expect("non-zero"),
+            max_elapsed_secs: 900.0,
+            server_error_delays_secs: vec![5.0, 10.0, 15.0],
+            transient_backoff_secs: 1.0,
+            max_backoff_secs: 300.0,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let secs = Duration::from_secs_f64;
+        RetryPolicy {
+            max_attempts: self.max_attempts.get(),
+            max_elapsed: secs(self.max_elapsed_secs),
+            server_error_delays: self
+                .server_error_delays_secs
+                .iter()
+                .map(|s| secs(s.max(0.0)))
+                .collect(),
+            transient_base: secs(self.transient_backoff_secs),
+            max_backoff: secs(self.max_backoff_secs),
+            max_retry_after: secs(self.max_retry_after_secs),
+        }
+    }
+}
+
+/// A call that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A 4xx that retrying cannot fix.
+    #[error("{upstream} {endpoint}: HTTP {status}: {body}")]
+    Status {
+        upstream: String,
+        endpoint: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// 401: credentials were refused.
+    #[error("{upstream} {endpoint}: unauthorized (HTTP 401): {body}")]
+    Unauthorized {
+        upstream: String,
+        endpoint: &'static str,
+        body: String,
+    },
+    /// Retries ran out (attempts or time).
+    #[error("{upstream} {endpoint}: gave up after {attempts} attempt(s) in {elapsed:.1?}: {last}")]
+    Exhausted {
+        upstream: String,
+        endpoint: &'static str,
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
+    #[error(
+        "{url}: plain http:// is allowed only to loopback addresses (set allow_insecure_http = true to allow it)"
+    )]
+    Insecure { url: String },
+    #[error("{upstream} {endpoint}: {reason}")]
+    Request {
+        upstream: String,
+        endpoint: &'static str,
+        reason: String,
+    },
+}
+
+impl HttpError {
+    /// Whether the same call may succeed later (the caller may try again
+    /// another time; this layer has already retried what it could).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, HttpError::Exhausted { .. })
+    }
+}
+
+/// A successful answer, body read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Counts of every outcome, for the metrics endpoint and tests.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<MetricsSnapshot>,
+}
+
+/// A copy of the counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricsSnapshot {
+    /// `upstream endpoint outcome` -> count; outcome is the HTTP status or
+    /// `timeout`, `connect`, `body`, `malformed`.
+    pub requests: BTreeMap<String, u64>,
+    /// Retries per upstream.
+    pub retries: BTreeMap<String, u64>,
+    /// 429 answers per upstream.
+    pub rate_limited: BTreeMap<String, u64>,
+    /// Seconds spent waiting (pause gate and backoff) per upstream.
+    pub wait_seconds: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    fn request(&self, upstream: &str, endpoint: &str, outcome: &str) {
+        let mut m = self.inner.lock().expect("metrics lock");
+        *m.requests
+            .entry(format!("{upstream} {endpoint} {outcome}"))
+            .or_default() += 1;
+    }
+    fn retry(&self, upstream: &str) {
+        *self
+            .inner
+            .lock()
+            .expect("metrics lock")
+            .retries
+            .entry(upstream.to_owned())
+            .or_default() += 1;
+    }
+    fn rate_limited(&self, upstream: &str) {
+        *self
+            .inner
+            .lock()
+            .expect("metrics lock")
+            .rate_limited
+            .entry(upstream.to_owned())
+            .or_default() += 1;
+    }
+    fn waited(&self, upstream: &str, d: Duration) {
+        if !d.is_zero() {
+            *self
+                .inner
+                .lock()
+                .expect("metrics lock")
+                .wait_seconds
+                .entry(upstream.to_owned())
+                .or_default() += d.as_secs_f64();
+        }
+    }
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        self.inner.lock().expect("metrics lock").clone()
+    }
+}
+
+/// Installs the TLS crypto provider once (reqwest is built without one).
+fn tls_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first: fine either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Whether a URL may be used: https anywhere, http only to loopback unless
+/// allowed.
+pub fn check_url(url: &reqwest::Url, allow_insecure_http: bool) -> Result<(), HttpError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http => Ok(()),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(HttpError::Insecure {
+                    url: url.to_string(),
+                })
+            }
+        }
+        _ => Err(HttpError::Insecure {
+            url: url.to_string(),
+        }),
+    }
+}
+
+/// One remote API: its quota, pause gate, concurrency, timeouts and retries.
+pub struct Upstream {
+    name: String,
+    client: reqwest::Client,
+    limit: Limit,
+    slots: Semaphore,
+    gate: PauseGate,
+    policy: RetryPolicy,
+    allow_insecure_http: bool,
+    metrics: Arc<Metrics>,
+}
+
+/// What one attempt came to.
+enum Attempt<T> {
+    Done(T),
+    Fatal(HttpError),
+    RateLimited(Option<String>),
+    ServerError(String),
+    Transient(String),
+}
+
+impl Upstream {
+    pub fn new(name: &str, cfg: &HttpConfig, metrics: Arc<Metrics>) -> Result<Self, HttpError> {
+        tls_provider();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs_f64(cfg.connect_timeout_secs))
+            .timeout(Duration::from_secs_f64(cfg.timeout_secs))
+            .user_agent(concat!("convsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Request {
+                upstream: name.to_owned(),
+                endpoint: "client",
+                reason: e.to_string(),
+            })?;
+        Ok(Upstream {
+            name: name.to_owned(),
+            client,
+            limit: Limit::new(cfg.requests_per_second, cfg.burst),
+            slots: Semaphore::new(cfg.max_concurrency.get()),
+            gate: PauseGate::default(),
+            policy: cfg.retry_policy(),
+            allow_insecure_http: cfg.allow_insecure_http,
+            metrics,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Sends a request (built afresh for every attempt, so signatures and
+    /// tokens are current) and returns its 2xx answer.
+    pub async fn send(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, HttpError> {
+        self.send_parsed(endpoint, build, Ok).await
+    }
+
+    /// As [`send`](Self::send), and parses the body as JSON: a body that does
+    /// not parse (cut short, garbled) is retried like a timeout.
+    pub async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<T, HttpError> {
+        self.send_parsed(endpoint, build, |r| {
+            serde_json::from_slice(&r.body).map_err(|e| format!("malformed body: {e}"))
+        })
+        .await
+    }
+
+    async fn send_parsed<T>(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        parse: impl Fn(Reply) -> Result<T, String>,
+    ) -> Result<T, HttpError> {
+        let start = Instant::now();
+        let (mut attempts, mut n429, mut n5xx, mut ntransient) = (0u32, 0u32, 0u32, 0u32);
+        loop {
+            attempts += 1;
+            let waited = self.gate.wait().await;
+            self.metrics.waited(&self.name, waited);
+            self.limit.ready().await;
+            let permit = self
+                .slots
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            // The gate may have closed while this task waited for its turn.
+            let waited = self.gate.wait().await;
+            self.metrics.waited(&self.name, waited);
+            let outcome = self.attempt(endpoint, &build, &parse).await;
+            drop(permit);
+            // (wait, why, whether the wait is the gate's rather than this task's)
+            let (wait, last, gated) = match outcome {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Fatal(e) => return Err(e),
+                Attempt::RateLimited(retry_after) => {
+                    self.metrics.rate_limited(&self.name);
+                    let pause =
+                        self.policy
+                            .rate_limited(retry_after.as_deref(), n429, SystemTime::now());
+                    n429 += 1;
+                    self.gate.close_until(Instant::now() + pause);
+                    let why = format!(
+                        "HTTP 429 (Retry-After: {})",
+                        retry_after.as_deref().unwrap_or("none")
+                    );
+                    (pause, why, true)
+                }
+                Attempt::ServerError(why) => {
+                    let d = self.policy.server_error(n5xx);
+                    n5xx += 1;
+                    (d, why, false)
+                }
+                Attempt::Transient(why) => {
+                    let d = self.policy.transient(ntransient);
+                    ntransient += 1;
+                    (d, why, false)
+                }
+            };
+            let elapsed = start.elapsed();
+            if attempts >= self.policy.max_attempts || elapsed + wait > self.policy.max_elapsed {
+                tracing::warn!(upstream = %self.name, endpoint, attempts, ?elapsed, %last, "giving up");
+                return Err(HttpError::Exhausted {
+                    upstream: self.name.clone(),
+                    endpoint,
+                    attempts,
+                    elapsed,
+                    last,
+                });
+            }
+            tracing::debug!(upstream = %self.name, endpoint, attempt = attempts, ?wait, %last, "retrying");
+            self.metrics.retry(&self.name);
+            if !gated {
+                tokio::time::sleep(wait).await;
+                self.metrics.waited(&self.name, wait);
+            }
+        }
+    }
+
+    async fn attempt<T>(
+        &self,
+        endpoint: &'static str,
+        build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        parse: &impl Fn(Reply) -> Result<T, String>,
+    ) -> Attempt<T> {
+        let request = match build(&self.client).build() {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Fatal(HttpError::Request {
+                    upstream: self.name.clone(),
+                    endpoint,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if let Err(e) = check_url(request.url(), self.allow_insecure_http) {
+            return Attempt::Fatal(e);
+        }
+        let response = match self.client.execute(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connect"
+                } else {
+                    "send"
+                };
+                self.metrics.request(&self.name, endpoint, kind);
+                return Attempt::Transient(format!("{kind}: {e}"));
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let kind = if e.is_timeout() { "timeout" } else { "body" };
+                self.metrics.request(&self.name, endpoint, kind);
+                return Attempt::Transient(format!("reading the body of an HTTP {status}: {e}"));
+            }
+        };
+        let text = || String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
+        match retry::classify(status) {
+            Class::Success => match parse(Reply {
+                status,
+                headers,
+                body: body.clone(),
+            }) {
+                Ok(v) => {
+                    self.metrics
+                        .request(&self.name, endpoint, &status.to_string());
+                    Attempt::Done(v)
+                }
+                Err(why) => {
+                    self.metrics.request(&self.name, endpoint, "malformed");
+                    Attempt::Transient(why)
+                }
+            },
+            class => {
+                self.metrics
+                    .request(&self.name, endpoint, &status.to_string());
+                match class {
+                    Class::RateLimited => Attempt::RateLimited(
+                        headers
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                    ),
+                    Class::ServerError => {
+                        Attempt::ServerError(format!("HTTP {status}: {}", text()))
+                    }
+                    Class::Transient => Attempt::Transient(format!("HTTP {status}: {}", text())),
+                    Class::Unauthorized => Attempt::Fatal(HttpError::Unauthorized {
+                        upstream: self.name.clone(),
+                        endpoint,
+                        body: text(),
+                    }),
+                    Class::Fatal | Class::Success => Attempt::Fatal(HttpError::Status {
+                        upstream: self.name.clone(),
+                        endpoint,
+                        status,
+                        body: text(),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(check_url(&u("https://va.msghist.liveperson.net/x"), false).is_ok());
+        assert!(check_url(&u("http://127.0.0.1:8080/x"), false).is_ok());
+        assert!(check_url(&u("http://[::1]:8080/x"), false).is_ok());
+        assert!(check_url(&u("http://localhost/x"), false).is_ok());
+        let e = check_url(&u("http://engine.hubster.io/x"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allow_insecure_http"), "{e}");
+        assert!(check_url(&u("http://engine.hubster.io/x"), true).is_ok());
+        assert!(check_url(&u("ftp://127.0.0.1/x"), true).is_err());
+    }
+
+    #[test]
+    fn config_rejects_zero_and_negative_values_by_name() {
+        #[derive(Deserialize)]
+        struct W {
+            #[allow(dead_code)]
+            http: HttpConfig,
+        }
+        let e = toml::from_str::<W>("[http]\nrequests_per_second = 0\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("nonzero"), "{e}");
+        let e = toml::from_str::<W>("[http]\ntimeout_secs = -1\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("positive"), "{e}");
+    }
+}
