@@ -8,6 +8,7 @@
 //!   JSON or JSONL, converting on every core, writing the mirror shape.
 //! - [`http`]: the discipline every request goes through: quota, pause
 //!   gate on 429, timeouts, retries by class, counters.
+//! - [`platform`]: the LivePerson and Hubster clients and their auth.
 //! - [`sim`]: deterministic conversation data for tests, benchmarks and rehearsals.
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
@@ -16,4 +17,5 @@ pub mod config;
 pub mod convert;
 pub mod format;
 pub mod http;
+pub mod platform;
 pub mod sim;

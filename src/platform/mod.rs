@@ -1,0 +1,3 @@
+//! One module per platform: its client, auth and discovery.
+
+pub mod oauth1;

@@ -1,0 +1,229 @@
+//! What the simulator holds: LivePerson conversations from the seeded
+//! generator (some OPEN and growing), and the Hubster side that activities
+//! are delivered to.
+
+use super::generate::{self, Rng, Shape};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One LivePerson conversation.
+#[derive(Debug)]
+pub struct LpConversation {
+    pub id: String,
+    /// Records it has from the start (shuffled, as LivePerson sends them).
+    pub base: Vec<Value>,
+    /// Records that appear one by one while the simulator runs (OPEN ones).
+    pub growth: Vec<Value>,
+    pub start_ms: i64,
+    /// When the last base record was written.
+    pub base_updated_ms: i64,
+    /// CLOSE conversations end; OPEN ones grow.
+    pub open: bool,
+    /// conversations/search marks it `isPartial` (it must be fetched again by id).
+    pub partial: bool,
+    pub latest_agent: String,
+}
+
+/// The LivePerson side.
+#[derive(Debug)]
+pub struct LivePerson {
+    pub conversations: Vec<LpConversation>,
+    pub by_id: HashMap<String, usize>,
+    /// When the simulator started (growth is measured from it).
+    pub started_ms: i64,
+    pub grow_every: Duration,
+}
+
+impl LivePerson {
+    /// `n` conversations from `seed`. Every fourth conversation is OPEN and
+    /// gains a record every `grow_every` (up to `growth` records); one in ten
+    /// is reported partial by conversations/search.
+    pub fn generate(seed: u64, n: usize, messages: usize, growth: usize, grow_every: Duration) -> Self {
+        let mut rng = Rng::new(seed);
+        let started_ms = now_ms();
+        // Conversations started over the last 30 days, oldest first.
+        let span = 30 * 24 * 3600 * 1000i64;
+        let mut conversations = Vec::with_capacity(n);
+        for i in 0..n {
+            let start_ms = started_ms - span + (span / n.max(1) as i64) * i as i64;
+            let shape = Shape { messages: 1 + rng.below(2 * messages as u64) as usize, start_ms };
+            let (id, base) = generate::conversation(&mut rng, &shape);
+            let base_updated_ms = base.iter().filter_map(|r| r["serverTimestamp"].as_i64()).max().unwrap_or(start_ms);
+            let open = i % 4 == 3;
+            let latest_agent = base
+                .iter()
+                .filter(|r| r["originatorMetadata"]["role"] != "CONSUMER")
+                .find_map(|r| r["originatorId"].as_str())
+                .unwrap_or("agent")
+                .to_owned();
+            let growth = if open { grow(&mut rng, &id, &base, growth) } else { Vec::new() };
+            conversations.push(LpConversation {
+                id,
+                base,
+                growth,
+                start_ms,
+                base_updated_ms,
+                open,
+                partial: i % 10 == 7,
+                latest_agent,
+            });
+        }
+        let by_id = conversations.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        LivePerson { conversations, by_id, started_ms, grow_every }
+    }
+
+    /// How many growth records are visible now.
+    pub fn grown(&self, c: &LpConversation) -> usize {
+        if c.growth.is_empty() || self.grow_every.is_zero() {
+            return 0;
+        }
+        let elapsed = (now_ms() - self.started_ms).max(0) as u128;
+        ((elapsed / self.grow_every.as_millis().max(1)) as usize).min(c.growth.len())
+    }
+
+    /// The records visible now, with growth records stamped at the moment
+    /// they appeared.
+    pub fn records(&self, c: &LpConversation) -> Vec<Value> {
+        let mut out = c.base.clone();
+        for (k, r) in c.growth.iter().take(self.grown(c)).enumerate() {
+            let mut r = r.clone();
+            r["serverTimestamp"] = self.growth_stamp(k).into();
+            out.push(r);
+        }
+        out
+    }
+
+    fn growth_stamp(&self, k: usize) -> i64 {
+        self.started_ms + self.grow_every.as_millis() as i64 * (k as i64 + 1)
+    }
+
+    /// The last update: the newest visible record.
+    pub fn latest_update_ms(&self, c: &LpConversation) -> i64 {
+        match self.grown(c) {
+            0 => c.base_updated_ms,
+            k => self.growth_stamp(k - 1).max(c.base_updated_ms),
+        }
+    }
+
+    /// Every record the conversation will ever have (base and all growth).
+    pub fn all_records(&self, c: &LpConversation) -> Vec<Value> {
+        let mut out = c.base.clone();
+        for (k, r) in c.growth.iter().enumerate() {
+            let mut r = r.clone();
+            r["serverTimestamp"] = self.growth_stamp(k).into();
+            out.push(r);
+        }
+        out
+    }
+
+    /// The conversations/search `info` of a conversation.
+    pub fn info(&self, c: &LpConversation, partial: bool) -> Value {
+        let mut info = json!({
+            "conversationId": c.id,
+            "status": if c.open { "OPEN" } else { "CLOSE" },
+            "startTimeL": c.start_ms,
+            "latestAgentId": c.latest_agent,
+            "latestUpdateTime": self.latest_update_ms(c),
+            "isPartial": partial,
+        });
+        if !c.open {
+            info["endTimeL"] = c.base_updated_ms.into();
+        }
+        info
+    }
+}
+
+/// Text messages that arrive in an OPEN conversation after it was fetched.
+fn grow(rng: &mut Rng, id: &str, base: &[Value], n: usize) -> Vec<Value> {
+    let next_seq = base.iter().filter_map(|r| r["sequence"].as_i64()).max().map_or(0, |s| s + 1);
+    let consumer = base
+        .iter()
+        .find(|r| r["originatorMetadata"]["role"] == "CONSUMER")
+        .and_then(|r| r["originatorId"].as_str())
+        .unwrap_or("consumer")
+        .to_owned();
+    (0..n)
+        .map(|k| {
+            let (who, role) = if rng.chance(50) { (consumer.as_str(), "CONSUMER") } else { ("growth-agent", "ASSIGNED_AGENT") };
+            json!({
+                "sequence": next_seq + k as i64,
+                "dialogId": id,
+                "originatorId": who,
+                "serverTimestamp": 0,
+                "originatorMetadata": {"id": who, "role": role},
+                "event": {"type": "ContentEvent", "contentType": "text/plain", "message": format!("follow-up {k} ✉️")},
+            })
+        })
+        .collect()
+}
+
+/// An activity delivered to the simulated hub.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivered {
+    /// The activity as the hub returns it (eventId assigned by the hub).
+    pub activity: Value,
+    /// Which inbound path it came by: `customer` or `business`.
+    pub path: &'static str,
+}
+
+/// One established Hubster conversation.
+#[derive(Debug, Default)]
+pub struct HubConversation {
+    pub binding: String,
+    pub integration_id: String,
+    pub activities: Vec<Delivered>,
+    pub external_ids: HashSet<String>,
+    pub last_event_id: i64,
+}
+
+/// The Hubster side.
+#[derive(Debug, Default)]
+pub struct Hub {
+    /// By Hubster conversation id.
+    pub conversations: BTreeMap<String, HubConversation>,
+    /// binding -> Hubster conversation id.
+    pub bindings: HashMap<String, String>,
+    pub delivered: u64,
+    pub duplicates: u64,
+    next_id: u64,
+}
+
+impl Hub {
+    /// The conversation for a binding, created if new. `(id, is_new)`.
+    pub fn establish(&mut self, binding: &str, integration_id: &str) -> (String, bool) {
+        if let Some(id) = self.bindings.get(binding) {
+            return (id.clone(), false);
+        }
+        self.next_id += 1;
+        let id = format!("00000000-0000-4000-8000-{:012x}", self.next_id);
+        self.bindings.insert(binding.to_owned(), id.clone());
+        self.conversations.insert(
+            id.clone(),
+            HubConversation { binding: binding.to_owned(), integration_id: integration_id.to_owned(), ..Default::default() },
+        );
+        (id, true)
+    }
+
+    /// Stores an inbound activity; the hub assigns its eventId.
+    pub fn deliver(&mut self, conversation_id: &str, mut activity: Value, path: &'static str) -> Option<i64> {
+        let conv = self.conversations.get_mut(conversation_id)?;
+        let event_id = now_ms().max(conv.last_event_id + 1);
+        conv.last_event_id = event_id;
+        activity["eventId"] = event_id.into();
+        if let Some(ext) = activity["externalId"].as_str()
+            && !conv.external_ids.insert(ext.to_owned())
+        {
+            self.duplicates += 1;
+        }
+        self.delivered += 1;
+        conv.activities.push(Delivered { activity, path });
+        Some(event_id)
+    }
+}
