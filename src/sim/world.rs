@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// One LivePerson conversation.
@@ -45,7 +47,13 @@ impl LivePerson {
     /// `n` conversations from `seed`. Every fourth conversation is OPEN and
     /// gains a record every `grow_every` (up to `growth` records); one in ten
     /// is reported partial by conversations/search.
-    pub fn generate(seed: u64, n: usize, messages: usize, growth: usize, grow_every: Duration) -> Self {
+    pub fn generate(
+        seed: u64,
+        n: usize,
+        messages: usize,
+        growth: usize,
+        grow_every: Duration,
+    ) -> Self {
         let mut rng = Rng::new(seed);
         let started_ms = now_ms();
         // Conversations started over the last 30 days, oldest first.
@@ -53,9 +61,16 @@ impl LivePerson {
         let mut conversations = Vec::with_capacity(n);
         for i in 0..n {
             let start_ms = started_ms - span + (span / n.max(1) as i64) * i as i64;
-            let shape = Shape { messages: 1 + rng.below(2 * messages as u64) as usize, start_ms };
+            let shape = Shape {
+                messages: 1 + rng.below(2 * messages as u64) as usize,
+                start_ms,
+            };
             let (id, base) = generate::conversation(&mut rng, &shape);
-            let base_updated_ms = base.iter().filter_map(|r| r["serverTimestamp"].as_i64()).max().unwrap_or(start_ms);
+            let base_updated_ms = base
+                .iter()
+                .filter_map(|r| r["serverTimestamp"].as_i64())
+                .max()
+                .unwrap_or(start_ms);
             let open = i % 4 == 3;
             let latest_agent = base
                 .iter()
@@ -63,7 +78,11 @@ impl LivePerson {
                 .find_map(|r| r["originatorId"].as_str())
                 .unwrap_or("agent")
                 .to_owned();
-            let growth = if open { grow(&mut rng, &id, &base, growth) } else { Vec::new() };
+            let growth = if open {
+                grow(&mut rng, &id, &base, growth)
+            } else {
+                Vec::new()
+            };
             conversations.push(LpConversation {
                 id,
                 base,
@@ -75,8 +94,17 @@ impl LivePerson {
                 latest_agent,
             });
         }
-        let by_id = conversations.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
-        LivePerson { conversations, by_id, started_ms, grow_every }
+        let by_id = conversations
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        LivePerson {
+            conversations,
+            by_id,
+            started_ms,
+            grow_every,
+        }
     }
 
     /// How many growth records are visible now.
@@ -142,7 +170,11 @@ impl LivePerson {
 
 /// Text messages that arrive in an OPEN conversation after it was fetched.
 fn grow(rng: &mut Rng, id: &str, base: &[Value], n: usize) -> Vec<Value> {
-    let next_seq = base.iter().filter_map(|r| r["sequence"].as_i64()).max().map_or(0, |s| s + 1);
+    let next_seq = base
+        .iter()
+        .filter_map(|r| r["sequence"].as_i64())
+        .max()
+        .map_or(0, |s| s + 1);
     let consumer = base
         .iter()
         .find(|r| r["originatorMetadata"]["role"] == "CONSUMER")
@@ -206,13 +238,22 @@ impl Hub {
         self.bindings.insert(binding.to_owned(), id.clone());
         self.conversations.insert(
             id.clone(),
-            HubConversation { binding: binding.to_owned(), integration_id: integration_id.to_owned(), ..Default::default() },
+            HubConversation {
+                binding: binding.to_owned(),
+                integration_id: integration_id.to_owned(),
+                ..Default::default()
+            },
         );
         (id, true)
     }
 
     /// Stores an inbound activity; the hub assigns its eventId.
-    pub fn deliver(&mut self, conversation_id: &str, mut activity: Value, path: &'static str) -> Option<i64> {
+    pub fn deliver(
+        &mut self,
+        conversation_id: &str,
+        mut activity: Value,
+        path: &'static str,
+    ) -> Option<i64> {
         let conv = self.conversations.get_mut(conversation_id)?;
         let event_id = now_ms().max(conv.last_event_id + 1);
         conv.last_event_id = event_id;

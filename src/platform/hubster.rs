@@ -1,0 +1,264 @@
+//! The Hubster engine client: client-credentials token (cached, refreshed
+//! before expiry and once on a 401), establish, inbound activities on the
+//! customer or business path, and get activities merged across types.
+
+use super::secret::{Secret, SecretSource};
+use crate::format::hubster::IntegrationType;
+use crate::http::{HttpConfig, HttpError, Metrics, Upstream};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `[hubster]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubsterConfig {
+    #[serde(default = "default_identity")]
+    pub identity_url: String,
+    #[serde(default = "default_engine")]
+    pub engine_url: String,
+    /// Where inbound activities go.
+    #[serde(default = "default_direct")]
+    pub direct_url: String,
+    /// `hubster.engine.api.<hex>`.
+    pub client_id: String,
+    pub client_secret: SecretSource,
+    /// Refresh the token this long before it expires (seconds).
+    #[serde(default = "default_refresh_margin")]
+    pub token_refresh_margin_secs: u64,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+fn default_identity() -> String {
+    "https://identity.hubster.io".into()
+}
+fn default_engine() -> String {
+    "https://engine.hubster.io".into()
+}
+fn default_direct() -> String {
+    "https://direct.hubster.io".into()
+}
+fn default_refresh_margin() -> u64 {
+    120
+}
+
+/// Which inbound path an activity takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Customer,
+    Business,
+}
+
+impl Side {
+    pub fn of(t: IntegrationType) -> Side {
+        if t == IntegrationType::Customer {
+            Side::Customer
+        } else {
+            Side::Business
+        }
+    }
+}
+
+/// What establish answers.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Established {
+    pub conversation_id: String,
+    #[serde(default)]
+    pub hub_id: Option<String>,
+    #[serde(default)]
+    pub is_new: bool,
+}
+
+struct Token {
+    secret: Secret,
+    refresh_at: Instant,
+}
+
+/// The client.
+pub struct HubsterClient {
+    cfg: HubsterConfig,
+    secret: Secret,
+    upstream: Upstream,
+    token: tokio::sync::Mutex<Option<Token>>,
+}
+
+impl HubsterClient {
+    pub fn new(cfg: &HubsterConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let secret = cfg.client_secret.load("hubster.client_secret")?;
+        let upstream = Upstream::new("hubster", &cfg.http, metrics).map_err(|e| e.to_string())?;
+        Ok(HubsterClient {
+            cfg: cfg.clone(),
+            secret,
+            upstream,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// A valid token: the cached one, or a new one when it is about to
+    /// expire (or `renew` says the cached one was refused).
+    pub async fn token(&self, renew: bool) -> Result<Secret, HttpError> {
+        let mut cached = self.token.lock().await;
+        if !renew
+            && let Some(t) = cached.as_ref()
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.secret.clone());
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<u64>,
+        }
+        let url = format!(
+            "{}/connect/token",
+            self.cfg.identity_url.trim_end_matches('/')
+        );
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.cfg.client_id.as_str()),
+            ("client_secret", self.secret.expose()),
+        ];
+        let a: Answer = self
+            .upstream
+            .send_json("token", |c| c.post(&url).form(&form))
+            .await?;
+        let life = Duration::from_secs(a.expires_in.unwrap_or(3600));
+        let margin = Duration::from_secs(self.cfg.token_refresh_margin_secs).min(life / 2);
+        let secret = Secret::new(a.access_token);
+        *cached = Some(Token {
+            secret: secret.clone(),
+            refresh_at: Instant::now() + life - margin,
+        });
+        tracing::debug!(expires_in = life.as_secs(), "hubster token obtained");
+        Ok(secret)
+    }
+
+    /// Runs an authorized call; on a 401 gets a new token and tries once more.
+    async fn authorized<T, F, Fut>(&self, call: F) -> Result<T, HttpError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, HttpError>>,
+    {
+        let token = self.token(false).await?;
+        match call(token).await {
+            Err(HttpError::Unauthorized { .. }) => {
+                let token = self.token(true).await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
+    /// Opens (or finds) the Hubster conversation bound to `binding`.
+    pub async fn establish(
+        &self,
+        integration_id: &str,
+        binding: &str,
+        channel_type: &str,
+    ) -> Result<Established, HttpError> {
+        let url = format!(
+            "{}/api/v1/conversations/establish",
+            self.cfg.engine_url.trim_end_matches('/')
+        );
+        let body = json!({"integrationId": integration_id, "binding": binding, "channelType": channel_type});
+        self.authorized(|t| {
+            let (url, body) = (&url, &body);
+            async move {
+                self.upstream
+                    .send_json("establish", |c| {
+                        c.post(url).bearer_auth(t.expose()).json(body)
+                    })
+                    .await
+            }
+        })
+        .await
+    }
+
+    /// Posts one activity on the path of its sender's side.
+    pub async fn send_activity(
+        &self,
+        conversation_id: &str,
+        side: Side,
+        activity: &Value,
+    ) -> Result<Value, HttpError> {
+        let path = match side {
+            Side::Customer => "customer",
+            Side::Business => "business",
+        };
+        let endpoint = match side {
+            Side::Customer => "inbound_customer",
+            Side::Business => "inbound_business",
+        };
+        let url = format!(
+            "{}/inbound/{path}/v1/direct/activity/{conversation_id}",
+            self.cfg.direct_url.trim_end_matches('/')
+        );
+        self.authorized(|t| {
+            let url = &url;
+            async move {
+                self.upstream
+                    .send_json(endpoint, |c| {
+                        c.post(url).bearer_auth(t.expose()).json(activity)
+                    })
+                    .await
+            }
+        })
+        .await
+    }
+
+    /// The conversation's activities from eventId `leid` on, read per
+    /// integration type, merged, deduplicated by (eventId, interactionId,
+    /// externalId) and ordered by eventId. Asks from `leid - 1` and keeps
+    /// eventId >= `leid`, so it is right whether the server's `leid` is
+    /// inclusive or exclusive.
+    pub async fn activities(
+        &self,
+        conversation_id: &str,
+        types: &[IntegrationType],
+        leid: i64,
+    ) -> Result<Vec<Value>, HttpError> {
+        let url = format!(
+            "{}/api/v1/interactions/activities/{conversation_id}",
+            self.cfg.engine_url.trim_end_matches('/')
+        );
+        let ask = leid.saturating_sub(1).max(0);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for t in types {
+            let query = [("type", t.as_str().to_owned()), ("leid", ask.to_string())];
+            let page: Vec<Value> = self
+                .authorized(|tok| {
+                    let (url, query) = (&url, &query);
+                    async move {
+                        self.upstream
+                            .send_json("get_activities", |c| {
+                                c.get(url).query(query).bearer_auth(tok.expose())
+                            })
+                            .await
+                    }
+                })
+                .await?;
+            for a in page {
+                if a["eventId"].as_i64().is_some_and(|e| e < leid) {
+                    continue;
+                }
+                let id = json!([a["eventId"], a["interactionId"], a["externalId"]]).to_string();
+                if seen.insert(id) {
+                    out.push(a);
+                }
+            }
+        }
+        out.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));
+        Ok(out)
+    }
+}

@@ -1,0 +1,534 @@
+//! The LivePerson Messaging History client: CSDS discovery of `msgHist`,
+//! conversation content search (paging-aware), conversations/search in
+//! windows of at most three months, and conversation/search by id.
+
+use super::oauth1;
+use super::secret::{Secret, SecretSource};
+use crate::http::{HttpConfig, HttpError, Metrics, Upstream};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `[liveperson]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivePersonConfig {
+    /// The account (site) id.
+    pub account: String,
+    /// Who is calling: required by LivePerson, at most 20 characters,
+    /// shaped ProjectName+AppName+UseCase (e.g. `Acme_convsync_sync`).
+    #[serde(deserialize_with = "source_name")]
+    pub source: String,
+    /// Where the `msgHist` domain is discovered.
+    #[serde(default = "default_csds_url")]
+    pub csds_url: String,
+    /// The msgHist domain (e.g. `va.msghist.liveperson.net`); given, CSDS is skipped.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// How long a discovered domain is trusted (seconds).
+    #[serde(default = "default_csds_cache_secs")]
+    pub csds_cache_secs: u64,
+    pub auth: LpAuth,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+fn default_csds_url() -> String {
+    "https://api.liveperson.net".into()
+}
+
+fn default_csds_cache_secs() -> u64 {
+    3600
+}
+
+fn source_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.chars().count() {
+        0 => Err(serde::de::Error::custom(
+            "must not be empty (LivePerson requires a caller id)",
+        )),
+        n if n > 20 => Err(serde::de::Error::custom(format!(
+            "is {n} characters long; LivePerson allows at most 20"
+        ))),
+        _ => Ok(s),
+    }
+}
+
+/// `[liveperson.auth]`: a bearer token, or an app key (OAuth 1.0a).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, try_from = "RawAuth", into = "RawAuth")]
+pub enum LpAuth {
+    Bearer(SecretSource),
+    AppKey {
+        consumer_key: SecretSource,
+        consumer_secret: SecretSource,
+        token: SecretSource,
+        token_secret: SecretSource,
+    },
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bearer: Option<SecretSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer_key: Option<SecretSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer_secret: Option<SecretSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<SecretSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_secret: Option<SecretSource>,
+}
+
+impl TryFrom<RawAuth> for LpAuth {
+    type Error = String;
+    fn try_from(r: RawAuth) -> Result<Self, String> {
+        match r {
+            RawAuth { bearer: Some(b), consumer_key: None, consumer_secret: None, token: None, token_secret: None } => {
+                Ok(LpAuth::Bearer(b))
+            }
+            RawAuth { bearer: None, consumer_key: Some(a), consumer_secret: Some(b), token: Some(c), token_secret: Some(d) } => {
+                Ok(LpAuth::AppKey { consumer_key: a, consumer_secret: b, token: c, token_secret: d })
+            }
+            _ => Err("give either `bearer`, or all four of `consumer_key`, `consumer_secret`, `token`, `token_secret`".into()),
+        }
+    }
+}
+
+impl From<LpAuth> for RawAuth {
+    fn from(a: LpAuth) -> RawAuth {
+        match a {
+            LpAuth::Bearer(b) => RawAuth {
+                bearer: Some(b),
+                ..RawAuth::default()
+            },
+            LpAuth::AppKey {
+                consumer_key,
+                consumer_secret,
+                token,
+                token_secret,
+            } => RawAuth {
+                consumer_key: Some(consumer_key),
+                consumer_secret: Some(consumer_secret),
+                token: Some(token),
+                token_secret: Some(token_secret),
+                ..RawAuth::default()
+            },
+        }
+    }
+}
+
+enum Auth {
+    Bearer(Secret),
+    AppKey(oauth1::Keys),
+}
+
+/// One conversation as conversations/search lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationInfo {
+    pub conversation_id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub start_time_l: Option<i64>,
+    #[serde(default)]
+    pub end_time_l: Option<i64>,
+    #[serde(default)]
+    pub latest_update_time: Option<i64>,
+    #[serde(default)]
+    pub is_partial: bool,
+}
+
+/// A conversations/search query (one window).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub start_from: i64,
+    pub start_to: i64,
+    /// `OPEN`, `CLOSE`.
+    pub status: Vec<String>,
+    pub latest_update_from: Option<i64>,
+}
+
+/// The widest `start` window LivePerson accepts (three months): convsync
+/// asks for at most 90 days at a time.
+pub const MAX_WINDOW_MS: i64 = 90 * 24 * 3600 * 1000;
+const TEN_MINUTES_MS: i64 = 600_000;
+const PAGE: usize = 100;
+
+/// The windows covering `[from, to]`, each at most [`MAX_WINDOW_MS`] wide,
+/// with bounds on 10-minute marks (from down, to up), as LivePerson rounds.
+pub fn windows(from: i64, to: i64) -> Vec<(i64, i64)> {
+    let from = from - from.rem_euclid(TEN_MINUTES_MS);
+    let to = to + (TEN_MINUTES_MS - to.rem_euclid(TEN_MINUTES_MS)) % TEN_MINUTES_MS;
+    let mut out = Vec::new();
+    let mut a = from;
+    while a < to || out.is_empty() {
+        let b = (a + MAX_WINDOW_MS).min(to.max(a));
+        out.push((a, b));
+        if b >= to {
+            break;
+        }
+        a = b;
+    }
+    out
+}
+
+/// The client.
+pub struct LivePersonClient {
+    cfg: LivePersonConfig,
+    upstream: Upstream,
+    auth: Auth,
+    domain: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+impl LivePersonClient {
+    pub fn new(cfg: &LivePersonConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let auth = match &cfg.auth {
+            LpAuth::Bearer(b) => Auth::Bearer(b.load("liveperson.auth.bearer")?),
+            LpAuth::AppKey {
+                consumer_key,
+                consumer_secret,
+                token,
+                token_secret,
+            } => Auth::AppKey(oauth1::Keys {
+                consumer_key: consumer_key
+                    .load("liveperson.auth.consumer_key")?
+                    .expose()
+                    .to_owned(),
+                consumer_secret: consumer_secret
+                    .load("liveperson.auth.consumer_secret")?
+                    .expose()
+                    .to_owned(),
+                token: token.load("liveperson.auth.token")?.expose().to_owned(),
+                token_secret: token_secret
+                    .load("liveperson.auth.token_secret")?
+                    .expose()
+                    .to_owned(),
+            }),
+        };
+        let upstream =
+            Upstream::new("liveperson", &cfg.http, metrics).map_err(|e| e.to_string())?;
+        Ok(LivePersonClient {
+            cfg: cfg.clone(),
+            upstream,
+            auth,
+            domain: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// `scheme://domain` of msgHist: configured, or discovered through CSDS
+    /// (cached). The scheme is the CSDS URL's.
+    pub async fn base(&self) -> Result<String, HttpError> {
+        let scheme = if self.cfg.csds_url.starts_with("http://") {
+            "http"
+        } else {
+            "https"
+        };
+        if let Some(d) = &self.cfg.domain {
+            return Ok(if d.contains("://") {
+                d.trim_end_matches('/').to_owned()
+            } else {
+                format!("{scheme}://{d}")
+            });
+        }
+        let mut cached = self.domain.lock().await;
+        if let Some((d, at)) = cached.as_ref()
+            && at.elapsed() < Duration::from_secs(self.cfg.csds_cache_secs)
+        {
+            return Ok(d.clone());
+        }
+        #[derive(Deserialize)]
+        struct Csds {
+            #[serde(rename = "baseURI")]
+            base_uri: String,
+        }
+        let url = format!(
+            "{}/api/account/{}/service/msgHist/baseURI.json?version=1.0",
+            self.cfg.csds_url.trim_end_matches('/'),
+            self.cfg.account
+        );
+        let csds: Csds = self.upstream.send_json("csds", |c| c.get(&url)).await?;
+        let base = format!("{scheme}://{}", csds.base_uri.trim_end_matches('/'));
+        *cached = Some((base.clone(), Instant::now()));
+        Ok(base)
+    }
+
+    fn sign(
+        &self,
+        rb: reqwest::RequestBuilder,
+        method: &str,
+        url: &reqwest::Url,
+    ) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::Bearer(t) => rb.bearer_auth(t.expose()),
+            Auth::AppKey(keys) => {
+                let nonce = format!("{:032x}", rand::random::<u128>());
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                rb.header(
+                    reqwest::header::AUTHORIZATION,
+                    oauth1::authorization(method, url, keys, &nonce, ts),
+                )
+            }
+        }
+    }
+
+    fn url(
+        &self,
+        base: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::Url, HttpError> {
+        let mut url = reqwest::Url::parse(&format!(
+            "{base}/messaging_history/api/account/{}/{path}",
+            self.cfg.account
+        ))
+        .map_err(|e| HttpError::Request {
+            upstream: "liveperson".into(),
+            endpoint: "url",
+            reason: e.to_string(),
+        })?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        Ok(url)
+    }
+
+    /// Every record of one conversation. Follows `_metadata` paging when the
+    /// answer has it (a `next` link, or a `count` beyond what was read);
+    /// otherwise one answer is the whole.
+    pub async fn content(&self, conversation_id: &str) -> Result<Vec<Value>, HttpError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(rename = "messageEventRecords", default)]
+            records: Vec<Value>,
+            #[serde(rename = "_metadata")]
+            metadata: Option<Meta>,
+        }
+        let base = self.base().await?;
+        let mut url = self.url(
+            &base,
+            "conversations/conversation/content/search",
+            &[
+                ("conversationId", conversation_id.to_owned()),
+                ("source", self.cfg.source.clone()),
+            ],
+        )?;
+        let mut records = Vec::new();
+        loop {
+            let page: Page = self
+                .upstream
+                .send_json("content_search", |c| {
+                    self.sign(c.get(url.clone()), "GET", &url)
+                })
+                .await?;
+            let got = page.records.len();
+            records.extend(page.records);
+            let Some(meta) = page.metadata else { break };
+            let next = match meta.next.and_then(|n| n.href) {
+                Some(href) => reqwest::Url::parse(&href).ok(),
+                None if got > 0 && meta.count.is_some_and(|c| c > records.len()) => {
+                    let mut u = url.clone();
+                    let keep: Vec<(String, String)> = u
+                        .query_pairs()
+                        .filter(|(k, _)| k != "offset" && k != "limit")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    u.query_pairs_mut()
+                        .clear()
+                        .extend_pairs(keep)
+                        .append_pair("offset", &records.len().to_string())
+                        .append_pair("limit", &PAGE.to_string());
+                    Some(u)
+                }
+                None => None,
+            };
+            match next {
+                Some(n) if got > 0 => url = n,
+                _ => break,
+            }
+        }
+        Ok(records)
+    }
+
+    /// One conversations/search window, every page.
+    pub async fn search(&self, q: &Search) -> Result<Vec<ConversationInfo>, HttpError> {
+        let base = self.base().await?;
+        let mut body =
+            json!({"start": {"from": q.start_from, "to": q.start_to}, "status": q.status});
+        if let Some(l) = q.latest_update_from {
+            body["latestUpdateTime"] = json!({"from": l});
+        }
+        let mut out = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let url = self.url(
+                &base,
+                "conversations/search",
+                &[
+                    ("offset", offset.to_string()),
+                    ("limit", PAGE.to_string()),
+                    ("sort", "start:asc".into()),
+                    ("v", "2".into()),
+                    ("source", self.cfg.source.clone()),
+                ],
+            )?;
+            let page: SearchPage = self
+                .upstream
+                .send_json("conversations_search", |c| {
+                    self.sign(c.post(url.clone()).json(&body), "POST", &url)
+                })
+                .await?;
+            let got = page.records.len();
+            out.extend(page.records.into_iter().map(|r| r.info));
+            offset += got;
+            let count = page.metadata.as_ref().and_then(|m| m.count).unwrap_or(0);
+            if got == 0 || offset >= count {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// conversation/search for up to 100 ids a call (to refetch `isPartial` ones).
+    pub async fn by_ids(&self, ids: &[String]) -> Result<Vec<ConversationInfo>, HttpError> {
+        let base = self.base().await?;
+        let mut out = Vec::new();
+        for chunk in ids.chunks(100) {
+            let url = self.url(
+                &base,
+                "conversations/conversation/search",
+                &[("source", self.cfg.source.clone())],
+            )?;
+            let body = json!({"conversationIds": chunk});
+            let page: SearchPage = self
+                .upstream
+                .send_json("conversation_search", |c| {
+                    self.sign(c.post(url.clone()).json(&body), "POST", &url)
+                })
+                .await?;
+            out.extend(page.records.into_iter().map(|r| r.info));
+        }
+        Ok(out)
+    }
+
+    /// Conversations started in `[since, until]` (in 3-month windows) and
+    /// updated since `updated_since`; partial answers are fetched again by id.
+    pub async fn discover(
+        &self,
+        since: i64,
+        until: i64,
+        updated_since: Option<i64>,
+    ) -> Result<Vec<ConversationInfo>, HttpError> {
+        let mut out = Vec::new();
+        for (from, to) in windows(since, until) {
+            let q = Search {
+                start_from: from,
+                start_to: to,
+                status: vec!["OPEN".into(), "CLOSE".into()],
+                latest_update_from: updated_since,
+            };
+            out.extend(self.search(&q).await?);
+        }
+        let partial: Vec<String> = out
+            .iter()
+            .filter(|c| c.is_partial)
+            .map(|c| c.conversation_id.clone())
+            .collect();
+        if !partial.is_empty() {
+            let full = self.by_ids(&partial).await?;
+            for c in out.iter_mut().filter(|c| c.is_partial) {
+                if let Some(f) = full.iter().find(|f| f.conversation_id == c.conversation_id) {
+                    *c = f.clone();
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|c| seen.insert(c.conversation_id.clone()));
+        Ok(out)
+    }
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    count: Option<usize>,
+    next: Option<Link>,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    href: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchPage {
+    #[serde(rename = "_metadata")]
+    metadata: Option<Meta>,
+    #[serde(rename = "conversationHistoryRecords", default)]
+    records: Vec<SearchRecord>,
+}
+
+#[derive(Deserialize)]
+struct SearchRecord {
+    info: ConversationInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_at_most_three_months_on_ten_minute_marks() {
+        let day = 24 * 3600 * 1000i64;
+        let from = 1_700_000_123_456;
+        let to = from + 400 * day;
+        let w = windows(from, to);
+        assert_eq!(w.len(), 5);
+        assert_eq!(w[0].0 % TEN_MINUTES_MS, 0);
+        assert!(w[0].0 <= from && w.last().unwrap().1 >= to);
+        for (a, b) in &w {
+            assert!(b - a <= MAX_WINDOW_MS && b > a);
+        }
+        for pair in w.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0, "contiguous");
+        }
+        assert_eq!(windows(from, from).len(), 1);
+    }
+
+    #[test]
+    fn source_is_required_and_short() {
+        let base = "account = \"1\"\n[auth]\nbearer = { env = \"X\" }\n";
+        let e =
+            toml::from_str::<LivePersonConfig>(&format!("source = \"{}\"\n{base}", "x".repeat(21)))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("at most 20"), "{e}");
+        let e = toml::from_str::<LivePersonConfig>(&format!("source = \"\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must not be empty"), "{e}");
+        let e = toml::from_str::<LivePersonConfig>(base)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("source"), "{e}");
+    }
+
+    #[test]
+    fn auth_is_a_bearer_or_a_whole_app_key() {
+        let cfg = |auth: &str| format!("account = \"1\"\nsource = \"s\"\n[auth]\n{auth}\n");
+        assert!(toml::from_str::<LivePersonConfig>(&cfg("bearer = { env = \"T\" }")).is_ok());
+        let e = toml::from_str::<LivePersonConfig>(&cfg("consumer_key = { env = \"K\" }"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("all four"), "{e}");
+    }
+}
