@@ -14,8 +14,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "CONVSYNC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Log format on stderr (level from RUST_LOG, e.g. RUST_LOG=debug).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +57,134 @@ pub enum Command {
     /// and benchmarks): every content type, bots, receipts, unicode,
     /// records out of order.
     Generate(GenerateArgs),
+
+    /// Print one conversation as a platform returns it (to check a config
+    /// against a real account).
+    ///
+    /// Examples:
+    ///   convsync --config config.toml fetch liveperson --conversation-id 4f3c...
+    ///   convsync --config config.toml fetch hubster --conversation-id 9a1b... --leid 0
+    #[command(verbatim_doc_comment)]
+    Fetch(FetchArgs),
+
+    /// List LivePerson conversations started in a time range, one JSON
+    /// object per line (conversationId, status, start, latest update).
+    ///
+    /// Dates: YYYY-MM-DD, RFC 3339 (2026-01-31T12:00:00Z) or epoch ms.
+    /// The range is asked in windows of at most 3 months; conversations
+    /// LivePerson reports as partial are fetched again by id.
+    ///
+    /// Example:
+    ///   convsync --config config.toml discover --since 2026-01-01 --until 2026-02-01
+    #[command(verbatim_doc_comment)]
+    Discover(DiscoverArgs),
+
+    /// Run the simulator of both platforms on loopback.
+    ///
+    /// Serves LivePerson (CSDS, content search, conversations/search,
+    /// conversation/search) and Hubster (token, establish, inbound
+    /// activities, get activities) from seeded data, with faults on demand.
+    /// When ready it prints one JSON line with its URLs, account and
+    /// credentials; --write-config writes a convsync config pointing at it.
+    /// GET /sim/stats, /sim/ledger and /sim/conversations show what it saw.
+    ///
+    /// Example:
+    ///   convsync sim --conversations 200 --fault-429 0.3 --retry-after mixed --write-config sim.toml
+    #[command(verbatim_doc_comment)]
+    Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// Which platform to read from.
+    #[arg(value_enum)]
+    pub platform: Platform,
+    /// LivePerson: the conversation id. Hubster: the Hubster conversation id.
+    #[arg(long, value_name = "ID")]
+    pub conversation_id: String,
+    /// Hubster: activities from this eventId on.
+    #[arg(long, default_value_t = 0)]
+    pub leid: i64,
+    /// Indent the JSON.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiscoverArgs {
+    /// Conversations started at or after this.
+    #[arg(long, value_name = "DATE")]
+    pub since: String,
+    /// ... and at or before this (default: now).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only conversations updated at or after this.
+    #[arg(long, value_name = "DATE")]
+    pub updated_since: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// LivePerson conversations to serve.
+    #[arg(long, default_value_t = 50)]
+    pub conversations: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Average content records per conversation.
+    #[arg(long, default_value_t = 12)]
+    pub messages: usize,
+    /// Records each OPEN conversation gains while the simulator runs.
+    #[arg(long, default_value_t = 5)]
+    pub growth: usize,
+    /// Seconds between two records of a growing conversation.
+    #[arg(long, default_value_t = 2.0)]
+    pub grow_every: f64,
+    /// Requests per second allowed per client; beyond it: 429.
+    #[arg(long, value_name = "RPS")]
+    pub quota: Option<f64>,
+    /// Share of requests answered 429 (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_429: f64,
+    /// How a 429 says when to come back.
+    #[arg(long, value_enum, default_value = "seconds")]
+    pub retry_after: crate::sim::RetryAfter,
+    /// Share of requests answered 500 or 503.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_5xx: f64,
+    /// Share of requests held back for --timeout-delay seconds.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_timeout: f64,
+    /// Seconds a held-back request waits.
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout_delay: f64,
+    /// Share of answers whose body is cut in half (invalid JSON).
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_malformed: f64,
+    /// Share of answers whose connection drops mid-body.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_reset: f64,
+    /// Whether get activities' leid includes that eventId.
+    #[arg(long, value_enum, default_value = "inclusive")]
+    pub leid: crate::sim::Leid,
+    /// Page content search answers (`_metadata` with `next` links).
+    #[arg(long, value_enum, default_value = "off")]
+    pub content_paging: OnOff,
+    /// Lifetime of Hubster tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Also write a convsync config pointing at this simulator.
+    #[arg(long, value_name = "FILE")]
+    pub write_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,8 @@
 //! is an error that names the file, the key and the line.
 
 use crate::format::hubster::IntegrationType;
+use crate::platform::hubster::HubsterConfig;
+use crate::platform::liveperson::LivePersonConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,28 @@ pub struct Config {
     /// How records map between the platforms (`[mapping]`).
     #[serde(default)]
     pub mapping: Mapping,
+    /// The LivePerson account read from (`[liveperson]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveperson: Option<LivePersonConfig>,
+    /// The Hubster engine written to (`[hubster]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hubster: Option<HubsterConfig>,
+}
+
+impl Config {
+    /// `[liveperson]`, or an error saying it is missing.
+    pub fn liveperson(&self) -> Result<&LivePersonConfig, String> {
+        self.liveperson.as_ref().ok_or_else(|| {
+            "the config has no [liveperson] section (see README, \"Configuration\")".into()
+        })
+    }
+
+    /// `[hubster]`, or an error saying it is missing.
+    pub fn hubster(&self) -> Result<&HubsterConfig, String> {
+        self.hubster.as_ref().ok_or_else(|| {
+            "the config has no [hubster] section (see README, \"Configuration\")".into()
+        })
+    }
 }
 
 /// `[mapping]`: the conversion contract's tunables (see README, "Mapping").

@@ -1,6 +1,8 @@
+mod commands;
+
 use anyhow::Context;
 use clap::Parser;
-use convsync::cli::{Cli, Command, ConvertArgs, GenerateArgs, Platform, ReportFormat};
+use convsync::cli::{Cli, Command, ConvertArgs, GenerateArgs, LogFormat, Platform, ReportFormat};
 use convsync::config::Config;
 use convsync::convert::{self, ConvertFailure, Direction, Options};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -14,6 +16,7 @@ const EXIT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let config = match &cli.config {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
@@ -27,6 +30,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => run_convert(args, &config),
         Command::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+        Command::Fetch(args) => block_on(commands::fetch(args, &config)),
+        Command::Discover(args) => block_on(commands::discover(args, &config)),
+        Command::Sim(args) => block_on(commands::sim(args)),
     };
     match result {
         Ok(code) => code,
@@ -35,6 +41,31 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// Logs to stderr through tracing; the level comes from RUST_LOG (default
+/// `warn`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs an async command on a runtime with every core.
+fn block_on(
+    fut: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(fut).map(|()| ExitCode::SUCCESS)
 }
 
 fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {

@@ -4,4 +4,5 @@ mod cli;
 mod clients;
 mod golden;
 mod roundtrip;
+mod sim_cli;
 mod support;
