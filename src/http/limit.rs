@@ -4,7 +4,7 @@
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
-use governor::{Jitter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use rand::Rng;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -21,11 +21,10 @@ impl Limit {
         Limit::with_clock(requests_per_second, burst, DefaultClock::default())
     }
 
-    /// Waits for a cell; small jitter keeps woken tasks from lining up.
+    /// Waits for a cell. (No jitter here: a late wake-up is rate lost for
+    /// good, and the cells themselves already space the requests out.)
     pub async fn ready(&self) {
-        self.limiter
-            .until_ready_with_jitter(Jitter::up_to(Duration::from_millis(3)))
-            .await;
+        self.limiter.until_ready().await;
     }
 }
 
