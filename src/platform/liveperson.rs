@@ -370,8 +370,8 @@ impl LivePersonClient {
         }
         let mut out = Vec::new();
         let mut offset = 0usize;
-        loop {
-            let url = self.url(
+        let query = |offset: usize| {
+            self.url(
                 &base,
                 "conversations/search",
                 &[
@@ -381,7 +381,10 @@ impl LivePersonClient {
                     ("v", "2".into()),
                     ("source", self.cfg.source.clone()),
                 ],
-            )?;
+            )
+        };
+        let mut url = query(0)?;
+        loop {
             let page: SearchPage = self
                 .upstream
                 .send_json("conversations_search", |c| {
@@ -391,10 +394,20 @@ impl LivePersonClient {
             let got = page.records.len();
             out.extend(page.records.into_iter().map(|r| r.info));
             offset += got;
-            let count = page.metadata.as_ref().and_then(|m| m.count).unwrap_or(0);
+            let meta = page.metadata;
+            let count = meta.as_ref().and_then(|m| m.count).unwrap_or(0);
             if got == 0 || offset >= count {
                 break;
             }
+            // The server's own next link when it gives one; else the next offset.
+            url = match meta
+                .and_then(|m| m.next)
+                .and_then(|n| n.href)
+                .and_then(|h| reqwest::Url::parse(&h).ok())
+            {
+                Some(next) => next,
+                None => query(offset)?,
+            };
         }
         Ok(out)
     }

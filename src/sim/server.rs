@@ -767,10 +767,10 @@ async fn conversations_search(
     let mut meta = json!({"count": hits.len(), "self": {"rel": "self", "href": uri.to_string()},
         "shardsStatusResult": {"partialResult": false}});
     if end < hits.len() {
-        let next = uri
+        let path = uri
             .to_string()
             .replace(&format!("offset={offset}"), &format!("offset={end}"));
-        meta["next"] = json!({"rel": "next", "href": next});
+        meta["next"] = json!({"rel": "next", "href": format!("http://{}{path}", s.addr)});
     }
     s.answer(
         ctx,
