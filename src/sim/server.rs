@@ -100,7 +100,7 @@ impl Default for SimConfig {
             leid: Leid::Inclusive,
             content_paging: false,
             token_ttl: Duration::from_secs(3600),
-            violation_grace: Duration::from_millis(50),
+            violation_grace: Duration::from_millis(250),
         }
     }
 }
@@ -533,6 +533,28 @@ impl Shared {
         }
     }
 
+    /// Everything a LivePerson endpoint checks before its own work:
+    /// faults and quota, auth, `source`, the account.
+    async fn lp_admit(
+        &self,
+        endpoint: &'static str,
+        headers: &HeaderMap,
+        method: &Method,
+        uri: &Uri,
+        account: &str,
+        source: Option<&str>,
+    ) -> Result<Ctx, Response> {
+        let ctx = self.admit(endpoint, headers).await?;
+        if let Err(why) = self.lp_auth(headers, method, uri) {
+            return Err(self.error(ctx, StatusCode::UNAUTHORIZED, why));
+        }
+        self.check_source(ctx, source)?;
+        if account != self.creds.account {
+            return Err(self.error(ctx, StatusCode::FORBIDDEN, "unknown account"));
+        }
+        Ok(ctx)
+    }
+
     fn check_source(&self, ctx: Ctx, source: Option<&str>) -> Result<(), Response> {
         match source {
             None | Some("") => Err(self.error(ctx, StatusCode::BAD_REQUEST, "source is required")),
@@ -624,19 +646,20 @@ async fn content_search(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let ctx = match s.admit("lp.content_search", &headers).await {
+    let ctx = match s
+        .lp_admit(
+            "lp.content_search",
+            &headers,
+            &method,
+            &uri,
+            &account,
+            q.source.as_deref(),
+        )
+        .await
+    {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.lp_auth(&headers, &method, &uri) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
-    }
-    if let Err(r) = s.check_source(ctx, q.source.as_deref()) {
-        return r;
-    }
-    if account != s.creds.account {
-        return s.error(ctx, StatusCode::FORBIDDEN, "unknown account");
-    }
     let Some(id) = q.conversation_id else {
         return s.error(ctx, StatusCode::BAD_REQUEST, "conversationId is required");
     };
@@ -700,19 +723,20 @@ async fn conversations_search(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let ctx = match s.admit("lp.conversations_search", &headers).await {
+    let ctx = match s
+        .lp_admit(
+            "lp.conversations_search",
+            &headers,
+            &method,
+            &uri,
+            &account,
+            q.source.as_deref(),
+        )
+        .await
+    {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.lp_auth(&headers, &method, &uri) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
-    }
-    if let Err(r) = s.check_source(ctx, q.source.as_deref()) {
-        return r;
-    }
-    if account != s.creds.account {
-        return s.error(ctx, StatusCode::FORBIDDEN, "unknown account");
-    }
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > 100 {
         return s.error(ctx, StatusCode::BAD_REQUEST, "limit must be 1 to 100");
@@ -788,19 +812,20 @@ async fn conversation_search(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let ctx = match s.admit("lp.conversation_search", &headers).await {
+    let ctx = match s
+        .lp_admit(
+            "lp.conversation_search",
+            &headers,
+            &method,
+            &uri,
+            &account,
+            q.source.as_deref(),
+        )
+        .await
+    {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.lp_auth(&headers, &method, &uri) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
-    }
-    if let Err(r) = s.check_source(ctx, q.source.as_deref()) {
-        return r;
-    }
-    if account != s.creds.account {
-        return s.error(ctx, StatusCode::FORBIDDEN, "unknown account");
-    }
     #[derive(Deserialize)]
     struct Ids {
         #[serde(rename = "conversationIds")]

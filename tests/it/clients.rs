@@ -72,6 +72,33 @@ fn hub(sim: &Sim, http: HttpConfig) -> HubsterClient {
     HubsterClient::new(&cfg, Arc::new(Metrics::default())).unwrap()
 }
 
+/// `tasks` tasks sharing one client, each reading `each` conversations'
+/// content; every call must succeed.
+async fn content_from_tasks(s: &Sim, client: &Arc<LivePersonClient>, tasks: usize, each: usize) {
+    let ids: Vec<String> = s
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (client, ids) = (Arc::clone(client), ids.clone());
+        handles.push(tokio::spawn(async move {
+            for k in 0..each {
+                client
+                    .content(&ids[(t + k) % ids.len()])
+                    .await
+                    .expect("every call succeeds eventually");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 fn canon(records: &[Value]) -> BTreeSet<String> {
     records.iter().map(Value::to_string).collect()
 }
@@ -353,28 +380,7 @@ async fn a_429_storm_with_mixed_retry_after_is_ridden_out_without_a_violation() 
     })
     .await;
     let client = Arc::new(lp(&s, fast_http()));
-    let ids: Vec<String> = s
-        .shared
-        .lp
-        .conversations
-        .iter()
-        .map(|c| c.id.clone())
-        .collect();
-    let mut tasks = Vec::new();
-    for t in 0..8 {
-        let (client, ids) = (Arc::clone(&client), ids.clone());
-        tasks.push(tokio::spawn(async move {
-            for k in 0..3 {
-                client
-                    .content(&ids[(t + k) % ids.len()])
-                    .await
-                    .expect("every call succeeds eventually");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    content_from_tasks(&s, &client, 8, 3).await;
     let st = s.stats();
     assert!(st.faults.get("429").copied().unwrap_or(0) >= 3, "{st:?}");
     assert_eq!(st.violations_retry_after, 0, "{st:?}");
@@ -398,25 +404,7 @@ async fn a_client_at_the_servers_quota_never_exceeds_it() {
         ..fast_http()
     };
     let client = Arc::new(lp(&s, http));
-    let ids: Vec<String> = s
-        .shared
-        .lp
-        .conversations
-        .iter()
-        .map(|c| c.id.clone())
-        .collect();
-    let mut tasks = Vec::new();
-    for t in 0..8 {
-        let (client, ids) = (Arc::clone(&client), ids.clone());
-        tasks.push(tokio::spawn(async move {
-            for k in 0..6 {
-                client.content(&ids[(t + k) % ids.len()]).await.unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    content_from_tasks(&s, &client, 8, 6).await;
     let st = s.stats();
     assert_eq!(st.violations_quota, 0, "{st:?}");
     assert_eq!(st.requests["lp.content_search"][&200], 48);
