@@ -480,3 +480,46 @@ async fn server_errors_resets_timeouts_and_garbled_bodies_are_retried_or_typed_n
     assert!(errors > 0);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_simulator_catches_a_client_that_ignores_retry_after_or_the_quota() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s = sim(SimConfig {
+        conversations: 2,
+        fault_429: 1.0,
+        retry_after: RetryAfter::Seconds,
+        ..SimConfig::default()
+    })
+    .await;
+    let raw = reqwest::Client::new();
+    let url = format!(
+        "{}/api/account/{}/service/msgHist/baseURI.json",
+        s.base_url(),
+        s.shared.creds.account
+    );
+    for _ in 0..5 {
+        let r = raw.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "1");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(s.stats().violations_retry_after >= 3, "{:?}", s.stats());
+    s.stop().await;
+
+    let s = sim(SimConfig {
+        conversations: 2,
+        quota: Some(5.0),
+        ..SimConfig::default()
+    })
+    .await;
+    let url = format!(
+        "{}/api/account/{}/service/msgHist/baseURI.json",
+        s.base_url(),
+        s.shared.creds.account
+    );
+    for _ in 0..12 {
+        raw.get(&url).send().await.unwrap();
+    }
+    assert!(s.stats().violations_quota >= 5, "{:?}", s.stats());
+    s.stop().await;
+}
