@@ -10,6 +10,8 @@
 //!   gate on 429, timeouts, retries by class, counters.
 //! - [`platform`]: the LivePerson and Hubster clients and their auth.
 //! - [`sim`]: deterministic conversation data for tests, benchmarks and rehearsals.
+//! - [`store`]: the redb checkpoint store: what was delivered, intents,
+//!   watermarks, dead letters.
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
 pub mod cli;
@@ -19,3 +21,4 @@ pub mod format;
 pub mod http;
 pub mod platform;
 pub mod sim;
+pub mod store;

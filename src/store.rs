@@ -1,0 +1,493 @@
+//! The checkpoint store (redb, `<state_dir>/convsync.redb`): per
+//! conversation what was delivered, delivery intents, discovery watermarks
+//! and dead letters.
+//!
+//! Every commit is `Durability::Immediate` (a crash loses nothing
+//! committed) and a conversation's changes go in one transaction. The API is
+//! blocking: async callers run it on `spawn_blocking`.
+
+use crate::format::{LpResume, Mark};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The layout this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+const APP: &str = "convsync";
+
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
+const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks");
+const DEAD_LETTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dead_letters");
+
+/// Keys join their parts with a unit separator (not in ids we see).
+const SEP: char = '\u{1f}';
+
+fn key(parts: &[&str]) -> String {
+    parts.join(&SEP.to_string())
+}
+
+/// What the store knows of one (pipeline, conversation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConversationState {
+    /// What was delivered (sequences, status keys, last eventId).
+    pub resume: LpResume,
+    /// The target's conversation id (Hubster), once established.
+    pub target_conversation_id: Option<String>,
+    /// Activities delivered so far.
+    pub delivered: u64,
+    /// Failed runs in a row.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub last_polled_ms: Option<i64>,
+    /// The source's latest update time when last synced.
+    pub last_updated_ms: Option<i64>,
+}
+
+/// An activity about to be sent: if the process dies before the checkpoint
+/// records it, recovery asks the target whether it arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub external_id: String,
+    /// What marks it delivered in the resume point.
+    pub mark: StoredMark,
+    pub event_id: Option<i64>,
+}
+
+/// [`Mark`], owned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredMark {
+    Sequence { dialog_id: String, sequence: i64 },
+    Key(String),
+}
+
+impl From<&Mark<'_>> for StoredMark {
+    fn from(m: &Mark) -> Self {
+        match m {
+            Mark::Sequence {
+                dialog_id,
+                sequence,
+            } => StoredMark::Sequence {
+                dialog_id: (*dialog_id).to_owned(),
+                sequence: *sequence,
+            },
+            Mark::Key(k) => StoredMark::Key(k.clone()),
+        }
+    }
+}
+
+impl StoredMark {
+    pub fn as_mark(&self) -> Mark<'_> {
+        match self {
+            StoredMark::Sequence {
+                dialog_id,
+                sequence,
+            } => Mark::Sequence {
+                dialog_id,
+                sequence: *sequence,
+            },
+            StoredMark::Key(k) => Mark::Key(k.clone()),
+        }
+    }
+}
+
+/// A conversation set aside after its retry budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub pipeline: String,
+    pub conversation_id: String,
+    /// `convert`, `http`, `target`, ...
+    pub class: String,
+    pub message: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("another convsync is using {0}")]
+    InUse(PathBuf),
+    #[error(
+        "{path} was written by a newer convsync (store schema {found}; this one reads {SCHEMA_VERSION}): upgrade convsync"
+    )]
+    Newer { path: PathBuf, found: u64 },
+    #[error("{0} is not a convsync store")]
+    Foreign(PathBuf),
+    #[error("store {path}: {reason}")]
+    Db { path: PathBuf, reason: String },
+}
+
+/// The open store.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db_err = |e: &dyn std::fmt::Display| StoreError::Db {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| db_err(&e))?;
+        }
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse(path.to_owned()));
+            }
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+                if e.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                return Err(StoreError::Foreign(path.to_owned()));
+            }
+            Err(e) => {
+                let text = e.to_string();
+                return Err(
+                    if text.contains("magic")
+                        || text.contains("not a redb")
+                        || text.contains("invalid")
+                    {
+                        StoreError::Foreign(path.to_owned())
+                    } else {
+                        db_err(&e)
+                    },
+                );
+            }
+        };
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Stamps a new store; refuses one of another app or a newer schema.
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            let app = meta
+                .get("app")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_owned());
+            let version = meta
+                .get("schema_version")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_owned());
+            match (app.as_deref(), version) {
+                (None, None) => {
+                    meta.insert("app", APP).map_err(|e| self.err(e))?;
+                    meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())
+                        .map_err(|e| self.err(e))?;
+                }
+                (Some(APP), Some(v)) => {
+                    let found: u64 = v
+                        .parse()
+                        .map_err(|_| StoreError::Foreign(self.path.clone()))?;
+                    if found > SCHEMA_VERSION {
+                        return Err(StoreError::Newer {
+                            path: self.path.clone(),
+                            found,
+                        });
+                    }
+                }
+                _ => return Err(StoreError::Foreign(self.path.clone())),
+            }
+            for t in [CONVERSATIONS, INTENTS, DEAD_LETTERS] {
+                tx.open_table(t).map_err(|e| self.err(e))?;
+            }
+            tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
+        }
+        self.commit(tx)
+    }
+
+    fn commit(&self, mut tx: redb::WriteTransaction) -> Result<(), StoreError> {
+        tx.set_durability(redb::Durability::Immediate)
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt record: {e}")))
+    }
+
+    /// The state of one conversation, if it was ever synced.
+    pub fn conversation(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+    ) -> Result<Option<ConversationState>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+        let found = t
+            .get(key(&[pipeline, conversation_id]).as_str())
+            .map_err(|e| self.err(e))?;
+        found.map(|v| self.decode(v.value())).transpose()
+    }
+
+    /// Records intents before their activities are sent (one commit).
+    pub fn write_intents(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+        intents: &[Intent],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
+            for i in intents {
+                let bytes = serde_json::to_vec(i).expect("intents serialize");
+                t.insert(
+                    key(&[pipeline, conversation_id, &i.external_id]).as_str(),
+                    bytes.as_slice(),
+                )
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        self.commit(tx)
+    }
+
+    /// Intents left by a run that did not finish, per conversation.
+    pub fn pending_intents(&self, pipeline: &str) -> Result<Vec<(String, Intent)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
+        let lo = format!("{pipeline}{SEP}");
+        let hi = format!(
+            "{pipeline}{}",
+            char::from_u32(SEP as u32 + 1).expect("valid char")
+        );
+        let mut out = Vec::new();
+        for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let conversation = k.value().split(SEP).nth(1).unwrap_or_default().to_owned();
+            out.push((conversation, self.decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint: the conversation's new state, and the intents it
+    /// settles removed, in one transaction.
+    pub fn checkpoint(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+        state: &ConversationState,
+        settled: &[&str],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut c = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+            let bytes = serde_json::to_vec(state).expect("states serialize");
+            c.insert(key(&[pipeline, conversation_id]).as_str(), bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+            let mut i = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
+            for ext in settled {
+                i.remove(key(&[pipeline, conversation_id, ext]).as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        self.commit(tx)
+    }
+
+    pub fn watermark(&self, pipeline: &str) -> Result<Option<i64>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
+        Ok(t.get(pipeline).map_err(|e| self.err(e))?.map(|v| v.value()))
+    }
+
+    /// Moves the discovery watermark (never backwards).
+    pub fn set_watermark(&self, pipeline: &str, ms: i64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
+            let cur = t.get(pipeline).map_err(|e| self.err(e))?.map(|v| v.value());
+            if cur.is_none_or(|c| c < ms) {
+                t.insert(pipeline, ms).map_err(|e| self.err(e))?;
+            }
+        }
+        self.commit(tx)
+    }
+
+    /// Files (or updates) a dead letter.
+    pub fn dead_letter(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+        class: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let k = key(&[pipeline, conversation_id]);
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
+            let prev: Option<DeadLetter> = match t.get(k.as_str()).map_err(|e| self.err(e))? {
+                Some(v) => Some(self.decode(v.value())?),
+                None => None,
+            };
+            let d = DeadLetter {
+                pipeline: pipeline.to_owned(),
+                conversation_id: conversation_id.to_owned(),
+                class: class.to_owned(),
+                message: message.to_owned(),
+                first_seen_ms: prev.as_ref().map_or(now_ms, |p| p.first_seen_ms),
+                last_seen_ms: now_ms,
+                attempts: prev.as_ref().map_or(1, |p| p.attempts + 1),
+            };
+            let bytes = serde_json::to_vec(&d).expect("dead letters serialize");
+            t.insert(k.as_str(), bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        self.commit(tx)
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(|e| self.err(e))? {
+            let (_, v) = row.map_err(|e| self.err(e))?;
+            out.push(self.decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Removes a dead letter (to retry or drop it). Whether there was one.
+    pub fn remove_dead_letter(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let removed = {
+            let mut t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
+            t.remove(key(&[pipeline, conversation_id]).as_str())
+                .map_err(|e| self.err(e))?
+                .is_some()
+        };
+        self.commit(tx)?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(ext: &str, seq: i64) -> Intent {
+        Intent {
+            external_id: ext.into(),
+            mark: StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: seq,
+            },
+            event_id: Some(seq),
+        }
+    }
+
+    #[test]
+    fn checkpoint_settles_intents_in_the_same_commit_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/convsync.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.conversation("p", "c1").unwrap(), None);
+            s.write_intents("p", "c1", &[intent("e1", 1), intent("e2", 2)])
+                .unwrap();
+            s.write_intents("q", "c1", &[intent("e9", 9)]).unwrap();
+            assert_eq!(s.pending_intents("p").unwrap().len(), 2);
+            let mut st = ConversationState::default();
+            st.resume.mark(&intent("e1", 1).mark.as_mark(), Some(1));
+            st.delivered = 1;
+            s.checkpoint("p", "c1", &st, &["e1"]).unwrap();
+            let pending = s.pending_intents("p").unwrap();
+            assert_eq!(pending, vec![("c1".to_owned(), intent("e2", 2))]);
+            s.set_watermark("p", 100).unwrap();
+            s.set_watermark("p", 50).unwrap();
+            s.dead_letter("p", "c7", "convert", "bad record", 10)
+                .unwrap();
+            s.dead_letter("p", "c7", "convert", "still bad", 20)
+                .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let st = s.conversation("p", "c1").unwrap().unwrap();
+        assert!(st.resume.is_delivered("d", Some(1), ""));
+        assert!(!st.resume.is_delivered("d", Some(2), ""));
+        assert_eq!(s.watermark("p").unwrap(), Some(100), "never backwards");
+        assert_eq!(s.pending_intents("q").unwrap().len(), 1, "pipelines apart");
+        let d = s.dead_letters().unwrap();
+        assert_eq!(
+            (
+                d.len(),
+                d[0].attempts,
+                d[0].first_seen_ms,
+                d[0].last_seen_ms,
+                d[0].message.as_str()
+            ),
+            (1, 2, 10, 20, "still bad")
+        );
+        assert!(s.remove_dead_letter("p", "c7").unwrap());
+        assert!(!s.remove_dead_letter("p", "c7").unwrap());
+    }
+
+    #[test]
+    fn a_second_open_says_another_convsync_is_using_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("convsync.redb");
+        let _first = Store::open(&path).unwrap();
+        let e = Store::open(&path).err().unwrap().to_string();
+        assert_eq!(e, format!("another convsync is using {}", path.display()));
+    }
+
+    #[test]
+    fn newer_and_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("convsync.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut m = tx.open_table(META).unwrap();
+                m.insert("app", APP).unwrap();
+                m.insert("schema_version", "99").unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let e = Store::open(&path).err().unwrap().to_string();
+        assert!(e.contains("newer convsync") && e.contains("99"), "{e}");
+        let other = dir.path().join("other.redb");
+        {
+            let db = Database::create(&other).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(TableDefinition::<&str, &str>::new("something"))
+                .unwrap();
+            {
+                let mut m = tx.open_table(META).unwrap();
+                m.insert("app", "someone-else").unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        assert!(matches!(Store::open(&other), Err(StoreError::Foreign(_))));
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello, this is not a database at all ".repeat(200)).unwrap();
+        let e = Store::open(&text).err().unwrap();
+        assert!(matches!(e, StoreError::Foreign(_)), "{e}");
+    }
+}
