@@ -12,9 +12,11 @@
 //! - [`sim`]: deterministic conversation data for tests, benchmarks and rehearsals.
 //! - [`store`]: the redb checkpoint store: what was delivered, intents,
 //!   watermarks, dead letters.
+//! - [`sync`]: moving conversations (the pipeline of one conversation).
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod format;
@@ -22,3 +24,4 @@ pub mod http;
 pub mod platform;
 pub mod sim;
 pub mod store;
+pub mod sync;

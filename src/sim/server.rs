@@ -77,6 +77,9 @@ pub struct SimConfig {
     /// Requests arriving this soon after a 429 was sent were already on the
     /// wire: they do not count as Retry-After violations.
     pub violation_grace: Duration,
+    /// The first this many conversations carry a record no converter can
+    /// read (a `sequence` that is not a number).
+    pub poison: usize,
 }
 
 impl Default for SimConfig {
@@ -101,6 +104,7 @@ impl Default for SimConfig {
             content_paging: false,
             token_ttl: Duration::from_secs(3600),
             violation_grace: Duration::from_millis(250),
+            poison: 0,
         }
     }
 }
@@ -178,13 +182,17 @@ impl Sim {
     pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let lp = LivePerson::generate(
+        let mut lp = LivePerson::generate(
             config.seed,
             config.conversations,
             config.messages,
             config.growth,
             config.grow_every,
         );
+        for c in lp.conversations.iter_mut().take(config.poison) {
+            c.base.push(json!({"sequence": "not a number", "dialogId": c.id, "serverTimestamp": c.start_ms,
+                "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "poison"}}));
+        }
         let shared = Arc::new(Shared {
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,

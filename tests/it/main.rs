@@ -3,6 +3,7 @@
 mod cli;
 mod clients;
 mod golden;
+mod pipeline;
 mod roundtrip;
 mod sim_cli;
 mod support;

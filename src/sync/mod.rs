@@ -1,0 +1,3 @@
+//! Moving conversations: [`pipeline`] syncs one conversation end to end.
+
+pub mod pipeline;

@@ -1,0 +1,402 @@
+//! One conversation, end to end: fetch its content, convert only what is
+//! new, deliver it in order, commit the checkpoint. With the store's
+//! delivery intents and [`recover`], delivery is effectively once against a
+//! target that has no idempotency of its own.
+
+use crate::clock::now_ms;
+use crate::config::Mapping;
+use crate::format::hubster::IntegrationType;
+use crate::format::{self, liveperson::Record};
+use crate::http::HttpError;
+use crate::platform::hubster::{HubsterClient, Side};
+use crate::platform::liveperson::LivePersonClient;
+use crate::store::{ConversationState, Intent, Store, StoreError, StoredMark};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where activities go.
+pub enum Sink {
+    /// The Hubster engine: establish once, then one activity at a time.
+    Hubster(Arc<HubsterClient>),
+    /// A directory of `<conversation id>.jsonl` files, one activity a line.
+    Files(PathBuf),
+}
+
+/// Why a conversation did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Its data cannot be converted: retrying will not help.
+    #[error("conversation {conversation_id}: cannot convert: {message}")]
+    Convert {
+        conversation_id: String,
+        message: String,
+    },
+    #[error("conversation {conversation_id}: {source}")]
+    Http {
+        conversation_id: String,
+        source: HttpError,
+    },
+    #[error("conversation {conversation_id}: {message}")]
+    Sink {
+        conversation_id: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PipelineError {
+    /// A short name for dead letters and metrics.
+    pub fn class(&self) -> &'static str {
+        match self {
+            PipelineError::Convert { .. } => "convert",
+            PipelineError::Http { .. } => "http",
+            PipelineError::Sink { .. } => "sink",
+            PipelineError::Store(_) => "store",
+        }
+    }
+
+    /// Whether the same conversation may succeed on a later try.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PipelineError::Convert { .. } => false,
+            PipelineError::Http { source, .. } => source.is_retryable(),
+            PipelineError::Sink { .. } | PipelineError::Store(_) => true,
+        }
+    }
+}
+
+/// What one run delivered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub delivered: u64,
+    pub already_delivered: u64,
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .expect("store work does not panic")
+}
+
+impl Sink {
+    /// The target conversation for a source conversation.
+    async fn open(
+        &self,
+        conversation_id: &str,
+        mapping: &Mapping,
+    ) -> Result<String, PipelineError> {
+        match self {
+            Sink::Hubster(h) => {
+                let agent = mapping.integrations.get(IntegrationType::Agent);
+                let e = h
+                    .establish(&agent.integration_id, conversation_id, &agent.channel_type)
+                    .await
+                    .map_err(|source| PipelineError::Http {
+                        conversation_id: conversation_id.to_owned(),
+                        source,
+                    })?;
+                Ok(e.conversation_id)
+            }
+            Sink::Files(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| PipelineError::Sink {
+                    conversation_id: conversation_id.to_owned(),
+                    message: format!("cannot create {}: {e}", dir.display()),
+                })?;
+                Ok(conversation_id.to_owned())
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        conversation_id: &str,
+        target: &str,
+        activity: &Value,
+    ) -> Result<(), PipelineError> {
+        match self {
+            Sink::Hubster(h) => {
+                let side = match activity["sender"]["integrationType"]
+                    .as_str()
+                    .and_then(IntegrationType::parse)
+                {
+                    Some(t) => Side::of(t),
+                    None => Side::Business,
+                };
+                let mut body = activity.clone();
+                if let Some(o) = body.as_object_mut() {
+                    // The hub assigns eventIds.
+                    o.remove("eventId");
+                }
+                h.send_activity(target, side, &body)
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| PipelineError::Http {
+                        conversation_id: conversation_id.to_owned(),
+                        source,
+                    })
+            }
+            Sink::Files(dir) => {
+                let path = dir.join(format!("{}.jsonl", file_name(target)));
+                let write = || -> std::io::Result<()> {
+                    use std::io::{Read, Seek, SeekFrom};
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .read(true)
+                        .append(true)
+                        .open(&path)?;
+                    let mut line = Vec::new();
+                    // A line torn by a crash ends here: start on a fresh one.
+                    if f.metadata()?.len() > 0 {
+                        let mut last = [0u8];
+                        f.seek(SeekFrom::End(-1))?;
+                        f.read_exact(&mut last)?;
+                        if last[0] != b'\n' {
+                            line.push(b'\n');
+                        }
+                    }
+                    serde_json::to_writer(&mut line, activity).expect("activities serialize");
+                    line.push(b'\n');
+                    f.write_all(&line)?;
+                    f.sync_data()
+                };
+                write().map_err(|e| PipelineError::Sink {
+                    conversation_id: conversation_id.to_owned(),
+                    message: format!("cannot write {}: {e}", path.display()),
+                })
+            }
+        }
+    }
+
+    /// Of `external_ids`, those the target already has.
+    async fn delivered(
+        &self,
+        conversation_id: &str,
+        target: &str,
+        external_ids: &HashSet<String>,
+    ) -> Result<HashSet<String>, PipelineError> {
+        let found: Vec<Value> = match self {
+            Sink::Hubster(h) => {
+                let types = [
+                    IntegrationType::Customer,
+                    IntegrationType::Agent,
+                    IntegrationType::Bot,
+                ];
+                h.activities(target, &types, 0)
+                    .await
+                    .map_err(|source| PipelineError::Http {
+                        conversation_id: conversation_id.to_owned(),
+                        source,
+                    })?
+            }
+            Sink::Files(dir) => {
+                let path = dir.join(format!("{}.jsonl", file_name(target)));
+                match std::fs::read_to_string(&path) {
+                    // A line cut short by a crash is not a delivery.
+                    Ok(text) => text
+                        .lines()
+                        .filter_map(|l| serde_json::from_str(l).ok())
+                        .collect(),
+                    Err(_) => Vec::new(),
+                }
+            }
+        };
+        Ok(found
+            .iter()
+            .filter_map(|a| a["externalId"].as_str())
+            .filter(|e| external_ids.contains(*e))
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+/// A conversation id as a file name: path separators and the like replaced.
+fn file_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Settles intents a run left behind: those the target has are recorded as
+/// delivered, the others dropped (the next run converts and sends them
+/// again). Returns how many were found delivered.
+pub async fn recover(
+    pipeline: &str,
+    store: &Arc<Store>,
+    sink: &Sink,
+) -> Result<u64, PipelineError> {
+    let p = pipeline.to_owned();
+    let pending = blocking(store, move |s| s.pending_intents(&p)).await?;
+    let mut by_conv: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
+    for (c, i) in pending {
+        by_conv.entry(c).or_default().push(i);
+    }
+    let mut found_total = 0;
+    for (conv, intents) in by_conv {
+        let (p, c) = (pipeline.to_owned(), conv.clone());
+        let mut state = blocking(store, move |s| s.conversation(&p, &c))
+            .await?
+            .unwrap_or_default();
+        let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
+        let found = match &state.target_conversation_id {
+            Some(target) => sink.delivered(&conv, target, &ids).await?,
+            None => HashSet::new(),
+        };
+        for i in intents.iter().filter(|i| found.contains(&i.external_id)) {
+            state.resume.mark(&i.mark.as_mark(), i.event_id);
+            state.delivered += 1;
+        }
+        found_total += found.len() as u64;
+        tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), "recovered delivery intents");
+        let (p, c) = (pipeline.to_owned(), conv.clone());
+        blocking(store, move |s| {
+            let settled: Vec<&str> = ids.iter().map(String::as_str).collect();
+            s.checkpoint(&p, &c, &state, &settled)
+        })
+        .await?;
+    }
+    Ok(found_total)
+}
+
+/// Syncs one conversation from LivePerson to the sink.
+pub async fn sync_conversation(
+    pipeline: &str,
+    conversation_id: &str,
+    source: &LivePersonClient,
+    sink: &Sink,
+    store: &Arc<Store>,
+    mapping: &Arc<Mapping>,
+) -> Result<Outcome, PipelineError> {
+    let http = |source| PipelineError::Http {
+        conversation_id: conversation_id.to_owned(),
+        source,
+    };
+    let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
+    let mut state: ConversationState = blocking(store, move |s| s.conversation(&p, &c))
+        .await?
+        .unwrap_or_default();
+    let records = source.content(conversation_id).await.map_err(http)?;
+
+    // Convert what is new. The records are parsed from text so that the
+    // converter reads them borrowed, exactly as `convert` does.
+    let text = serde_json::to_string(&records).expect("values serialize");
+    let converted =
+        {
+            let parsed: Vec<Record> =
+                serde_json::from_str(&text).map_err(|e| PipelineError::Convert {
+                    conversation_id: conversation_id.to_owned(),
+                    message: e.to_string(),
+                })?;
+            let out = format::to_hubster(conversation_id, &parsed, mapping, &state.resume)
+                .map_err(|e| PipelineError::Convert {
+                    conversation_id: conversation_id.to_owned(),
+                    message: e.to_string(),
+                })?;
+            let activities: Vec<Value> = out.activities.iter().map(|a| a.to_value()).collect();
+            let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
+            (activities, marks, out.report.already_delivered)
+        };
+    let (activities, marks, already) = converted;
+    state.last_polled_ms = Some(now_ms());
+    let mut outcome = Outcome {
+        delivered: 0,
+        already_delivered: already,
+    };
+    if activities.is_empty() {
+        let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
+        blocking(store, move |s| s.checkpoint(&p, &c, &state, &[])).await?;
+        return Ok(outcome);
+    }
+
+    let target = match &state.target_conversation_id {
+        Some(t) => t.clone(),
+        None => {
+            let t = sink.open(conversation_id, mapping).await?;
+            state.target_conversation_id = Some(t.clone());
+            t
+        }
+    };
+    let intents: Vec<Intent> = activities
+        .iter()
+        .zip(&marks)
+        .map(|(a, m)| Intent {
+            external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
+            mark: m.clone(),
+            event_id: a["eventId"].as_i64(),
+        })
+        .collect();
+    {
+        let (p, c, i, st) = (
+            pipeline.to_owned(),
+            conversation_id.to_owned(),
+            intents.clone(),
+            state.clone(),
+        );
+        // The target id and the intents, durable before the first send.
+        blocking(store, move |s| {
+            s.checkpoint(&p, &c, &st, &[])?;
+            s.write_intents(&p, &c, &i)
+        })
+        .await?;
+    }
+
+    let mut sent = 0;
+    let mut failure = None;
+    for a in &activities {
+        if let Err(e) = sink.deliver(conversation_id, &target, a).await {
+            failure = Some(e);
+            break;
+        }
+        sent += 1;
+    }
+    for i in &intents[..sent] {
+        state.resume.mark(&i.mark.as_mark(), i.event_id);
+    }
+    state.delivered += sent as u64;
+    outcome.delivered = sent as u64;
+    match &failure {
+        Some(e) => {
+            state.attempts += 1;
+            state.last_error = Some(e.to_string());
+        }
+        None => {
+            state.attempts = 0;
+            state.last_error = None;
+        }
+    }
+    // What was sent is settled; what was not stays pending for recovery
+    // only if it might have arrived (the failed one), else it is resent.
+    let settled: Vec<String> = intents[..sent]
+        .iter()
+        .map(|i| i.external_id.clone())
+        .collect();
+    let unsent: Vec<String> = intents
+        .iter()
+        .skip(sent + 1)
+        .map(|i| i.external_id.clone())
+        .collect();
+    let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
+    blocking(store, move |s| {
+        let all: Vec<&str> = settled.iter().chain(&unsent).map(String::as_str).collect();
+        s.checkpoint(&p, &c, &state, &all)
+    })
+    .await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
