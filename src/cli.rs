@@ -79,6 +79,25 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Discover(DiscoverArgs),
 
+    /// Run the sync daemon: keep the target in step with LivePerson.
+    ///
+    /// Each cycle finds conversations updated since the last (less a
+    /// lookback), syncs them with bounded concurrency, and waits
+    /// poll_interval. SIGTERM or Ctrl-C: no new work, in-flight
+    /// conversations finish (up to shutdown_timeout), exit 0; a second
+    /// signal exits at once (the next start recovers).
+    ///
+    /// Exit codes: 0 stopped cleanly; 1 failed; 2 bad config;
+    /// 4 another convsync is using the store.
+    #[command(verbatim_doc_comment)]
+    Run(RunArgs),
+
+    /// Show the whole product working, with no account and no network:
+    /// start the simulator, run the daemon until every conversation is
+    /// caught up, check the simulated hub holds exactly what LivePerson
+    /// had, once each and in order, and print a summary (exit 0 only if so).
+    Demo(DemoArgs),
+
     /// Run the simulator of both platforms on loopback.
     ///
     /// Serves LivePerson (CSDS, content search, conversations/search,
@@ -92,6 +111,23 @@ pub enum Command {
     ///   convsync sim --conversations 200 --fault-429 0.3 --retry-after mixed --write-config sim.toml
     #[command(verbatim_doc_comment)]
     Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Exit 0 after the first cycle with nothing to do (a one-shot catch-up).
+    #[arg(long)]
+    pub until_idle: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Conversations the simulator serves.
+    #[arg(long, default_value_t = 50)]
+    pub conversations: usize,
+    /// Share of requests the simulator answers 429, to show them honoured.
+    #[arg(long, default_value_t = 0.005)]
+    pub fault_429: f64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,3 +6,43 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// Epoch ms from `YYYY-MM-DD` (midnight UTC), RFC 3339, or epoch ms.
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(d.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
+    }
+    Err(format!(
+        "{s:?} is not a date: use YYYY-MM-DD, RFC 3339 (2026-01-31T12:00:00Z) or epoch milliseconds"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2026-01-31").unwrap(), 1_769_817_600_000);
+        assert_eq!(
+            parse_date("2026-01-31T00:00:00Z").unwrap(),
+            1_769_817_600_000
+        );
+        assert_eq!(parse_date("1769817600000").unwrap(), 1_769_817_600_000);
+        assert!(
+            parse_date("last tuesday")
+                .unwrap_err()
+                .contains("YYYY-MM-DD")
+        );
+    }
+}

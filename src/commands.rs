@@ -13,24 +13,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Epoch ms from `YYYY-MM-DD` (midnight UTC), RFC 3339, or epoch ms.
+/// Epoch ms from a date argument.
 pub fn parse_date(s: &str) -> anyhow::Result<i64> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(d.timestamp_millis());
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp_millis());
-    }
-    bail!(
-        "{s:?} is not a date: use YYYY-MM-DD, RFC 3339 (2026-01-31T12:00:00Z) or epoch milliseconds"
-    )
+    convsync::clock::parse_date(s).map_err(anyhow::Error::msg)
 }
 
 fn print_json(v: &impl serde::Serialize, pretty: bool) -> anyhow::Result<()> {
@@ -131,7 +116,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     if let Some(path) = &args.write_config {
-        std::fs::write(path, sim_config_toml(&sim))
+        std::fs::write(path, sim_config_toml(&sim, 50))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     print_json(&sim.ready_line(), false)?;
@@ -140,8 +125,9 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A complete convsync config pointing at a running simulator.
-pub fn sim_config_toml(sim: &Sim) -> String {
+/// A complete convsync config pointing at a running simulator, with the
+/// clients' quota at `rps` requests per second.
+pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
     let c = &sim.shared.creds;
     let base = sim.base_url();
     format!(
@@ -159,7 +145,7 @@ csds_url = "{base}"
 bearer = {{ value = "{bearer}" }}
 
 [liveperson.http]
-requests_per_second = 50
+requests_per_second = {rps}
 burst = 10
 
 [hubster]
@@ -170,7 +156,7 @@ client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
 
 [hubster.http]
-requests_per_second = 50
+requests_per_second = {rps}
 burst = 10
 "#,
         account = c.account,
@@ -196,23 +182,147 @@ pub async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The daemon's exit code for a store another process holds.
+pub const EXIT_STORE_IN_USE: u8 = 4;
 
-    #[test]
-    fn dates() {
-        assert_eq!(parse_date("2026-01-31").unwrap(), 1_769_817_600_000);
-        assert_eq!(
-            parse_date("2026-01-31T00:00:00Z").unwrap(),
-            1_769_817_600_000
-        );
-        assert_eq!(parse_date("1769817600000").unwrap(), 1_769_817_600_000);
-        assert!(
-            parse_date("last tuesday")
-                .unwrap_err()
-                .to_string()
-                .contains("YYYY-MM-DD")
-        );
+pub async fn run(
+    args: convsync::cli::RunArgs,
+    config: &Config,
+) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::sync::daemon::{Daemon, DaemonError, Until};
+    let daemon = match Daemon::new(config) {
+        Ok(d) => d,
+        Err(DaemonError::Store(e @ convsync::store::StoreError::InUse(_))) => {
+            eprintln!("convsync: {e}");
+            return Ok(std::process::ExitCode::from(EXIT_STORE_IN_USE));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let until = if args.until_idle {
+        Until::Idle
+    } else {
+        Until::Stopped
+    };
+    // The first signal stops gracefully; a second one exits at once.
+    let first = async {
+        shutdown_signal().await;
+        tokio::spawn(async {
+            shutdown_signal().await;
+            eprintln!("convsync: second signal, exiting now (the next start recovers)");
+            std::process::exit(130);
+        });
+    };
+    daemon.run(until, first).await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+pub async fn demo(args: convsync::cli::DemoArgs) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::format::{self, LpResume, liveperson::Record};
+    use convsync::sync::daemon::{Daemon, Until};
+    let started = std::time::Instant::now();
+    let growth_every = Duration::from_millis(500);
+    let cfg = SimConfig {
+        conversations: args.conversations,
+        growth: 3,
+        grow_every: growth_every,
+        fault_429: args.fault_429.clamp(0.0, 1.0),
+        retry_after: convsync::sim::RetryAfter::Mixed,
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(cfg, "127.0.0.1:0".parse()?).await?;
+    let state = tempfile::tempdir()?;
+    let text = format!(
+        "{}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.5\nsince = \"{}\"\n",
+        sim_config_toml(&sim, 1000),
+        state.path(),
+        convsync::clock::now_ms() - 60 * 24 * 3600 * 1000
+    );
+    let config =
+        Config::parse(&text, std::path::Path::new("<demo>")).map_err(|e| anyhow!(e.to_string()))?;
+    let daemon = Daemon::new(&config)?;
+    eprintln!(
+        "demo: simulator at {} with {} conversations ({} OPEN and growing); daemon starting",
+        sim.base_url(),
+        args.conversations,
+        sim.shared
+            .lp
+            .conversations
+            .iter()
+            .filter(|c| c.open)
+            .count()
+    );
+
+    // What the hub must end up with: every conversation's records, grown in full.
+    let expected: std::collections::BTreeMap<String, Vec<String>> = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .map(|c| {
+            let text =
+                serde_json::to_string(&sim.shared.lp.all_records(c)).expect("values serialize");
+            let records: Vec<Record> =
+                serde_json::from_str(&text).expect("generated records parse");
+            let out = format::to_hubster(&c.id, &records, &config.mapping, &LpResume::default())
+                .expect("generated records convert");
+            (
+                c.id.clone(),
+                out.activities
+                    .iter()
+                    .filter_map(|a| a.external_id().map(str::to_owned))
+                    .collect(),
+            )
+        })
+        .collect();
+    let ledger_ids = |sim: &Sim| -> std::collections::BTreeMap<String, Vec<String>> {
+        sim.shared
+            .ledger()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.iter()
+                        .filter_map(|a| a["externalId"].as_str().map(str::to_owned))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let deadline = started + Duration::from_secs(120);
+    let caught_up = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if ledger_ids(&sim) == expected || std::time::Instant::now() > deadline {
+                return;
+            }
+        }
+    };
+    daemon.run(Until::Stopped, caught_up).await?;
+    let ledger = ledger_ids(&sim);
+    let stats = sim.stats();
+    let m = daemon.http.snapshot();
+    let exact = ledger == expected;
+    let delivered: usize = ledger.values().map(Vec::len).sum();
+    let summary = serde_json::json!({
+        "conversations": args.conversations,
+        "activities_expected": expected.values().map(Vec::len).sum::<usize>(),
+        "activities_delivered": delivered,
+        "duplicates": stats.duplicate_deliveries,
+        "rate_limited_answers_honoured": m.rate_limited.values().sum::<u64>(),
+        "retry_after_violations": stats.violations_retry_after,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        "ledger_matches_source": exact,
+    });
+    print_json(&summary, true)?;
+    sim.stop().await;
+    if exact && stats.duplicate_deliveries == 0 {
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        let missing = expected
+            .iter()
+            .filter(|(k, v)| ledger.get(*k) != Some(v))
+            .count();
+        eprintln!("demo: {missing} conversation(s) differ from the source");
+        Ok(std::process::ExitCode::FAILURE)
     }
 }

@@ -5,6 +5,7 @@
 use crate::format::hubster::IntegrationType;
 use crate::platform::hubster::HubsterConfig;
 use crate::platform::liveperson::LivePersonConfig;
+use crate::sync::daemon::SyncConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub struct Config {
     /// The Hubster engine written to (`[hubster]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hubster: Option<HubsterConfig>,
+    /// The daemon (`[sync]`).
+    #[serde(default)]
+    pub sync: SyncConfig,
 }
 
 impl Config {

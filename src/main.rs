@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Command::Fetch(args) => block_on(commands::fetch(args, &config)),
         Command::Discover(args) => block_on(commands::discover(args, &config)),
         Command::Sim(args) => block_on(commands::sim(args)),
+        Command::Run(args) => block_on_code(commands::run(args, &config)),
+        Command::Demo(args) => block_on_code(commands::demo(args)),
     };
     match result {
         Ok(code) => code,
@@ -66,6 +68,17 @@ fn block_on(
         .build()
         .context("cannot start the runtime")?;
     rt.block_on(fut).map(|()| ExitCode::SUCCESS)
+}
+
+/// As [`block_on`], for commands that choose their exit code.
+fn block_on_code(
+    fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(fut)
 }
 
 fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
