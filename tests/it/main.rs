@@ -2,6 +2,7 @@
 
 mod cli;
 mod clients;
+mod daemon;
 mod golden;
 mod pipeline;
 mod roundtrip;

@@ -1,0 +1,305 @@
+//! The daemon binary against the simulator: SIGKILL at random moments,
+//! SIGTERM, a second daemon on the same store, poison, faults.
+
+use convsync::config::Mapping;
+use convsync::format::{self, LpResume, liveperson::Record};
+use convsync::sim::{RetryAfter, Sim, SimConfig};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct World {
+    sim: Sim,
+    config: PathBuf,
+    state: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(cfg: SimConfig, shutdown_timeout: f64) -> World {
+    let sim = Sim::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let c = &sim.shared.creds;
+    let base = sim.base_url();
+    let text = format!(
+        r#"[liveperson]
+account = "{account}"
+source = "convsync_tests"
+csds_url = "{base}"
+[liveperson.auth]
+bearer = {{ value = "{bearer}" }}
+[liveperson.http]
+requests_per_second = 2000
+burst = 100
+max_concurrency = 16
+server_error_delays_secs = [0.01, 0.02]
+transient_backoff_secs = 0.01
+max_backoff_secs = 0.2
+
+[hubster]
+identity_url = "{base}"
+engine_url = "{base}"
+direct_url = "{base}"
+client_id = "{client_id}"
+client_secret = {{ value = "{secret}" }}
+[hubster.http]
+requests_per_second = 2000
+burst = 100
+max_concurrency = 16
+server_error_delays_secs = [0.01, 0.02]
+transient_backoff_secs = 0.01
+max_backoff_secs = 0.2
+
+[sync]
+state_dir = {state:?}
+poll_interval_secs = 0.2
+shutdown_timeout_secs = {shutdown_timeout}
+concurrency = 8
+since = "2000-01-01"
+"#,
+        account = c.account,
+        bearer = c.bearer,
+        client_id = c.hubster_client_id,
+        secret = c.hubster_client_secret,
+    );
+    let config = dir.path().join("convsync.toml");
+    std::fs::write(&config, text).unwrap();
+    World {
+        sim,
+        config,
+        state,
+        _dir: dir,
+    }
+}
+
+impl World {
+    fn daemon(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Every conversation's activities, grown in full, in delivery order.
+    fn expected(&self) -> BTreeMap<String, Vec<String>> {
+        let map = Mapping::default();
+        self.sim
+            .shared
+            .lp
+            .conversations
+            .iter()
+            .filter(|c| {
+                self.sim
+                    .shared
+                    .lp
+                    .records(c)
+                    .iter()
+                    .all(|r| !r["sequence"].is_string())
+            })
+            .map(|c| {
+                let text = serde_json::to_string(&self.sim.shared.lp.all_records(c)).unwrap();
+                let records: Vec<Record> = serde_json::from_str(&text).unwrap();
+                let out = format::to_hubster(&c.id, &records, &map, &LpResume::default()).unwrap();
+                (
+                    c.id.clone(),
+                    out.activities
+                        .iter()
+                        .map(|a| a.external_id().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn ledger(&self) -> BTreeMap<String, Vec<String>> {
+        self.sim
+            .shared
+            .ledger()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.iter()
+                        .map(|a| a["externalId"].as_str().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs the daemon until it has nothing left to do.
+    async fn catch_up(&self) {
+        let child = self.daemon(&["--until-idle"]);
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "catch-up run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+async fn wait_exit(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s, start.elapsed());
+        }
+        assert!(start.elapsed() < limit, "did not exit within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn assert_exact(w: &World) {
+    let (ledger, expected) = (w.ledger(), w.expected());
+    let differ: Vec<&String> = expected
+        .keys()
+        .filter(|k| ledger.get(*k) != expected.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} conversations differ, e.g. {:?}",
+        differ.len(),
+        expected.len(),
+        differ.first()
+    );
+    assert_eq!(w.sim.stats().duplicate_deliveries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_twenty_times_at_random_then_every_activity_is_there_once_in_order() {
+    let w = world(
+        SimConfig {
+            conversations: 520,
+            messages: 4,
+            growth: 2,
+            grow_every: Duration::from_millis(700),
+            ..SimConfig::default()
+        },
+        5.0,
+    )
+    .await;
+    // Deterministic "random" moments: 80 to 580 ms into each run.
+    let mut rng = convsync::sim::generate::Rng::new(7);
+    for _ in 0..20 {
+        let child = w.daemon(&[]);
+        tokio::time::sleep(Duration::from_millis(80 + rng.below(500))).await;
+        let mut child = child;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        !w.ledger().is_empty(),
+        "the killed runs delivered something"
+    );
+    // Let the OPEN conversations finish growing, then catch up.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    w.catch_up().await;
+    assert_exact(&w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_finishes() {
+    let w = world(
+        SimConfig {
+            conversations: 300,
+            messages: 8,
+            growth: 0,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    let first = w.daemon(&[]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The store is taken: a second daemon fails fast, saying why.
+    let second = w.daemon(&[]);
+    let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another convsync is using") && err.contains("convsync.redb"),
+        "{err}"
+    );
+    // SIGTERM mid-sync: exit 0 within the shutdown timeout.
+    signal(&first, "-TERM");
+    let (status, took) = wait_exit(first, Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    w.catch_up().await;
+    assert_exact(&w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_conversation_is_dead_lettered_and_the_rest_complete() {
+    let w = world(
+        SimConfig {
+            conversations: 20,
+            growth: 0,
+            poison: 1,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    w.catch_up().await;
+    assert_exact(&w);
+    let store = convsync::store::Store::open(&w.state.join("convsync.redb")).unwrap();
+    let dead = store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].conversation_id, w.sim.shared.lp.conversations[0].id);
+    assert_eq!(dead[0].class, "convert");
+    assert!(
+        dead[0].message.contains("invalid type"),
+        "{}",
+        dead[0].message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_429_storm_with_server_errors_completes_without_a_retry_after_violation() {
+    let w = world(
+        SimConfig {
+            conversations: 12,
+            messages: 4,
+            growth: 0,
+            fault_429: 0.06,
+            retry_after: RetryAfter::Mixed,
+            fault_5xx: 0.1,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    w.catch_up().await;
+    assert_exact(&w);
+    let st = w.sim.stats();
+    assert!(
+        st.faults.get("429").copied().unwrap_or(0) > 0
+            && st.faults.get("5xx").copied().unwrap_or(0) > 0,
+        "{st:?}"
+    );
+    assert_eq!(st.violations_retry_after, 0, "{st:?}");
+}
