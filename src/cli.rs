@@ -92,6 +92,18 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
+    /// What the daemon has done: conversations, activities delivered,
+    /// watermark and lag, dead letters, pending intents. Works while the
+    /// daemon runs (asking its endpoint) and while it does not (reading
+    /// the store).
+    Status(StatusArgs),
+
+    /// Conversations set aside after their retry budget: list them, retry
+    /// them now, or drop them. retry and drop need the store: stop the
+    /// daemon first.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersAction),
+
     /// Show the whole product working, with no account and no network:
     /// start the simulator, run the daemon until every conversation is
     /// caught up, check the simulated hub holds exactly what LivePerson
@@ -118,6 +130,33 @@ pub struct RunArgs {
     /// Exit 0 after the first cycle with nothing to do (a one-shot catch-up).
     #[arg(long)]
     pub until_idle: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersAction {
+    /// List them (conversation, error class, attempts, message).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync these conversations now; those that succeed leave the list.
+    Retry {
+        #[arg(required = true, value_name = "CONVERSATION_ID")]
+        conversation_ids: Vec<String>,
+    },
+    /// Forget these dead letters.
+    Drop {
+        #[arg(required = true, value_name = "CONVERSATION_ID")]
+        conversation_ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

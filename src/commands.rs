@@ -232,7 +232,7 @@ pub async fn demo(args: convsync::cli::DemoArgs) -> anyhow::Result<std::process:
     let sim = Sim::start(cfg, "127.0.0.1:0".parse()?).await?;
     let state = tempfile::tempdir()?;
     let text = format!(
-        "{}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.5\nsince = \"{}\"\n",
+        "{}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.5\nsince = \"{}\"\nmetrics_listen = \"127.0.0.1:0\"\n",
         sim_config_toml(&sim, 1000),
         state.path(),
         convsync::clock::now_ms() - 60 * 24 * 3600 * 1000
@@ -325,4 +325,138 @@ pub async fn demo(args: convsync::cli::DemoArgs) -> anyhow::Result<std::process:
         eprintln!("demo: {missing} conversation(s) differ from the source");
         Ok(std::process::ExitCode::FAILURE)
     }
+}
+
+/// Opens the store, or says the daemon holds it (with the address of its endpoint).
+fn store_or_endpoint(config: &Config) -> anyhow::Result<Result<convsync::store::Store, String>> {
+    let path = config.sync.store_path();
+    if !path.exists() {
+        bail!(
+            "no store at {} yet: the daemon has not run with this config (sync.state_dir)",
+            path.display()
+        );
+    }
+    match convsync::store::Store::open(&path) {
+        Ok(s) => Ok(Ok(s)),
+        Err(convsync::store::StoreError::InUse(_)) => {
+            let addr = std::fs::read_to_string(config.sync.endpoint_file()).with_context(|| {
+                format!(
+                    "another convsync is using {}, and it publishes no endpoint",
+                    path.display()
+                )
+            })?;
+            Ok(Err(addr.trim().to_owned()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> anyhow::Result<T> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    Ok(client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+pub async fn status(args: convsync::cli::StatusArgs, config: &Config) -> anyhow::Result<()> {
+    let st: convsync::telemetry::Status = match store_or_endpoint(config)? {
+        Ok(store) => convsync::telemetry::status_of(&store, &config.sync.pipeline),
+        Err(addr) => get_json(&format!("http://{addr}/status"))
+            .await
+            .context("asking the running daemon")?,
+    };
+    if args.json {
+        return print_json(&st, false);
+    }
+    let when = st.watermark_ms.map_or_else(
+        || "none yet".to_owned(),
+        |w| chrono::DateTime::from_timestamp_millis(w).map_or(w.to_string(), |d| d.to_rfc3339()),
+    );
+    println!("pipeline {} (store {})", st.pipeline, st.store);
+    println!("  conversations        {}", st.conversations);
+    println!("  activities delivered {}", st.activities_delivered);
+    println!(
+        "  watermark            {when}{}",
+        st.lag_seconds
+            .map_or(String::new(), |l| format!(" ({l:.0} s ago)"))
+    );
+    println!("  dead letters         {}", st.dead_letters);
+    println!("  pending intents      {}", st.pending_intents);
+    if let Some(c) = st.cycles {
+        println!("  cycles (running)     {c}");
+    }
+    Ok(())
+}
+
+pub async fn dead_letters(
+    action: convsync::cli::DeadLettersAction,
+    config: &Config,
+) -> anyhow::Result<()> {
+    use convsync::cli::DeadLettersAction as A;
+    let store = match store_or_endpoint(config)? {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(_) => bail!(
+            "the daemon holds the store {}: stop it first (systemctl stop convsync)",
+            config.sync.store_path().display()
+        ),
+    };
+    let pipeline = config.sync.pipeline.clone();
+    match action {
+        A::List { json } => {
+            for d in store
+                .dead_letters()?
+                .into_iter()
+                .filter(|d| d.pipeline == pipeline)
+            {
+                if json {
+                    print_json(&d, false)?;
+                } else {
+                    println!(
+                        "{}  {}  attempts {}  {}",
+                        d.conversation_id, d.class, d.attempts, d.message
+                    );
+                }
+            }
+        }
+        A::Drop { conversation_ids } => {
+            for id in conversation_ids {
+                if !store.remove_dead_letter(&pipeline, &id)? {
+                    eprintln!("convsync: {id} is not a dead letter");
+                }
+            }
+        }
+        A::Retry { conversation_ids } => {
+            use convsync::sync::daemon::Daemon;
+            drop(store);
+            let d = Daemon::new(config)?;
+            let mut failed = 0;
+            for id in conversation_ids {
+                match convsync::sync::pipeline::sync_conversation(
+                    &pipeline, &id, &d.source, &d.sink, &d.store, &d.mapping,
+                )
+                .await
+                {
+                    Ok(o) => {
+                        d.store.remove_dead_letter(&pipeline, &id)?;
+                        println!("{id}: delivered {}", o.delivered);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("convsync: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} conversation(s) still fail");
+            }
+        }
+    }
+    Ok(())
 }

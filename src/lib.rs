@@ -13,6 +13,7 @@
 //! - [`store`]: the redb checkpoint store: what was delivered, intents,
 //!   watermarks, dead letters.
 //! - [`sync`]: moving conversations (the pipeline of one conversation).
+//! - [`telemetry`]: the daemon's /metrics, /healthz and /status.
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
 pub mod cli;
@@ -25,3 +26,4 @@ pub mod platform;
 pub mod sim;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

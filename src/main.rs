@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         Command::Sim(args) => block_on(commands::sim(args)),
         Command::Run(args) => block_on_code(commands::run(args, &config)),
         Command::Demo(args) => block_on_code(commands::demo(args)),
+        Command::Status(args) => block_on(commands::status(args, &config)),
+        Command::DeadLetters(action) => block_on(commands::dead_letters(action, &config)),
     };
     match result {
         Ok(code) => code,

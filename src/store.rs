@@ -10,6 +10,7 @@ use crate::format::{LpResume, Mark};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The layout this build reads and writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -123,6 +124,8 @@ pub enum StoreError {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    commits: AtomicU64,
+    commit_nanos: AtomicU64,
 }
 
 impl Store {
@@ -162,6 +165,8 @@ impl Store {
         let store = Store {
             db,
             path: path.to_owned(),
+            commits: AtomicU64::new(0),
+            commit_nanos: AtomicU64::new(0),
         };
         store.check_schema()?;
         Ok(store)
@@ -219,9 +224,22 @@ impl Store {
     }
 
     fn commit(&self, mut tx: redb::WriteTransaction) -> Result<(), StoreError> {
+        let start = std::time::Instant::now();
         tx.set_durability(redb::Durability::Immediate)
             .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.err(e))?;
+        self.commit_nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// (commits, total seconds they took) since the store was opened.
+    pub fn commit_stats(&self) -> (u64, f64) {
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.commit_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        )
     }
 
     fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, StoreError> {
@@ -304,6 +322,25 @@ impl Store {
             }
         }
         self.commit(tx)
+    }
+
+    /// (conversations known, activities delivered) of a pipeline.
+    pub fn totals(&self, pipeline: &str) -> Result<(u64, u64), StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+        let lo = format!("{pipeline}{SEP}");
+        let hi = format!(
+            "{pipeline}{}",
+            char::from_u32(SEP as u32 + 1).expect("valid char")
+        );
+        let (mut n, mut delivered) = (0, 0);
+        for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
+            let (_, v) = row.map_err(|e| self.err(e))?;
+            let st: ConversationState = self.decode(v.value())?;
+            n += 1;
+            delivered += st.delivered;
+        }
+        Ok((n, delivered))
     }
 
     pub fn watermark(&self, pipeline: &str) -> Result<Option<i64>, StoreError> {

@@ -44,6 +44,8 @@ pub struct SyncConfig {
     pub retry_budget: u32,
     /// Where activities go.
     pub sink: SinkConfig,
+    /// Where /metrics, /healthz and /status are served ("" turns it off).
+    pub metrics_listen: String,
 }
 
 /// `sink = "hubster"` or `sink = { files = "dir" }`.
@@ -67,6 +69,7 @@ impl Default for SyncConfig {
             shutdown_timeout_secs: 20.0,
             retry_budget: 5,
             sink: SinkConfig::Hubster,
+            metrics_listen: "127.0.0.1:9187".into(),
         }
     }
 }
@@ -74,6 +77,11 @@ impl Default for SyncConfig {
 impl SyncConfig {
     pub fn store_path(&self) -> PathBuf {
         self.state_dir.join("convsync.redb")
+    }
+
+    /// Where a running daemon writes the address of its endpoint.
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.state_dir.join("convsync.endpoint")
     }
 }
 
@@ -198,6 +206,37 @@ impl Daemon {
         }
     }
 
+    /// Serves /metrics, /healthz and /status, and writes where to the
+    /// state directory (for `convsync status`).
+    async fn serve_telemetry(&self) -> Result<(), DaemonError> {
+        if self.cfg.metrics_listen.is_empty() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(&self.cfg.metrics_listen)
+            .await
+            .map_err(|e| {
+                DaemonError::Setup(format!(
+                    "sync.metrics_listen: cannot listen on {}: {e}",
+                    self.cfg.metrics_listen
+                ))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let _ = std::fs::write(self.cfg.endpoint_file(), addr.to_string());
+        let app = crate::telemetry::router(crate::telemetry::Telemetry {
+            pipeline: self.cfg.pipeline.clone(),
+            counters: Arc::clone(&self.counters),
+            http: Arc::clone(&self.http),
+            store: Arc::clone(&self.store),
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        tracing::info!(%addr, "metrics and health endpoint up");
+        Ok(())
+    }
+
     async fn cycles(
         &self,
         until: Until,
@@ -205,6 +244,13 @@ impl Daemon {
         stop: watch::Receiver<bool>,
     ) -> Result<(), DaemonError> {
         let p = self.cfg.pipeline.clone();
+        self.serve_telemetry().await?;
+        // The first token proves the target's credentials before READY.
+        if let Sink::Hubster(h) = self.sink.as_ref() {
+            h.token(false)
+                .await
+                .map_err(|e| DaemonError::Setup(format!("hubster: {e}")))?;
+        }
         let recovered = pipeline::recover(&p, &self.store, &self.sink).await?;
         self.counters
             .recovered
@@ -315,6 +361,8 @@ impl Daemon {
             let (id, result) = done.expect("pipeline tasks do not panic");
             match result {
                 Ok(o) => {
+                    // Progress: the watchdog may be fed.
+                    notify(&[sd_notify::NotifyState::Watchdog]);
                     delivered += o.delivered;
                     self.counters
                         .conversations_synced

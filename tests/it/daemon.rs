@@ -59,6 +59,7 @@ poll_interval_secs = 0.2
 shutdown_timeout_secs = {shutdown_timeout}
 concurrency = 8
 since = "2000-01-01"
+metrics_listen = "127.0.0.1:0"
 "#,
         account = c.account,
         bearer = c.bearer,
@@ -150,6 +151,22 @@ impl World {
     }
 }
 
+impl World {
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+async fn get_text(url: &str) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -232,6 +249,25 @@ async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_f
     .await;
     let first = w.daemon(&[]);
     tokio::time::sleep(Duration::from_millis(400)).await;
+    // While it runs: status through its endpoint, metrics, health.
+    let out = w.cli(&["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(st["cycles"].is_u64(), "from the running daemon: {st}");
+    let addr = std::fs::read_to_string(w.state.join("convsync.endpoint")).unwrap();
+    let metrics = get_text(&format!("http://{addr}/metrics")).await;
+    for name in [
+        "convsync_activities_delivered_total",
+        "convsync_http_requests_total{upstream=\"hubster\"",
+        "convsync_checkpoint_commit_seconds_count",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    assert_eq!(get_text(&format!("http://{addr}/healthz")).await, "ok\n");
     // The store is taken: a second daemon fails fast, saying why.
     let second = w.daemon(&[]);
     let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap())

@@ -1,0 +1,205 @@
+//! The daemon's HTTP endpoint: `/metrics` (Prometheus text), `/healthz`,
+//! and `/status` (JSON, what `convsync status` shows while the daemon holds
+//! the store).
+
+use crate::clock::now_ms;
+use crate::http::Metrics;
+use crate::store::Store;
+use crate::sync::daemon::Counters;
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What the endpoint reads.
+#[derive(Clone)]
+pub struct Telemetry {
+    pub pipeline: String,
+    pub counters: Arc<Counters>,
+    pub http: Arc<Metrics>,
+    pub store: Arc<Store>,
+}
+
+/// The daemon's state as `convsync status` prints it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Status {
+    pub pipeline: String,
+    pub store: String,
+    pub conversations: u64,
+    pub activities_delivered: u64,
+    pub watermark_ms: Option<i64>,
+    pub lag_seconds: Option<f64>,
+    pub dead_letters: u64,
+    pub pending_intents: u64,
+    /// Counters of the running daemon (absent when read from the store).
+    pub cycles: Option<u64>,
+}
+
+impl Telemetry {
+    pub fn status(&self) -> Status {
+        let mut st = status_of(&self.store, &self.pipeline);
+        st.cycles = Some(self.counters.cycles.load(Ordering::Relaxed));
+        st
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let c = &self.counters;
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let one = |v: u64| vec![(String::new(), v as f64)];
+        let h = self.http.snapshot();
+        let requests: Vec<(String, f64)> = h
+            .requests
+            .iter()
+            .map(|(k, v)| {
+                let mut p = k.splitn(3, ' ');
+                let (u, e, o) = (
+                    p.next().unwrap_or(""),
+                    p.next().unwrap_or(""),
+                    p.next().unwrap_or(""),
+                );
+                (
+                    format!("{{upstream=\"{u}\",endpoint=\"{e}\",outcome=\"{o}\"}}"),
+                    *v as f64,
+                )
+            })
+            .collect();
+        let per_upstream = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
+            m.iter()
+                .map(|(u, v)| (format!("{{upstream=\"{u}\"}}"), *v as f64))
+                .collect()
+        };
+        metric(
+            "convsync_http_requests_total",
+            "counter",
+            "Requests by upstream, endpoint and outcome (status or error kind).",
+            &requests,
+        );
+        metric(
+            "convsync_http_retries_total",
+            "counter",
+            "Retries by upstream.",
+            &per_upstream(&h.retries),
+        );
+        metric(
+            "convsync_http_rate_limited_total",
+            "counter",
+            "429 answers by upstream.",
+            &per_upstream(&h.rate_limited),
+        );
+        let waits: Vec<(String, f64)> = h
+            .wait_seconds
+            .iter()
+            .map(|(u, v)| (format!("{{upstream=\"{u}\"}}"), *v))
+            .collect();
+        metric(
+            "convsync_http_wait_seconds_total",
+            "counter",
+            "Seconds spent waiting on 429 pauses and retry backoff.",
+            &waits,
+        );
+        metric(
+            "convsync_activities_delivered_total",
+            "counter",
+            "Activities delivered.",
+            &one(c.activities_delivered.load(Ordering::Relaxed)),
+        );
+        metric(
+            "convsync_conversations_synced_total",
+            "counter",
+            "Conversation syncs that completed.",
+            &one(c.conversations_synced.load(Ordering::Relaxed)),
+        );
+        metric(
+            "convsync_sync_failures_total",
+            "counter",
+            "Conversation syncs that failed.",
+            &one(c.failures.load(Ordering::Relaxed)),
+        );
+        metric(
+            "convsync_dead_letters_total",
+            "counter",
+            "Conversations set aside as dead letters.",
+            &one(c.dead_letters.load(Ordering::Relaxed)),
+        );
+        metric(
+            "convsync_cycles_total",
+            "counter",
+            "Discovery cycles run.",
+            &one(c.cycles.load(Ordering::Relaxed)),
+        );
+        let st = status_of(&self.store, &self.pipeline);
+        if let Some(lag) = st.lag_seconds {
+            metric(
+                "convsync_discovery_lag_seconds",
+                "gauge",
+                "Seconds since the discovery watermark.",
+                &[(String::new(), lag)],
+            );
+        }
+        let (n, secs) = self.store.commit_stats();
+        metric(
+            "convsync_checkpoint_commit_seconds_sum",
+            "counter",
+            "Time spent in store commits.",
+            &[(String::new(), secs)],
+        );
+        metric(
+            "convsync_checkpoint_commit_seconds_count",
+            "counter",
+            "Store commits.",
+            &one(n),
+        );
+        out
+    }
+}
+
+/// A store's status (no daemon counters).
+pub fn status_of(store: &Store, pipeline: &str) -> Status {
+    let watermark = store.watermark(pipeline).ok().flatten();
+    let (conversations, delivered) = store.totals(pipeline).unwrap_or((0, 0));
+    Status {
+        pipeline: pipeline.to_owned(),
+        store: store.path().display().to_string(),
+        conversations,
+        activities_delivered: delivered,
+        watermark_ms: watermark,
+        lag_seconds: watermark.map(|w| (now_ms() - w) as f64 / 1000.0),
+        dead_letters: store
+            .dead_letters()
+            .map(|d| d.iter().filter(|x| x.pipeline == pipeline).count() as u64)
+            .unwrap_or(0),
+        pending_intents: store
+            .pending_intents(pipeline)
+            .map(|p| p.len() as u64)
+            .unwrap_or(0),
+        cycles: None,
+    }
+}
+
+/// The endpoint's routes.
+pub fn router(t: Telemetry) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(t): State<Telemetry>| async move {
+                ([("content-type", "text/plain; version=0.0.4")], t.render())
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/status",
+            get(|State(t): State<Telemetry>| async move { axum::Json(t.status()).into_response() }),
+        )
+        .with_state(t)
+}
