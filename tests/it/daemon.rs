@@ -339,3 +339,40 @@ async fn a_429_storm_with_server_errors_completes_without_a_retry_after_violatio
     );
     assert_eq!(st.violations_retry_after, 0, "{st:?}");
 }
+
+/// The unit's exposure as systemd scores it (where systemd-analyze exists;
+/// CI's machine has it, and bench/systemd-check.sh installs it).
+#[test]
+fn the_systemd_unit_is_hardened() {
+    let unit = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/convsync.service");
+    let text = std::fs::read_to_string(unit).unwrap();
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "DynamicUser=yes",
+        "StateDirectory=convsync",
+        "LoadCredential=",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+    ] {
+        assert!(text.contains(line), "{line} missing");
+    }
+    let Ok(out) = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", unit])
+        .output()
+    else {
+        eprintln!("systemd-analyze not installed: exposure not scored here");
+        return;
+    };
+    let report = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = report
+        .lines()
+        .find_map(|l| l.split("exposure level for convsync.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no score in:\n{report}"));
+    assert!(score <= 2.0, "exposure {score}");
+}
