@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The daemon against the simulator: throughput, CPU and peak RSS at 1k and
+# 10k conversations without a quota; utilization and CPU at a 50 req/s
+# quota; and how long a restart after SIGKILL takes to deliver again.
+#
+#   bash bench/sync.sh
+#   SMALL=200 LARGE=2000 bash bench/sync.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+cargo build --release --quiet --bin convsync
+python3 bench/sync.py
