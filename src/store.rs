@@ -22,6 +22,9 @@ const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks");
 const DEAD_LETTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dead_letters");
 
+/// redb's page cache.
+const CACHE_BYTES: usize = 2 << 20;
+
 /// Keys join their parts with a unit separator (not in ids we see).
 const SEP: char = '\u{1f}';
 
@@ -138,7 +141,10 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| db_err(&e))?;
         }
-        let db = match Database::create(path) {
+        // A small page cache: checkpoints are written once per conversation
+        // and read once per sync, so caching the whole file (redb's default
+        // allows a gigabyte) would only make memory grow with the store.
+        let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::InUse(path.to_owned()));
