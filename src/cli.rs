@@ -92,6 +92,23 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
+    /// Sync a range of history once, through the daemon's pipeline and
+    /// checkpoints (nothing the daemon delivered is sent again, and the
+    /// other way round). The range goes in windows of at most 3 months;
+    /// finished windows are recorded, so a backfill stopped or killed and
+    /// started again with the same arguments goes on where it stopped.
+    /// Stop the daemon first: both need the store.
+    ///
+    /// Exit codes: 0 all done; 1 failed (or conversations still failing:
+    /// run it again); 2 bad config; 4 another convsync is using the store;
+    /// 5 done, but some conversations went to dead letters;
+    /// 130 stopped by a signal (run it again to go on).
+    ///
+    /// Example:
+    ///   convsync --config config.toml backfill --since 2025-01-01 --until 2026-01-01
+    #[command(verbatim_doc_comment)]
+    Backfill(BackfillArgs),
+
     /// What the daemon has done: conversations, activities delivered,
     /// watermark and lag, dead letters, pending intents. Works while the
     /// daemon runs (asking its endpoint) and while it does not (reading
@@ -130,6 +147,23 @@ pub struct RunArgs {
     /// Exit 0 after the first cycle with nothing to do (a one-shot catch-up).
     #[arg(long)]
     pub until_idle: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// Conversations started at or after this (YYYY-MM-DD, RFC 3339, epoch ms).
+    #[arg(long, value_name = "DATE")]
+    pub since: String,
+    /// ... and at or before this (default: now).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Keep checkpoints under this name (default: sync.pipeline, shared
+    /// with the daemon).
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+    /// Only these conversations: a file with one id per line.
+    #[arg(long, value_name = "FILE")]
+    pub conversation_ids: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -460,3 +460,161 @@ pub async fn dead_letters(
     }
     Ok(())
 }
+
+pub const EXIT_DEAD_LETTERS: u8 = 5;
+
+pub async fn backfill(
+    args: convsync::cli::BackfillArgs,
+    config: &Config,
+) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::sync::backfill::{self, Event, Request};
+    use convsync::sync::daemon::{Daemon, DaemonError};
+    use std::io::IsTerminal;
+    use std::process::ExitCode;
+    let since = parse_date(&args.since).context("--since")?;
+    let until = match &args.until {
+        Some(u) => parse_date(u).context("--until")?,
+        None => convsync::clock::now_ms(),
+    };
+    if until < since {
+        bail!("--until is before --since");
+    }
+    let ids = match &args.conversation_ids {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let ids: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect();
+            if ids.is_empty() {
+                bail!("{} lists no conversation ids", path.display());
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let mut config = config.clone();
+    if let Some(p) = args.pipeline {
+        config.sync.pipeline = p;
+    }
+    let daemon = match Daemon::new(&config) {
+        Ok(d) => d,
+        Err(DaemonError::Store(e @ convsync::store::StoreError::InUse(_))) => {
+            eprintln!("convsync: {e} (stop the daemon first: a backfill needs the store)");
+            return Ok(ExitCode::from(EXIT_STORE_IN_USE));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!(
+            "convsync: stopping after the conversations in flight (run the same command again to go on)"
+        );
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+
+    let started = std::time::Instant::now();
+    let http = std::sync::Arc::clone(&daemon.http);
+    // (+ 0.0: an empty f64 sum is -0.0)
+    let waited = move || http.snapshot().wait_seconds.values().sum::<f64>() + 0.0;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} conversations  {msg}  ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    });
+    let mut last_line = std::time::Instant::now();
+    let mut on = |e: Event| match e {
+        Event::Window {
+            index,
+            of,
+            from,
+            to,
+            found,
+            skipped,
+        } => {
+            let span = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map_or(ms.to_string(), |d| d.format("%Y-%m-%d").to_string())
+            };
+            let text = if skipped {
+                format!(
+                    "window {}/{of} {}..{}: done before",
+                    index + 1,
+                    span(from),
+                    span(to)
+                )
+            } else {
+                format!(
+                    "window {}/{of} {}..{}: {found} conversations",
+                    index + 1,
+                    span(from),
+                    span(to)
+                )
+            };
+            match &bar {
+                Some(b) => {
+                    b.inc_length(found as u64);
+                    b.println(text);
+                }
+                None => eprintln!("convsync: backfill: {text}"),
+            }
+        }
+        Event::Progress {
+            done,
+            found,
+            delivered,
+            dead,
+        } => {
+            let rate = delivered as f64 / started.elapsed().as_secs_f64().max(0.001);
+            let msg = format!(
+                "{delivered} activities ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                waited()
+            );
+            match &bar {
+                Some(b) => {
+                    b.set_position(done);
+                    b.set_message(msg);
+                }
+                None if last_line.elapsed() >= Duration::from_secs(5) || done == found => {
+                    last_line = std::time::Instant::now();
+                    eprintln!("convsync: backfill: {done}/{found} conversations, {msg}");
+                }
+                None => {}
+            }
+        }
+    };
+    let req = Request {
+        since_ms: since,
+        until_ms: until,
+        until_given: args.until.is_some(),
+        ids,
+    };
+    let summary = backfill::run(&daemon, &req, stop_rx, &mut on).await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut out = serde_json::to_value(&summary)?;
+    out["seconds"] = ((started.elapsed().as_secs_f64() * 10.0).round() / 10.0).into();
+    out["seconds_waiting_on_429"] = ((waited() * 10.0).round() / 10.0).into();
+    print_json(&out, true)?;
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else if summary.dead_letters > 0 {
+        ExitCode::from(EXIT_DEAD_LETTERS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

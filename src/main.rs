@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on_code(commands::run(args, &config)),
         Command::Demo(args) => block_on_code(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
+        Command::Backfill(args) => block_on_code(commands::backfill(args, &config)),
         Command::DeadLetters(action) => block_on(commands::dead_letters(action, &config)),
     };
     match result {

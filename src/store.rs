@@ -21,6 +21,7 @@ const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conver
 const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks");
 const DEAD_LETTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dead_letters");
+const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("progress");
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 2 << 20;
@@ -221,7 +222,7 @@ impl Store {
                 }
                 _ => return Err(StoreError::Foreign(self.path.clone())),
             }
-            for t in [CONVERSATIONS, INTENTS, DEAD_LETTERS] {
+            for t in [CONVERSATIONS, INTENTS, DEAD_LETTERS, PROGRESS] {
                 tx.open_table(t).map_err(|e| self.err(e))?;
             }
             tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
@@ -347,6 +348,27 @@ impl Store {
             delivered += st.delivered;
         }
         Ok((n, delivered))
+    }
+
+    /// Progress of a long job (a backfill, a migration), by its key.
+    pub fn progress<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+        let found = t.get(key).map_err(|e| self.err(e))?;
+        found.map(|v| self.decode(v.value())).transpose()
+    }
+
+    pub fn set_progress<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+            let bytes = serde_json::to_vec(value).expect("progress serializes");
+            t.insert(key, bytes.as_slice()).map_err(|e| self.err(e))?;
+        }
+        self.commit(tx)
     }
 
     pub fn watermark(&self, pipeline: &str) -> Result<Option<i64>, StoreError> {
@@ -532,5 +554,22 @@ mod tests {
         std::fs::write(&text, "hello, this is not a database at all ".repeat(200)).unwrap();
         let e = Store::open(&text).err().unwrap();
         assert!(matches!(e, StoreError::Foreign(_)), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn progress_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("c.redb")).unwrap();
+        let mut set: BTreeSet<(i64, i64)> = BTreeSet::new();
+        set.insert((1, 2));
+        s.set_progress("k", &set).unwrap();
+        let back: Option<BTreeSet<(i64, i64)>> = s.progress("k").unwrap();
+        assert_eq!(back, Some(set));
     }
 }

@@ -106,6 +106,17 @@ pub enum DaemonError {
     Pipeline(#[from] PipelineError),
 }
 
+/// What [`Daemon::sync_set`] did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SetOutcome {
+    pub synced: u64,
+    pub delivered: u64,
+    /// Failed, to be retried.
+    pub failed: Vec<String>,
+    /// Filed as dead letters.
+    pub dead: Vec<String>,
+}
+
 /// How a run should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
@@ -335,10 +346,24 @@ impl Daemon {
         }
         // Dead letters wait for `convsync dead-letters retry`.
         todo.retain(|id| !dead.contains(id));
-        let mut delivered = 0;
-        let mut failed = 0;
+        let done = self.sync_set(todo.into_iter().collect(), stop).await?;
+        for id in &done.dead {
+            open.remove(id);
+        }
+        Ok((done.delivered, done.failed.len() as u64))
+    }
+
+    /// Syncs these conversations, `concurrency` at a time, until done or
+    /// `stop`. A failing one is retried on a later pass (or run) and filed
+    /// as a dead letter when hopeless or out of retries.
+    pub async fn sync_set(
+        &self,
+        ids: Vec<String>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<SetOutcome, DaemonError> {
+        let mut out = SetOutcome::default();
         let mut tasks = tokio::task::JoinSet::new();
-        let mut queue = todo.into_iter();
+        let mut queue = ids.into_iter();
         loop {
             while tasks.len() < self.cfg.concurrency.get() && !*stop.borrow() {
                 let Some(id) = queue.next() else { break };
@@ -363,7 +388,8 @@ impl Daemon {
                 Ok(o) => {
                     // Progress: the watchdog may be fed.
                     notify(&[sd_notify::NotifyState::Watchdog]);
-                    delivered += o.delivered;
+                    out.delivered += o.delivered;
+                    out.synced += 1;
                     self.counters
                         .conversations_synced
                         .fetch_add(1, Ordering::Relaxed);
@@ -375,14 +401,14 @@ impl Daemon {
                 Err(e) => {
                     self.counters.failures.fetch_add(1, Ordering::Relaxed);
                     if self.give_up(&id, &e).await? {
-                        open.remove(&id);
+                        out.dead.push(id);
                     } else {
-                        failed += 1;
+                        out.failed.push(id);
                     }
                 }
             }
         }
-        Ok((delivered, failed))
+        Ok(out)
     }
 
     /// Files a dead letter once a conversation is hopeless or out of

@@ -1,0 +1,202 @@
+//! `convsync backfill`: history in bulk, through the daemon's pipeline and
+//! checkpoints (so a backfill and the daemon never deliver an activity
+//! twice). The range is walked in windows of at most three months on
+//! 10-minute marks; each finished window is recorded, so a killed backfill
+//! started again with the same arguments goes on where it stopped.
+
+use super::daemon::{Daemon, DaemonError};
+use super::pipeline;
+use crate::platform::liveperson::{Search, windows};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use tokio::sync::watch;
+
+/// What to backfill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    /// Whether `until` was given (else it is "now", which moves between runs).
+    pub until_given: bool,
+    /// Only these conversations (from `--conversation-ids FILE`).
+    pub ids: Option<Vec<String>>,
+}
+
+impl Request {
+    /// Where its progress is kept: the same arguments find it again.
+    fn key(&self, pipeline: &str) -> String {
+        let ids = match &self.ids {
+            Some(ids) => {
+                let mut sorted = ids.clone();
+                sorted.sort();
+                crate::format::to_hubster::uuid5_of(&sorted.join("\n")).to_string()
+            }
+            None => "all".into(),
+        };
+        let until = if self.until_given {
+            self.until_ms.to_string()
+        } else {
+            "now".into()
+        };
+        format!("backfill:{pipeline}:{}:{until}:{ids}", self.since_ms)
+    }
+}
+
+/// Stored progress: the windows (from, to) already done. With an open
+/// end ("now"), the last window grows between runs and is done again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Progress {
+    done: BTreeSet<(i64, i64)>,
+}
+
+/// What happened, for the progress display.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A window starts; `found` conversations in it (`skipped` if done before).
+    Window {
+        index: usize,
+        of: usize,
+        from: i64,
+        to: i64,
+        found: usize,
+        skipped: bool,
+    },
+    /// Totals so far.
+    Progress {
+        done: u64,
+        found: u64,
+        delivered: u64,
+        dead: u64,
+    },
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub windows: usize,
+    pub windows_skipped: usize,
+    pub conversations: u64,
+    pub activities_delivered: u64,
+    pub dead_letters: u64,
+    /// Conversations still failing when it stopped (retry by running again).
+    pub failed: u64,
+    pub recovered: u64,
+    /// Stopped by a signal before the end.
+    pub interrupted: bool,
+}
+
+/// Runs a backfill until done or `stop`.
+pub async fn run(
+    daemon: &Daemon,
+    req: &Request,
+    stop: watch::Receiver<bool>,
+    on: &mut dyn FnMut(Event),
+) -> Result<Summary, DaemonError> {
+    let pipeline_name = daemon.cfg.pipeline.clone();
+    let mut summary = Summary {
+        recovered: pipeline::recover(&pipeline_name, &daemon.store, &daemon.sink).await?,
+        ..Summary::default()
+    };
+    let key = req.key(&pipeline_name);
+    let store = std::sync::Arc::clone(&daemon.store);
+    let k = key.clone();
+    let mut progress: Progress = tokio::task::spawn_blocking(move || store.progress(&k))
+        .await
+        .expect("no panic")?
+        .unwrap_or_default();
+
+    // One "window" for an id list; else the range in 3-month windows.
+    let spans: Vec<(i64, i64)> = match &req.ids {
+        Some(_) => vec![(req.since_ms, req.until_ms)],
+        None => windows(req.since_ms, req.until_ms),
+    };
+    summary.windows = spans.len();
+    let (mut found_total, mut done_total) = (0u64, 0u64);
+    for (index, (from, to)) in spans.iter().copied().enumerate() {
+        if *stop.borrow() {
+            summary.interrupted = true;
+            break;
+        }
+        if progress.done.contains(&(from, to)) {
+            summary.windows_skipped += 1;
+            on(Event::Window {
+                index,
+                of: spans.len(),
+                from,
+                to,
+                found: 0,
+                skipped: true,
+            });
+            continue;
+        }
+        let ids: Vec<String> = match &req.ids {
+            Some(ids) => ids.clone(),
+            None => {
+                let q = Search {
+                    start_from: from,
+                    start_to: to,
+                    status: vec!["OPEN".into(), "CLOSE".into()],
+                    latest_update_from: None,
+                };
+                let found = daemon.source.search(&q).await.map_err(|e| {
+                    DaemonError::Setup(format!("conversations/search {from}..{to}: {e}"))
+                })?;
+                found.into_iter().map(|c| c.conversation_id).collect()
+            }
+        };
+        found_total += ids.len() as u64;
+        on(Event::Window {
+            index,
+            of: spans.len(),
+            from,
+            to,
+            found: ids.len(),
+            skipped: false,
+        });
+        // Failing conversations get up to the retry budget of passes.
+        let mut todo = ids;
+        let mut passes = 0;
+        while !todo.is_empty() && !*stop.borrow() {
+            let out = daemon.sync_set(todo, &stop).await?;
+            done_total += out.synced + out.dead.len() as u64;
+            summary.activities_delivered += out.delivered;
+            summary.dead_letters += out.dead.len() as u64;
+            on(Event::Progress {
+                done: done_total,
+                found: found_total,
+                delivered: summary.activities_delivered,
+                dead: summary.dead_letters,
+            });
+            todo = out.failed;
+            passes += 1;
+            if passes >= daemon.cfg.retry_budget.max(1) {
+                break;
+            }
+        }
+        summary.conversations = done_total;
+        if *stop.borrow() {
+            summary.interrupted = true;
+            break;
+        }
+        if !todo.is_empty() {
+            summary.failed += todo.len() as u64;
+            continue;
+        }
+        progress.done.insert((from, to));
+        let (store, k, p) = (
+            std::sync::Arc::clone(&daemon.store),
+            key.clone(),
+            progress.clone(),
+        );
+        tokio::task::spawn_blocking(move || store.set_progress(&k, &p))
+            .await
+            .expect("no panic")?;
+    }
+    summary.conversations = done_total;
+    debug_assert!(
+        daemon.counters.activities_delivered.load(Ordering::Relaxed)
+            >= summary.activities_delivered
+    );
+    Ok(summary)
+}
