@@ -312,6 +312,12 @@ pub async fn sync_conversation(
         };
     let (activities, marks, already) = converted;
     state.last_polled_ms = Some(now_ms());
+    // The source's last update: its newest record.
+    state.last_updated_ms = records
+        .iter()
+        .filter_map(|r| r["serverTimestamp"].as_i64())
+        .max()
+        .or(state.last_updated_ms);
     let mut outcome = Outcome {
         delivered: 0,
         already_delivered: already,

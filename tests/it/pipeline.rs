@@ -145,6 +145,12 @@ async fn every_activity_arrives_once_in_order_and_a_rerun_sends_nothing() {
         .unwrap()
         .unwrap();
     assert!(st.target_conversation_id.is_some() && st.last_error.is_none());
+    let c0 = &s.sim.shared.lp.conversations[0];
+    assert_eq!(
+        st.last_updated_ms,
+        Some(s.sim.shared.lp.latest_update_ms(c0))
+    );
+    assert!(st.last_polled_ms.is_some());
 }
 
 #[tokio::test]
