@@ -117,6 +117,14 @@ pub enum HttpError {
         endpoint: &'static str,
         body: String,
     },
+    /// A request that must not be applied twice may or may not have been:
+    /// ask the server before sending it again.
+    #[error("{upstream} {endpoint}: the request may or may not have been applied: {reason}")]
+    Unsure {
+        upstream: String,
+        endpoint: &'static str,
+        reason: String,
+    },
     /// Retries ran out (attempts or time).
     #[error("{upstream} {endpoint}: gave up after {attempts} attempt(s) in {elapsed:.1?}: {last}")]
     Exhausted {
@@ -142,7 +150,7 @@ impl HttpError {
     /// Whether the same call may succeed later (the caller may try again
     /// another time; this layer has already retried what it could).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, HttpError::Exhausted { .. })
+        matches!(self, HttpError::Exhausted { .. } | HttpError::Unsure { .. })
     }
 }
 
@@ -152,6 +160,10 @@ pub struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: bytes::Bytes,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(r: Reply) -> Result<T, String> {
+    serde_json::from_slice(&r.body).map_err(|e| format!("malformed body: {e}"))
 }
 
 /// Counts of every outcome, for the metrics endpoint and tests.
@@ -269,7 +281,9 @@ enum Attempt<T> {
     Fatal(HttpError),
     RateLimited(Option<String>),
     ServerError(String),
-    Transient(String),
+    /// A timeout, a reset, a 408 or a body that does not parse; `sent`:
+    /// whether the request may have reached the server (all but connect errors).
+    Transient(String, bool),
 }
 
 impl Upstream {
@@ -312,7 +326,7 @@ impl Upstream {
         endpoint: &'static str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Reply, HttpError> {
-        self.send_parsed(endpoint, build, Ok).await
+        self.send_parsed(endpoint, build, Ok, false).await
     }
 
     /// As [`send`](Self::send), and parses the body as JSON: a body that does
@@ -322,10 +336,21 @@ impl Upstream {
         endpoint: &'static str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<T, HttpError> {
-        self.send_parsed(endpoint, build, |r| {
-            serde_json::from_slice(&r.body).map_err(|e| format!("malformed body: {e}"))
-        })
-        .await
+        self.send_parsed(endpoint, build, parse_json, false).await
+    }
+
+    /// As [`send_json`](Self::send_json), for a request that must not be
+    /// applied twice (no idempotency key on the server's side): once it may
+    /// have reached the server, a timeout, reset, 5xx or garbled answer is
+    /// not retried but returned as [`HttpError::Unsure`], for the caller to
+    /// check what the server has. (429s and connect errors, which mean it
+    /// was not applied, are still retried.)
+    pub async fn send_json_once<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<T, HttpError> {
+        self.send_parsed(endpoint, build, parse_json, true).await
     }
 
     async fn send_parsed<T>(
@@ -333,6 +358,7 @@ impl Upstream {
         endpoint: &'static str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         parse: impl Fn(Reply) -> Result<T, String>,
+        once: bool,
     ) -> Result<T, HttpError> {
         let start = Instant::now();
         let (mut attempts, mut n429, mut n5xx, mut ntransient) = (0u32, 0u32, 0u32, 0u32);
@@ -368,12 +394,19 @@ impl Upstream {
                     );
                     (pause, why, true)
                 }
+                Attempt::ServerError(why) | Attempt::Transient(why, true) if once => {
+                    return Err(HttpError::Unsure {
+                        upstream: self.name.clone(),
+                        endpoint,
+                        reason: why,
+                    });
+                }
                 Attempt::ServerError(why) => {
                     let d = self.policy.server_error(n5xx);
                     n5xx += 1;
                     (d, why, false)
                 }
-                Attempt::Transient(why) => {
+                Attempt::Transient(why, _) => {
                     let d = self.policy.transient(ntransient);
                     ntransient += 1;
                     (d, why, false)
@@ -429,7 +462,7 @@ impl Upstream {
                     "send"
                 };
                 self.metrics.request(&self.name, endpoint, kind);
-                return Attempt::Transient(format!("{kind}: {e}"));
+                return Attempt::Transient(format!("{kind}: {e}"), !e.is_connect());
             }
         };
         let status = response.status().as_u16();
@@ -439,7 +472,10 @@ impl Upstream {
             Err(e) => {
                 let kind = if e.is_timeout() { "timeout" } else { "body" };
                 self.metrics.request(&self.name, endpoint, kind);
-                return Attempt::Transient(format!("reading the body of an HTTP {status}: {e}"));
+                return Attempt::Transient(
+                    format!("reading the body of an HTTP {status}: {e}"),
+                    true,
+                );
             }
         };
         let text = || String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
@@ -456,7 +492,7 @@ impl Upstream {
                 }
                 Err(why) => {
                     self.metrics.request(&self.name, endpoint, "malformed");
-                    Attempt::Transient(why)
+                    Attempt::Transient(why, true)
                 }
             },
             class => {
@@ -472,7 +508,9 @@ impl Upstream {
                     Class::ServerError => {
                         Attempt::ServerError(format!("HTTP {status}: {}", text()))
                     }
-                    Class::Transient => Attempt::Transient(format!("HTTP {status}: {}", text())),
+                    Class::Transient => {
+                        Attempt::Transient(format!("HTTP {status}: {}", text()), true)
+                    }
                     Class::Unauthorized => Attempt::Fatal(HttpError::Unauthorized {
                         upstream: self.name.clone(),
                         endpoint,

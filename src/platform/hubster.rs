@@ -184,7 +184,9 @@ impl HubsterClient {
         .await
     }
 
-    /// Posts one activity on the path of its sender's side.
+    /// Posts one activity on the path of its sender's side. The engine has
+    /// no idempotency: an answer lost once the post may have arrived is
+    /// [`HttpError::Unsure`], never a blind second post.
     pub async fn send_activity(
         &self,
         conversation_id: &str,
@@ -207,7 +209,7 @@ impl HubsterClient {
             let url = &url;
             async move {
                 self.upstream
-                    .send_json(endpoint, |c| {
+                    .send_json_once(endpoint, |c| {
                         c.post(url).bearer_auth(t.expose()).json(activity)
                     })
                     .await

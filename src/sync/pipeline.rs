@@ -218,6 +218,44 @@ impl Sink {
     }
 }
 
+/// Delivers one activity exactly once: when the answer to a send is lost
+/// after the send may have arrived, the target is asked whether it has the
+/// activity before sending again (a few times at most).
+async fn deliver_once(
+    sink: &Sink,
+    conversation_id: &str,
+    target: &str,
+    activity: &Value,
+) -> Result<(), PipelineError> {
+    const TRIES: usize = 5;
+    let external_id = activity["externalId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for attempt in 1..=TRIES {
+        match sink.deliver(conversation_id, target, activity).await {
+            Ok(()) => return Ok(()),
+            Err(PipelineError::Http {
+                source: HttpError::Unsure { reason, .. },
+                ..
+            }) if attempt < TRIES => {
+                let wanted: HashSet<String> = [external_id.clone()].into();
+                if !sink
+                    .delivered(conversation_id, target, &wanted)
+                    .await?
+                    .is_empty()
+                {
+                    tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost, but the activity arrived");
+                    return Ok(());
+                }
+                tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost and the activity did not arrive: sending again");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the last try returns")
+}
+
 /// A conversation id as a file name: path separators and the like replaced.
 fn file_name(id: &str) -> String {
     id.chars()
@@ -363,7 +401,7 @@ pub async fn sync_conversation(
     let mut sent = 0;
     let mut failure = None;
     for a in &activities {
-        if let Err(e) = sink.deliver(conversation_id, &target, a).await {
+        if let Err(e) = deliver_once(sink, conversation_id, &target, a).await {
             failure = Some(e);
             break;
         }

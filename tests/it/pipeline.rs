@@ -340,3 +340,39 @@ async fn the_file_sink_appends_jsonl_and_recovers_past_a_torn_line() {
             .all(|l| serde_json::from_str::<Value>(l).is_ok())
     );
 }
+
+#[tokio::test]
+async fn lost_answers_to_posts_never_make_a_duplicate() {
+    // Resets after the hub stored the activity (half of them), garbled
+    // answers to stored posts, and 5xx: each answer is lost or useless, and
+    // a blind retry would post twice.
+    let s = setup(SimConfig {
+        conversations: 10,
+        growth: 0,
+        fault_reset: 0.15,
+        fault_malformed: 0.1,
+        fault_5xx: 0.1,
+        ..SimConfig::default()
+    })
+    .await;
+    let sink = Sink::Hubster(Arc::clone(&s.hub));
+    // Some conversations may need more than one run (a fault on a read can
+    // outlast the retries); no run may duplicate anything.
+    for _ in 0..5 {
+        for c in &s.sim.shared.lp.conversations {
+            let _ =
+                pipeline::sync_conversation("p", &c.id, &s.lp, &sink, &s.store, &s.mapping).await;
+        }
+    }
+    let st = s.sim.stats();
+    assert!(
+        st.faults.get("reset").copied().unwrap_or(0) > 0
+            && st.faults.get("malformed").copied().unwrap_or(0) > 0,
+        "{st:?}"
+    );
+    assert_eq!(st.duplicate_deliveries, 0, "{st:?}");
+    let ledger = ledger_ids(&s);
+    for c in &s.sim.shared.lp.conversations {
+        assert_eq!(ledger[&c.id], expected(&s, &c.id), "conversation {}", c.id);
+    }
+}
