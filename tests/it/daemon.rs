@@ -283,7 +283,8 @@ async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_f
     signal(&first, "-TERM");
     let (status, took) = wait_exit(first, Duration::from_secs(10)).await;
     assert!(status.success(), "{status:?}");
-    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // The shutdown timeout is 3 s; a loaded machine may add a little to exit.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
     w.catch_up().await;
     assert_exact(&w);
 }
