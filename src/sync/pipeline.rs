@@ -256,6 +256,24 @@ async fn deliver_once(
     unreachable!("the last try returns")
 }
 
+/// Every delivery needs its idempotency key. An activity given back from
+/// Hubster provenance keeps the externalId it had, which may be none: such
+/// a one gets the key of its record.
+fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[StoredMark]) {
+    for (a, m) in activities.iter_mut().zip(marks) {
+        if a["externalId"].as_str().is_none_or(str::is_empty) {
+            a["externalId"] = match m {
+                StoredMark::Sequence {
+                    dialog_id,
+                    sequence,
+                } => format!("lp:{conversation_id}:{dialog_id}:{sequence}"),
+                StoredMark::Key(k) => k.clone(),
+            }
+            .into();
+        }
+    }
+}
+
 /// A conversation id as a file name: path separators and the like replaced.
 fn file_name(id: &str) -> String {
     id.chars()
@@ -348,7 +366,8 @@ pub async fn sync_conversation(
             let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
             (activities, marks, out.report.already_delivered)
         };
-    let (activities, marks, already) = converted;
+    let (mut activities, marks, already) = converted;
+    fill_external_ids(conversation_id, &mut activities, &marks);
     state.last_polled_ms = Some(now_ms());
     // The source's last update: its newest record.
     state.last_updated_ms = records
@@ -442,5 +461,42 @@ pub async fn sync_conversation(
     match failure {
         Some(e) => Err(e),
         None => Ok(outcome),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn activities_without_an_external_id_get_their_records_key() {
+        let mut acts = vec![
+            json!({"externalId": null}),
+            json!({}),
+            json!({"externalId": ""}),
+            json!({"externalId": "kept"}),
+        ];
+        let marks = vec![
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 4,
+            },
+            StoredMark::Key("lp:c:d:status:x".into()),
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 5,
+            },
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 6,
+            },
+        ];
+        fill_external_ids("c", &mut acts, &marks);
+        let ids: Vec<&str> = acts
+            .iter()
+            .map(|a| a["externalId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["lp:c:d:4", "lp:c:d:status:x", "lp:c:d:5", "kept"]);
     }
 }

@@ -523,3 +523,28 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
         0
     );
 }
+
+#[tokio::test]
+async fn records_from_hubster_without_an_external_id_convert_back_without_one() {
+    // A LivePerson conversation whose records came from Hubster activities
+    // that had no externalId (as an export of a hub would carry them).
+    let acts: Vec<Value> = (0..3)
+        .map(|i| {
+            serde_json::json!({"type": "message", "eventId": 1_700_000_000_000i64 + i, "externalId": null,
+                "sender": {"integrationId": "int-agent", "integrationType": "Agent"},
+                "message": {"type": "text", "text": format!("m{i}")}})
+        })
+        .collect();
+    let map = Mapping::default();
+    let lp =
+        format::to_liveperson("conv-x", &acts, &map, &format::HubsterResume::default()).unwrap();
+    let text = serde_json::to_string(&lp.records).unwrap();
+    let records: Vec<Record> = serde_json::from_str(&text).unwrap();
+    let back = format::to_hubster("conv-x", &records, &map, &LpResume::default()).unwrap();
+    assert!(
+        back.activities
+            .iter()
+            .all(|a| a.to_value()["externalId"].is_null()),
+        "the converter gives back what it was given"
+    );
+}
