@@ -9,6 +9,7 @@ use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError};
+use crate::sync::pipeline::file_name;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::Path;
@@ -84,18 +85,6 @@ pub async fn export_conversation(
         .await
         .expect("no panic")?;
     Ok(written)
-}
-
-fn file_name(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A record's identity in a file: (dialogId, sequence), or the whole record

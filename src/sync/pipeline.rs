@@ -275,7 +275,7 @@ fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[S
 }
 
 /// A conversation id as a file name: path separators and the like replaced.
-fn file_name(id: &str) -> String {
+pub(crate) fn file_name(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {

@@ -413,17 +413,20 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let n = export_conversation(
-        "x",
-        &s.hub,
-        &target,
-        &c.id,
-        dir.path(),
-        &s.store,
-        &s.mapping,
-    )
-    .await
-    .unwrap();
+    let export = || async {
+        export_conversation(
+            "x",
+            &s.hub,
+            &target,
+            &c.id,
+            dir.path(),
+            &s.store,
+            &s.mapping,
+        )
+        .await
+        .unwrap()
+    };
+    let n = export().await;
     let file = dir.path().join(format!("{}.json", c.id));
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let records = doc["messageEventRecords"].as_array().unwrap();
@@ -451,20 +454,7 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
     assert_eq!(own["dialogId"], c.id.as_str());
     assert_eq!(own["originatorMetadata"]["role"], "ASSIGNED_AGENT");
     // Nothing new: nothing written. One more message: only it.
-    assert_eq!(
-        export_conversation(
-            "x",
-            &s.hub,
-            &target,
-            &c.id,
-            dir.path(),
-            &s.store,
-            &s.mapping
-        )
-        .await
-        .unwrap(),
-        0
-    );
+    assert_eq!(export().await, 0);
     s.hub
         .send_activity(
             &target,
@@ -473,20 +463,7 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        export_conversation(
-            "x",
-            &s.hub,
-            &target,
-            &c.id,
-            dir.path(),
-            &s.store,
-            &s.mapping
-        )
-        .await
-        .unwrap(),
-        1
-    );
+    assert_eq!(export().await, 1);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let records = doc["messageEventRecords"].as_array().unwrap();
     assert_eq!(records.len(), source.len() + 2);
@@ -508,20 +485,7 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
     s.store
         .set_progress(&format!("export:x:{target}"), &forgotten)
         .unwrap();
-    assert_eq!(
-        export_conversation(
-            "x",
-            &s.hub,
-            &target,
-            &c.id,
-            dir.path(),
-            &s.store,
-            &s.mapping
-        )
-        .await
-        .unwrap(),
-        0
-    );
+    assert_eq!(export().await, 0);
 }
 
 #[tokio::test]
