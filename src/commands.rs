@@ -217,7 +217,6 @@ pub async fn run(
 }
 
 pub async fn demo(args: convsync::cli::DemoArgs) -> anyhow::Result<std::process::ExitCode> {
-    use convsync::format::{self, LpResume, liveperson::Record};
     use convsync::sync::daemon::{Daemon, Until};
     let started = std::time::Instant::now();
     let growth_every = Duration::from_millis(500);
@@ -259,35 +258,14 @@ pub async fn demo(args: convsync::cli::DemoArgs) -> anyhow::Result<std::process:
         .conversations
         .iter()
         .map(|c| {
-            let text =
-                serde_json::to_string(&sim.shared.lp.all_records(c)).expect("values serialize");
-            let records: Vec<Record> =
-                serde_json::from_str(&text).expect("generated records parse");
-            let out = format::to_hubster(&c.id, &records, &config.mapping, &LpResume::default())
+            let ids = sim
+                .shared
+                .expected_external_ids(&c.id, &config.mapping, true)
                 .expect("generated records convert");
-            (
-                c.id.clone(),
-                out.activities
-                    .iter()
-                    .filter_map(|a| a.external_id().map(str::to_owned))
-                    .collect(),
-            )
+            (c.id.clone(), ids)
         })
         .collect();
-    let ledger_ids = |sim: &Sim| -> std::collections::BTreeMap<String, Vec<String>> {
-        sim.shared
-            .ledger()
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.iter()
-                        .filter_map(|a| a["externalId"].as_str().map(str::to_owned))
-                        .collect(),
-                )
-            })
-            .collect()
-    };
+    let ledger_ids = |sim: &Sim| sim.shared.ledger_external_ids();
     let deadline = started + Duration::from_secs(120);
     let caught_up = async {
         loop {

@@ -278,6 +278,49 @@ impl Shared {
             .collect()
     }
 
+    /// The externalIds delivered, per source conversation, in arrival order.
+    pub fn ledger_external_ids(&self) -> BTreeMap<String, Vec<String>> {
+        self.ledger()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.iter()
+                        .filter_map(|a| a["externalId"].as_str().map(str::to_owned))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The externalIds a conversation's records convert to, in delivery
+    /// order: of the records visible now, or (`grown`) of every record it
+    /// will have. `None` for an unknown or unconvertible (poison) one.
+    pub fn expected_external_ids(
+        &self,
+        id: &str,
+        mapping: &crate::config::Mapping,
+        grown: bool,
+    ) -> Option<Vec<String>> {
+        let c = &self.lp.conversations[*self.lp.by_id.get(id)?];
+        let records = if grown {
+            self.lp.all_records(c)
+        } else {
+            self.lp.records(c)
+        };
+        let text = serde_json::to_string(&records).expect("values serialize");
+        let parsed: Vec<crate::format::liveperson::Record> = serde_json::from_str(&text).ok()?;
+        let out =
+            crate::format::to_hubster(id, &parsed, mapping, &crate::format::LpResume::default())
+                .ok()?;
+        Some(
+            out.activities
+                .iter()
+                .filter_map(|a| a.external_id().map(str::to_owned))
+                .collect(),
+        )
+    }
+
     /// Forgets every Hubster token, as if they had all expired.
     pub fn revoke_tokens(&self) {
         self.tokens.lock().expect("tokens lock").clear();

@@ -2,7 +2,6 @@
 //! SIGTERM, a second daemon on the same store, poison, faults.
 
 use convsync::config::Mapping;
-use convsync::format::{self, LpResume, liveperson::Record};
 use convsync::sim::{RetryAfter, Sim, SimConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -93,48 +92,16 @@ impl World {
     /// Every conversation's activities, grown in full, in delivery order.
     fn expected(&self) -> BTreeMap<String, Vec<String>> {
         let map = Mapping::default();
-        self.sim
-            .shared
-            .lp
+        let sim = &self.sim.shared;
+        sim.lp
             .conversations
             .iter()
-            .filter(|c| {
-                self.sim
-                    .shared
-                    .lp
-                    .records(c)
-                    .iter()
-                    .all(|r| !r["sequence"].is_string())
-            })
-            .map(|c| {
-                let text = serde_json::to_string(&self.sim.shared.lp.all_records(c)).unwrap();
-                let records: Vec<Record> = serde_json::from_str(&text).unwrap();
-                let out = format::to_hubster(&c.id, &records, &map, &LpResume::default()).unwrap();
-                (
-                    c.id.clone(),
-                    out.activities
-                        .iter()
-                        .map(|a| a.external_id().unwrap().to_owned())
-                        .collect(),
-                )
-            })
+            .filter_map(|c| Some((c.id.clone(), sim.expected_external_ids(&c.id, &map, true)?)))
             .collect()
     }
 
     fn ledger(&self) -> BTreeMap<String, Vec<String>> {
-        self.sim
-            .shared
-            .ledger()
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.iter()
-                        .map(|a| a["externalId"].as_str().unwrap().to_owned())
-                        .collect(),
-                )
-            })
-            .collect()
+        self.sim.shared.ledger_external_ids()
     }
 
     /// Runs the daemon until it has nothing left to do.

@@ -82,30 +82,14 @@ async fn setup(cfg: SimConfig) -> Setup {
 
 /// The externalIds a conversation's visible records convert to, in order.
 fn expected(s: &Setup, id: &str) -> Vec<String> {
-    let c = &s.sim.shared.lp.conversations[s.sim.shared.lp.by_id[id]];
-    let text = serde_json::to_string(&s.sim.shared.lp.records(c)).unwrap();
-    let records: Vec<Record> = serde_json::from_str(&text).unwrap();
-    let out = format::to_hubster(id, &records, &s.mapping, &LpResume::default()).unwrap();
-    out.activities
-        .iter()
-        .map(|a| a.external_id().unwrap().to_owned())
-        .collect()
+    s.sim
+        .shared
+        .expected_external_ids(id, &s.mapping, false)
+        .unwrap()
 }
 
 fn ledger_ids(s: &Setup) -> BTreeMap<String, Vec<String>> {
-    s.sim
-        .shared
-        .ledger()
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.iter()
-                    .map(|a| a["externalId"].as_str().unwrap().to_owned())
-                    .collect(),
-            )
-        })
-        .collect()
+    s.sim.shared.ledger_external_ids()
 }
 
 async fn sync_all(s: &Setup, sink: &Sink) -> u64 {
