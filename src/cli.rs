@@ -109,6 +109,36 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Backfill(BackfillArgs),
 
+    /// Run a migration the config describes ([[migration]]): from the
+    /// LivePerson API, the Hubster engine or a directory of files, to the
+    /// Hubster engine, a directory (activities JSONL or LivePerson JSON,
+    /// one file per conversation) or stdout.
+    ///
+    /// Resumable and idempotent: it keeps checkpoints in the store, so a
+    /// stopped or killed migration run again goes on where it stopped, and
+    /// a finished one run again writes nothing new. Stop the daemon first:
+    /// both need the store.
+    ///
+    /// --dry-run reads and converts everything and prints, per
+    /// conversation, what would be written (counts and warnings), writing
+    /// nothing. --verify, after the migration (or alone with --dry-run),
+    /// compares source and target per conversation (counts, externalIds or
+    /// sequences, order), writes a JSON report and prints a summary.
+    ///
+    /// Exit codes: 0 done (and, with --verify, 0 differences); 1 failed
+    /// (or conversations still failing: run it again); 2 bad config or
+    /// usage; 4 another convsync is using the store; 5 done, but some
+    /// conversations went to dead letters; 6 --verify found differences;
+    /// 130 stopped by a signal (run it again to go on).
+    ///
+    /// Examples:
+    ///   convsync --config sim.toml migrate --list
+    ///   convsync --config sim.toml migrate liveperson-to-hubster --dry-run
+    ///   convsync --config sim.toml migrate liveperson-to-hubster --verify
+    ///   convsync --config sim.toml migrate hubster-to-liveperson-files
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
+
     /// What the daemon has done: conversations, activities delivered,
     /// watermark and lag, dead letters, pending intents. Works while the
     /// daemon runs (asking its endpoint) and while it does not (reading
@@ -164,6 +194,26 @@ pub struct BackfillArgs {
     /// Only these conversations: a file with one id per line.
     #[arg(long, value_name = "FILE")]
     pub conversation_ids: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The migration's name (`name` in its [[migration]]).
+    #[arg(required_unless_present = "list", value_name = "NAME")]
+    pub name: Option<String>,
+    /// List the configured migrations and their state instead.
+    #[arg(long, conflicts_with_all = ["name", "dry_run", "verify"])]
+    pub list: bool,
+    /// Read and convert, print what would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Compare source and target afterwards (with --dry-run: only compare).
+    #[arg(long)]
+    pub verify: bool,
+    /// Where --verify writes its JSON report (default:
+    /// <sync.state_dir>/<NAME>.verify.json).
+    #[arg(long, value_name = "FILE", requires = "verify")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

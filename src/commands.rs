@@ -154,10 +154,37 @@ engine_url = "{base}"
 direct_url = "{base}"
 client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
+# The hub whose established conversations Hubster-sourced migrations list.
+hub_id = "sim-hub"
 
 [hubster.http]
 requests_per_second = {rps}
 burst = 10
+
+# Two ready migrations (README, "Migrations"). Rehearse them with
+#   convsync --config <this file> migrate --list
+#   convsync --config <this file> migrate liveperson-to-hubster --dry-run
+#   convsync --config <this file> migrate liveperson-to-hubster --verify
+#   convsync --config <this file> migrate hubster-to-liveperson-files --verify
+
+# Every LivePerson conversation of the last 13 months (what LivePerson
+# keeps) into the hub. It shares its checkpoints with the daemon (whose
+# pipeline has the same name): neither delivers what the other did.
+[[migration]]
+name = "liveperson-to-hubster"
+source = {{ platform = "liveperson" }}
+target = {{ platform = "hubster" }}
+# since = "2026-01-01"
+# until = "2026-07-01"
+# conversation_ids_file = "ids.txt"
+
+# Every conversation the hub has established, as LivePerson JSON files
+# (./export/<hubster conversation id>.json); a second run adds only what
+# is new.
+[[migration]]
+name = "hubster-to-liveperson-files"
+source = {{ platform = "hubster" }}
+target = {{ platform = "files", dir = "export", format = "liveperson" }}
 "#,
         account = c.account,
         bearer = c.bearer,
@@ -447,7 +474,6 @@ pub async fn backfill(
 ) -> anyhow::Result<std::process::ExitCode> {
     use convsync::sync::backfill::{self, Event, Request};
     use convsync::sync::daemon::{Daemon, DaemonError};
-    use std::io::IsTerminal;
     use std::process::ExitCode;
     let since = parse_date(&args.since).context("--since")?;
     let until = match &args.until {
@@ -498,93 +524,20 @@ pub async fn backfill(
     });
 
     let started = std::time::Instant::now();
-    let http = std::sync::Arc::clone(&daemon.http);
-    // (+ 0.0: an empty f64 sum is -0.0)
-    let waited = move || http.snapshot().wait_seconds.values().sum::<f64>() + 0.0;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} conversations  {msg}  ETA {eta}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    });
-    let mut last_line = std::time::Instant::now();
-    let mut on = |e: Event| match e {
-        Event::Window {
-            index,
-            of,
-            from,
-            to,
-            found,
-            skipped,
-        } => {
-            let span = |ms: i64| {
-                chrono::DateTime::from_timestamp_millis(ms)
-                    .map_or(ms.to_string(), |d| d.format("%Y-%m-%d").to_string())
-            };
-            let text = if skipped {
-                format!(
-                    "window {}/{of} {}..{}: done before",
-                    index + 1,
-                    span(from),
-                    span(to)
-                )
-            } else {
-                format!(
-                    "window {}/{of} {}..{}: {found} conversations",
-                    index + 1,
-                    span(from),
-                    span(to)
-                )
-            };
-            match &bar {
-                Some(b) => {
-                    b.inc_length(found as u64);
-                    b.println(text);
-                }
-                None => eprintln!("convsync: backfill: {text}"),
-            }
-        }
-        Event::Progress {
-            done,
-            found,
-            delivered,
-            dead,
-        } => {
-            let rate = delivered as f64 / started.elapsed().as_secs_f64().max(0.001);
-            let msg = format!(
-                "{delivered} activities ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
-                waited()
-            );
-            match &bar {
-                Some(b) => {
-                    b.set_position(done);
-                    b.set_message(msg);
-                }
-                None if last_line.elapsed() >= Duration::from_secs(5) || done == found => {
-                    last_line = std::time::Instant::now();
-                    eprintln!("convsync: backfill: {done}/{found} conversations, {msg}");
-                }
-                None => {}
-            }
-        }
-    };
+    let mut progress = Progress::new("backfill", std::sync::Arc::clone(&daemon.http));
+    let mut on = |e: Event| progress.on(e);
     let req = Request {
         since_ms: since,
         until_ms: until,
         until_given: args.until.is_some(),
         ids,
+        window_ms: convsync::platform::liveperson::MAX_WINDOW_MS,
     };
     let summary = backfill::run(&daemon, &req, stop_rx, &mut on).await?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let waited = progress.finish();
     let mut out = serde_json::to_value(&summary)?;
     out["seconds"] = ((started.elapsed().as_secs_f64() * 10.0).round() / 10.0).into();
-    out["seconds_waiting_on_429"] = ((waited() * 10.0).round() / 10.0).into();
+    out["seconds_waiting_on_429"] = ((waited * 10.0).round() / 10.0).into();
     print_json(&out, true)?;
     Ok(if summary.interrupted {
         ExitCode::from(130)
@@ -594,5 +547,402 @@ pub async fn backfill(
         ExitCode::from(EXIT_DEAD_LETTERS)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Progress of a long job on stderr: an indicatif bar on a terminal, a
+/// plain line every 5 s otherwise.
+struct Progress {
+    label: &'static str,
+    http: std::sync::Arc<convsync::http::Metrics>,
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    last_line: std::time::Instant,
+}
+
+impl Progress {
+    fn new(label: &'static str, http: std::sync::Arc<convsync::http::Metrics>) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} conversations  {msg}  ETA {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        });
+        Progress {
+            label,
+            http,
+            bar,
+            started: std::time::Instant::now(),
+            last_line: std::time::Instant::now(),
+        }
+    }
+
+    /// Seconds spent waiting on 429s so far.
+    fn waited(&self) -> f64 {
+        // (+ 0.0: an empty f64 sum is -0.0)
+        self.http.snapshot().wait_seconds.values().sum::<f64>() + 0.0
+    }
+
+    fn on(&mut self, e: convsync::sync::backfill::Event) {
+        use convsync::sync::backfill::Event;
+        match e {
+            Event::Window {
+                index,
+                of,
+                from,
+                to,
+                found,
+                skipped,
+            } => {
+                let span = |ms: i64| {
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .map_or(ms.to_string(), |d| d.format("%Y-%m-%d").to_string())
+                };
+                let text = if from == 0 && to == 0 {
+                    format!("{found} conversations")
+                } else if skipped {
+                    format!(
+                        "window {}/{of} {}..{}: done before",
+                        index + 1,
+                        span(from),
+                        span(to)
+                    )
+                } else {
+                    format!(
+                        "window {}/{of} {}..{}: {found} conversations",
+                        index + 1,
+                        span(from),
+                        span(to)
+                    )
+                };
+                match &self.bar {
+                    Some(b) => {
+                        b.inc_length(found as u64);
+                        b.println(text);
+                    }
+                    None => eprintln!("convsync: {}: {text}", self.label),
+                }
+            }
+            Event::Progress {
+                done,
+                found,
+                delivered,
+                dead,
+            } => {
+                let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+                let msg = format!(
+                    "{delivered} written ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                    self.waited()
+                );
+                match &self.bar {
+                    Some(b) => {
+                        b.set_position(done);
+                        b.set_message(msg);
+                    }
+                    None if self.last_line.elapsed() >= Duration::from_secs(5) || done == found => {
+                        self.last_line = std::time::Instant::now();
+                        eprintln!(
+                            "convsync: {}: {done}/{found} conversations, {msg}",
+                            self.label
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Clears the bar; returns the seconds spent waiting on 429s.
+    fn finish(self) -> f64 {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.waited()
+    }
+}
+
+/// `migrate`'s exit code when --verify found differences.
+pub const EXIT_DIFFERENCES: u8 = 6;
+
+/// Opens the store for a migration, or says who holds it.
+fn migration_store(config: &Config) -> Result<convsync::store::Store, std::process::ExitCode> {
+    let path = config.sync.store_path();
+    if let Some(dir) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("convsync: cannot create {}: {e}", dir.display());
+        return Err(std::process::ExitCode::FAILURE);
+    }
+    match convsync::store::Store::open(&path) {
+        Ok(s) => Ok(s),
+        Err(e @ convsync::store::StoreError::InUse(_)) => {
+            eprintln!("convsync: {e} (stop the daemon first: a migration needs the store)");
+            Err(std::process::ExitCode::from(EXIT_STORE_IN_USE))
+        }
+        Err(e) => {
+            eprintln!("convsync: {e}");
+            Err(std::process::ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Bad usage or config (as `main`'s).
+const EXIT_USAGE: u8 = 2;
+
+pub async fn migrate(
+    args: convsync::cli::MigrateArgs,
+    config: &Config,
+) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::sync::migrate::{self, Endpoint, Migration, State};
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    if args.list {
+        return migrate_list(config);
+    }
+    let name = args
+        .name
+        .as_deref()
+        .expect("clap requires NAME without --list");
+    let m = match Migration::new(config, name) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("convsync: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let stdout_target = matches!(m.cfg.target, Endpoint::Stdout {});
+
+    // A dry run reads the store's resume points only if there is a store.
+    if args.dry_run || stdout_target {
+        let store = if args.dry_run && (config.sync.store_path().exists() || args.verify) {
+            match migration_store(config) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(code) => return Ok(code),
+            }
+        } else {
+            None
+        };
+        if args.dry_run && args.verify {
+            let store = store.expect("opened for --verify");
+            return verify(&m, &store, args.report.as_deref(), config).await;
+        }
+        return preview(&m, store, stdout_target && !args.dry_run).await;
+    }
+
+    let store = match migration_store(config) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return Ok(code),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!(
+            "convsync: stopping after the conversations in flight (run the same command again to go on)"
+        );
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    let started = std::time::Instant::now();
+    let mut progress = Progress::new("migrate", Arc::clone(&m.http));
+    let mut on = |e| progress.on(e);
+    let summary = match m.run(Arc::clone(&store), stop_rx, &mut on).await {
+        Ok(s) => s,
+        Err(migrate::MigrateError::Setup(e)) => {
+            progress.finish();
+            eprintln!("convsync: migration {name:?}: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let waited = progress.finish();
+    let mut out = serde_json::to_value(&summary)?;
+    out["seconds"] = ((started.elapsed().as_secs_f64() * 10.0).round() / 10.0).into();
+    out["seconds_waiting_on_429"] = ((waited * 10.0).round() / 10.0).into();
+    print_json(&out, true)?;
+    let state: Option<State> = store.progress(&State::key(name))?;
+    if let Some(s) = state {
+        eprintln!("convsync: migration {name}: {}", s.describe());
+    }
+    let code = if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else if summary.dead_letters > 0 {
+        ExitCode::from(EXIT_DEAD_LETTERS)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if args.verify && code == ExitCode::SUCCESS {
+        return verify(&m, &store, args.report.as_deref(), config).await;
+    }
+    Ok(code)
+}
+
+/// `migrate --list`: every migration and its state.
+fn migrate_list(config: &Config) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::sync::migrate::State;
+    if config.migrations.is_empty() {
+        println!(
+            "no migrations configured (add a [[migration]] to the config: README, \"Migrations\")"
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let path = config.sync.store_path();
+    let store = if path.exists() {
+        match convsync::store::Store::open(&path) {
+            Ok(s) => Ok(Some(s)),
+            Err(convsync::store::StoreError::InUse(_)) => Err("unknown: the store is in use"),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        Ok(None)
+    };
+    for m in &config.migrations {
+        let mut selection = Vec::new();
+        if let Some(s) = &m.since {
+            selection.push(format!("since {s}"));
+        }
+        if let Some(u) = &m.until {
+            selection.push(format!("until {u}"));
+        }
+        if !m.conversation_ids.is_empty() {
+            selection.push(format!("{} conversation ids", m.conversation_ids.len()));
+        }
+        if let Some(f) = &m.conversation_ids_file {
+            selection.push(format!("ids in {}", f.display()));
+        }
+        if selection.is_empty() {
+            selection.push("everything".into());
+        }
+        let state = match &store {
+            Ok(Some(s)) => s
+                .progress::<State>(&State::key(&m.name))?
+                .unwrap_or_default()
+                .describe(),
+            Ok(None) => State::default().describe(),
+            Err(why) => (*why).to_owned(),
+        };
+        println!(
+            "{}\n  {} -> {}\n  {}\n  {state}",
+            m.name,
+            m.source.describe(),
+            m.target.describe(),
+            selection.join(", ")
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Dry run (counts and warnings per conversation, nothing written) or a
+/// stdout target (every conversation converted, one JSON line each).
+async fn preview(
+    m: &convsync::sync::migrate::Migration,
+    store: Option<std::sync::Arc<convsync::store::Store>>,
+    print_items: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    use convsync::sync::migrate::Direction;
+    use std::io::Write;
+    let key = match m.cfg.direction() {
+        Direction::ToHubster => "activities",
+        Direction::ToLivePerson => "messageEventRecords",
+    };
+    let what = match m.cfg.direction() {
+        Direction::ToHubster => "activities",
+        Direction::ToLivePerson => "records",
+    };
+    let mut total = convsync::format::Report::default();
+    let (mut conversations, mut failed, mut items) = (0u64, 0u64, 0u64);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut io_error = None;
+    let mut each = |r: Result<convsync::sync::migrate::Preview, _>| match r {
+        Ok(p) => {
+            conversations += 1;
+            items += p.items.len() as u64;
+            let w: u64 = p.report.warnings.values().sum();
+            let line = if print_items {
+                let mut doc = serde_json::Map::new();
+                doc.insert("conversationId".into(), p.conversation_id.clone().into());
+                doc.insert(key.into(), serde_json::Value::Array(p.items));
+                serde_json::to_string(&doc).expect("values serialize")
+            } else {
+                let mut l = format!(
+                    "{}: {} read, {} {what} to write",
+                    p.conversation_id,
+                    p.read,
+                    p.items.len()
+                );
+                if p.report.already_delivered > 0 {
+                    l += &format!(", {} written before", p.report.already_delivered);
+                }
+                if w > 0 {
+                    l += &format!(", {w} warnings");
+                }
+                for s in &p.report.samples {
+                    l += &format!("\n    warning {}: {}", s.kind, s.detail);
+                }
+                l
+            };
+            if let Err(e) = writeln!(out, "{line}") {
+                io_error.get_or_insert(e);
+            }
+            total.merge(p.report);
+        }
+        Err(e) => {
+            failed += 1;
+            eprintln!("convsync: {e}");
+        }
+    };
+    m.preview(store, &mut each).await?;
+    out.flush()?;
+    drop(out);
+    if let Some(e) = io_error
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    let warnings: u64 = total.warnings.values().sum();
+    if print_items {
+        eprintln!(
+            "convsync: {conversations} conversations, {items} {what}, {warnings} warnings, {failed} failed"
+        );
+    } else {
+        println!(
+            "dry run of {}: {conversations} conversations, {items} {what} would be written, {warnings} warnings, {failed} failed; nothing was written",
+            m.name()
+        );
+    }
+    Ok(if failed > 0 {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+/// `--verify`: compares, writes the JSON report, prints the summary.
+async fn verify(
+    m: &convsync::sync::migrate::Migration,
+    store: &std::sync::Arc<convsync::store::Store>,
+    report_path: Option<&std::path::Path>,
+    config: &Config,
+) -> anyhow::Result<std::process::ExitCode> {
+    let report = m.verify(store, &mut |_| {}).await?;
+    let path = report_path.map_or_else(
+        || convsync::sync::migrate::default_report_path(&config.sync, m.name()),
+        std::path::Path::to_path_buf,
+    );
+    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprint!("{report}");
+    eprintln!("  report: {}", path.display());
+    Ok(if report.differences == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(EXIT_DIFFERENCES)
     })
 }

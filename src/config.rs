@@ -6,6 +6,7 @@ use crate::format::hubster::IntegrationType;
 use crate::platform::hubster::HubsterConfig;
 use crate::platform::liveperson::LivePersonConfig;
 use crate::sync::daemon::SyncConfig;
+use crate::sync::migrate::MigrationConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub struct Config {
     /// The daemon (`[sync]`).
     #[serde(default)]
     pub sync: SyncConfig,
+    /// Migrations (`[[migration]]`), run by `convsync migrate NAME`.
+    #[serde(default, rename = "migration", skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationConfig>,
 }
 
 impl Config {
@@ -254,7 +258,7 @@ impl Config {
 
     /// Parses config text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
             let line = text[..offset].matches('\n').count() + 1;
             let column = offset - text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
@@ -268,7 +272,22 @@ impl Config {
                 key,
                 message: e.message().trim().to_owned(),
             }
-        })
+        })?;
+        // What one section needs of the others.
+        if let Some(p) = crate::sync::migrate::config::check(&config)
+            .into_iter()
+            .next()
+        {
+            let (line, column) = crate::sync::migrate::config::locate(text, p.index, p.key);
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                key: format!("key `migration.{}`: ", p.key),
+                message: p.message,
+            });
+        }
+        Ok(config)
     }
 }
 

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => block_on_code(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
         Command::Backfill(args) => block_on_code(commands::backfill(args, &config)),
+        Command::Migrate(args) => block_on_code(commands::migrate(args, &config)),
         Command::DeadLetters(action) => block_on(commands::dead_letters(action, &config)),
     };
     match result {

@@ -29,6 +29,10 @@ pub struct HubsterConfig {
     /// Refresh the token this long before it expires (seconds).
     #[serde(default = "default_refresh_margin")]
     pub token_refresh_margin_secs: u64,
+    /// The hub whose established conversations a migration reads when it
+    /// is given no conversation ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_id: Option<String>,
     #[serde(default)]
     pub http: HttpConfig,
 }
@@ -184,6 +188,29 @@ impl HubsterClient {
         .await
     }
 
+    /// The hub's established conversations. The answer's shape is not
+    /// documented: a bare array or an object holding one (`conversations`,
+    /// `items`, `data`, `value`), of conversation objects
+    /// (`conversationId` or `id`) or of bare ids, are all read.
+    pub async fn established(&self, hub_id: &str) -> Result<Vec<HubConversationInfo>, HttpError> {
+        let url = format!(
+            "{}/api/v1/conversations/hubs/{}/established",
+            self.cfg.engine_url.trim_end_matches('/'),
+            percent_encoding::utf8_percent_encode(hub_id, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let doc: Value = self
+            .authorized(|t| {
+                let url = &url;
+                async move {
+                    self.upstream
+                        .send_json("established", |c| c.get(url).bearer_auth(t.expose()))
+                        .await
+                }
+            })
+            .await?;
+        Ok(parse_established(&doc))
+    }
+
     /// Posts one activity on the path of its sender's side. The engine has
     /// no idempotency: an answer lost once the post may have arrived is
     /// [`HttpError::Unsure`], never a blind second post.
@@ -262,5 +289,92 @@ impl HubsterClient {
         }
         out.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));
         Ok(out)
+    }
+}
+
+/// One of a hub's established conversations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConversationInfo {
+    pub conversation_id: String,
+    /// The caller's key it was established with, when the answer says.
+    pub binding: Option<String>,
+    /// When it was opened (epoch ms), when the answer says.
+    pub opened_ms: Option<i64>,
+}
+
+/// Reads the established list in any of the shapes it may take.
+pub fn parse_established(doc: &Value) -> Vec<HubConversationInfo> {
+    let items = match doc {
+        Value::Array(a) => a.as_slice(),
+        Value::Object(o) => ["conversations", "items", "data", "value", "established"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_array))
+            .map_or(&[][..], Vec::as_slice),
+        _ => &[],
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(id) => Some(HubConversationInfo {
+                conversation_id: id.clone(),
+                binding: None,
+                opened_ms: None,
+            }),
+            Value::Object(o) => {
+                let id = ["conversationId", "id"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(Value::as_str))?;
+                let opened = ["openedDateTime", "openedDate", "createdDateTime"]
+                    .iter()
+                    .find_map(|k| o.get(*k))
+                    .and_then(|v| match v {
+                        Value::Number(n) => n.as_i64(),
+                        Value::String(t) => crate::clock::parse_date(t).ok().or_else(|| {
+                            httpdate::parse_http_date(t).ok().map(|t| {
+                                t.duration_since(std::time::UNIX_EPOCH)
+                                    .map_or(0, |d| d.as_millis() as i64)
+                            })
+                        }),
+                        _ => None,
+                    });
+                Some(HubConversationInfo {
+                    conversation_id: id.to_owned(),
+                    binding: o.get("binding").and_then(Value::as_str).map(str::to_owned),
+                    opened_ms: opened,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod established_tests {
+    use super::*;
+
+    #[test]
+    fn every_shape_of_the_established_list_is_read() {
+        let want = |ids: &[&str], got: Vec<HubConversationInfo>| {
+            let got: Vec<String> = got.into_iter().map(|c| c.conversation_id).collect();
+            assert_eq!(got, ids);
+        };
+        want(&["a", "b"], parse_established(&json!(["a", "b"])));
+        want(
+            &["a", "b"],
+            parse_established(&json!({"conversations": [{"conversationId": "a"}, {"id": "b"}]})),
+        );
+        want(
+            &["x"],
+            parse_established(&json!({"items": ["x", 3, {"nope": 1}]})),
+        );
+        want(&[], parse_established(&json!({"status": 200})));
+        let c = &parse_established(&json!([{"conversationId": "a", "binding": "B",
+            "openedDateTime": "2026-01-02T00:00:00Z"}]))[0];
+        assert_eq!(c.binding.as_deref(), Some("B"));
+        assert_eq!(c.opened_ms, Some(1_767_312_000_000));
+        let c = &parse_established(
+            &json!([{"id": "a", "openedDateTime": "Fri, 02 Jan 2026 00:00:00 GMT"}]),
+        )[0];
+        assert_eq!(c.opened_ms, Some(1_767_312_000_000));
     }
 }

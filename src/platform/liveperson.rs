@@ -163,12 +163,19 @@ const PAGE: usize = 100;
 /// The windows covering `[from, to]`, each at most [`MAX_WINDOW_MS`] wide,
 /// with bounds on 10-minute marks (from down, to up), as LivePerson rounds.
 pub fn windows(from: i64, to: i64) -> Vec<(i64, i64)> {
+    windows_of(from, to, MAX_WINDOW_MS)
+}
+
+/// As [`windows`], at most `width` wide (clamped to 10 minutes ..=
+/// [`MAX_WINDOW_MS`]).
+pub fn windows_of(from: i64, to: i64, width: i64) -> Vec<(i64, i64)> {
+    let width = width.clamp(TEN_MINUTES_MS, MAX_WINDOW_MS);
     let from = from - from.rem_euclid(TEN_MINUTES_MS);
     let to = to + (TEN_MINUTES_MS - to.rem_euclid(TEN_MINUTES_MS)) % TEN_MINUTES_MS;
     let mut out = Vec::new();
     let mut a = from;
     while a < to || out.is_empty() {
-        let b = (a + MAX_WINDOW_MS).min(to.max(a));
+        let b = (a + width).min(to.max(a));
         out.push((a, b));
         if b >= to {
             break;

@@ -642,6 +642,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/connect/token", post(token))
         .route("/api/v1/conversations/establish", post(establish))
         .route(
+            "/api/v1/conversations/hubs/{hub}/established",
+            get(established),
+        )
+        .route(
             "/inbound/{side}/v1/direct/activity/{conversation}",
             post(inbound),
         )
@@ -962,6 +966,42 @@ async fn establish(State(s): S, headers: HeaderMap, body: axum::body::Bytes) -> 
         json!({"tenantId": "sim-tenant", "hubId": "sim-hub", "integrationId": integration,
         "conversationId": id, "tokenId": format!("tok-{binding}"),
         "openedDateTime": httpdate::fmt_http_date(SystemTime::now()), "isNew": is_new}),
+    )
+}
+
+/// The hub's established conversations, oldest first.
+async fn established(State(s): S, Path(hub): Path<String>, headers: HeaderMap) -> Response {
+    let ctx = match s.admit("hubster.established", &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(why) = s.hub_auth(&headers) {
+        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
+    }
+    if hub != "sim-hub" {
+        return s.error(ctx, StatusCode::NOT_FOUND, "no such hub");
+    }
+    let mut list: Vec<(i64, Value)> = s
+        .hub
+        .lock()
+        .expect("hub lock")
+        .conversations
+        .iter()
+        .map(|(id, c)| {
+            let opened = std::time::UNIX_EPOCH + Duration::from_millis(c.opened_ms as u64);
+            (
+                c.opened_ms,
+                json!({"conversationId": id, "hubId": "sim-hub",
+                "integrationId": c.integration_id, "binding": c.binding,
+                "openedDateTime": httpdate::fmt_http_date(opened)}),
+            )
+        })
+        .collect();
+    list.sort_by_key(|(t, _)| *t);
+    s.answer(
+        ctx,
+        StatusCode::OK,
+        Value::Array(list.into_iter().map(|(_, v)| v).collect()),
     )
 }
 

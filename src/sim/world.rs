@@ -205,6 +205,8 @@ pub struct Delivered {
 pub struct HubConversation {
     pub binding: String,
     pub integration_id: String,
+    /// When it was established (epoch ms).
+    pub opened_ms: i64,
     pub activities: Vec<Delivered>,
     pub external_ids: HashSet<String>,
     pub last_event_id: i64,
@@ -236,6 +238,7 @@ impl Hub {
             HubConversation {
                 binding: binding.to_owned(),
                 integration_id: integration_id.to_owned(),
+                opened_ms: now_ms(),
                 ..Default::default()
             },
         );

@@ -6,7 +6,7 @@
 
 use super::daemon::{Daemon, DaemonError};
 use super::pipeline;
-use crate::platform::liveperson::{Search, windows};
+use crate::platform::liveperson::{Search, windows_of};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -21,6 +21,9 @@ pub struct Request {
     pub until_given: bool,
     /// Only these conversations (from `--conversation-ids FILE`).
     pub ids: Option<Vec<String>>,
+    /// The widest search window (at most
+    /// [`MAX_WINDOW_MS`](crate::platform::liveperson::MAX_WINDOW_MS)).
+    pub window_ms: i64,
 }
 
 impl Request {
@@ -109,7 +112,7 @@ pub async fn run(
     // One "window" for an id list; else the range in 3-month windows.
     let spans: Vec<(i64, i64)> = match &req.ids {
         Some(_) => vec![(req.since_ms, req.until_ms)],
-        None => windows(req.since_ms, req.until_ms),
+        None => windows_of(req.since_ms, req.until_ms, req.window_ms),
     };
     summary.windows = spans.len();
     let (mut found_total, mut done_total) = (0u64, 0u64);
@@ -139,7 +142,10 @@ pub async fn run(
                     status: vec!["OPEN".into(), "CLOSE".into()],
                     latest_update_from: None,
                 };
-                let found = daemon.source.search(&q).await.map_err(|e| {
+                let lp = daemon.source.liveperson().ok_or_else(|| {
+                    DaemonError::Setup("a time range needs the LivePerson API as source".into())
+                })?;
+                let found = lp.search(&q).await.map_err(|e| {
                     DaemonError::Setup(format!("conversations/search {from}..{to}: {e}"))
                 })?;
                 found.into_iter().map(|c| c.conversation_id).collect()

@@ -3,7 +3,7 @@
 //! adds the OPEN ones it knows, syncs them with bounded concurrency, then
 //! moves the watermark to the cycle's start, and sleeps `poll_interval`.
 
-use super::pipeline::{self, PipelineError, Sink};
+use super::pipeline::{self, PipelineError, Sink, Source};
 use crate::clock::now_ms;
 use crate::config::Mapping;
 use crate::http::Metrics;
@@ -129,7 +129,7 @@ pub enum Until {
 /// Everything a run needs.
 pub struct Daemon {
     pub cfg: SyncConfig,
-    pub source: Arc<LivePersonClient>,
+    pub source: Arc<Source>,
     pub sink: Arc<Sink>,
     pub store: Arc<Store>,
     pub mapping: Arc<Mapping>,
@@ -148,13 +148,13 @@ impl Daemon {
         let cfg = config.sync.clone();
         let store = Arc::new(Store::open(&cfg.store_path())?);
         let http = Arc::new(Metrics::default());
-        let source = Arc::new(
+        let source = Arc::new(Source::LivePerson(Arc::new(
             LivePersonClient::new(
                 config.liveperson().map_err(DaemonError::Setup)?,
                 Arc::clone(&http),
             )
             .map_err(DaemonError::Setup)?,
-        );
+        )));
         let sink = match &cfg.sink {
             SinkConfig::Hubster => Sink::Hubster(Arc::new(
                 HubsterClient::new(
@@ -319,7 +319,12 @@ impl Daemon {
             .expect("no panic")?;
         let lookback = (self.cfg.lookback_secs * 1000.0) as i64;
         let updated_since = watermark.map(|w| w - lookback);
-        let found = match self.source.discover(since, now_ms(), updated_since).await {
+        let Some(lp) = self.source.liveperson() else {
+            return Err(DaemonError::Setup(
+                "the daemon reads from the LivePerson API".into(),
+            ));
+        };
+        let found = match lp.discover(since, now_ms(), updated_since).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");

@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::pipeline::file_name;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +33,101 @@ pub enum ExportError {
     Store(#[from] StoreError),
 }
 
+/// Where Hubster activities come from.
+pub enum ActivitySource {
+    /// The engine's get activities, merged over the integration types.
+    Hubster(Arc<HubsterClient>),
+    /// A directory of `<conversation id>.jsonl` files, one activity a line
+    /// (what a files target writes), or `<conversation id>.json` arrays.
+    Files(PathBuf),
+}
+
+impl ActivitySource {
+    /// One conversation's activities from eventId `leid` on, in eventId order.
+    pub async fn activities(
+        &self,
+        conversation_id: &str,
+        leid: i64,
+    ) -> Result<Vec<Value>, ExportError> {
+        match self {
+            ActivitySource::Hubster(hub) => {
+                let types = [
+                    IntegrationType::Customer,
+                    IntegrationType::Agent,
+                    IntegrationType::Bot,
+                ];
+                hub.activities(conversation_id, &types, leid)
+                    .await
+                    .map_err(|source| ExportError::Http {
+                        conversation_id: conversation_id.to_owned(),
+                        source,
+                    })
+            }
+            ActivitySource::Files(dir) => {
+                let mut all = read_activities(dir, conversation_id)?;
+                all.retain(|a| a["eventId"].as_i64().is_none_or(|e| e >= leid));
+                // Stable: activities without an eventId keep their place at the end.
+                all.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));
+                Ok(all)
+            }
+        }
+    }
+}
+
+/// A conversation's activities from a directory: `<id>.jsonl` (one a line;
+/// a last line cut short by a crash is left out) or `<id>.json` (an array).
+pub fn read_activities(dir: &Path, conversation_id: &str) -> Result<Vec<Value>, ExportError> {
+    let stem = file_name(conversation_id);
+    let jsonl = dir.join(format!("{stem}.jsonl"));
+    let json = dir.join(format!("{stem}.json"));
+    let err = |path: &Path, message: String| ExportError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::read_to_string(&jsonl) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let mut out = Vec::with_capacity(lines.len());
+            for (i, l) in lines.iter().enumerate() {
+                match serde_json::from_str::<Value>(l) {
+                    Ok(v) if v.is_object() => out.push(v),
+                    Ok(_) => {
+                        return Err(err(
+                            &jsonl,
+                            format!("line {}: not an activity object", i + 1),
+                        ));
+                    }
+                    Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+                    Err(e) => return Err(err(&jsonl, format!("line {}: {e}", i + 1))),
+                }
+            }
+            return Ok(out);
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(err(&jsonl, e.to_string()));
+        }
+        Err(_) => {}
+    }
+    match std::fs::read(&json) {
+        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(_) => Err(err(&json, "not an array of activities".into())),
+            Err(e) => Err(err(&json, e.to_string())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(
+            &jsonl,
+            format!("no such file (nor {})", json.display()),
+        )),
+        Err(e) => Err(err(&json, e.to_string())),
+    }
+}
+
 /// Exports one Hubster conversation into `dir/<name>.json`; `name` is also
-/// the dialog id of records with no LivePerson provenance (the source
-/// conversation id, when there is one). Returns the records written.
+/// the dialog id of records with no LivePerson provenance. Returns the
+/// records written.
 pub async fn export_conversation(
     pipeline: &str,
-    hub: &HubsterClient,
+    source: &ActivitySource,
     hub_conversation_id: &str,
     name: &str,
     dir: &Path,
@@ -51,22 +140,9 @@ pub async fn export_conversation(
         .await
         .expect("no panic")?
         .unwrap_or_default();
-    let types = [
-        IntegrationType::Customer,
-        IntegrationType::Agent,
-        IntegrationType::Bot,
-    ];
-    let activities = hub
-        .activities(
-            hub_conversation_id,
-            &types,
-            resume.last_event_id.unwrap_or(0),
-        )
-        .await
-        .map_err(|source| ExportError::Http {
-            conversation_id: hub_conversation_id.to_owned(),
-            source,
-        })?;
+    let activities = source
+        .activities(hub_conversation_id, resume.last_event_id.unwrap_or(0))
+        .await?;
     let out = format::to_liveperson(name, &activities, mapping, &resume).map_err(|e| {
         ExportError::Convert {
             conversation_id: hub_conversation_id.to_owned(),

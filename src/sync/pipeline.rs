@@ -17,6 +17,72 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Where LivePerson records come from.
+pub enum Source {
+    /// The Messaging History API.
+    LivePerson(Arc<LivePersonClient>),
+    /// A directory of LivePerson JSON files, `<conversation id>.json`, each
+    /// `{"messageEventRecords": [...]}` or a bare array of records.
+    Files(PathBuf),
+}
+
+impl Source {
+    /// One conversation's records.
+    pub async fn content(&self, conversation_id: &str) -> Result<Vec<Value>, PipelineError> {
+        match self {
+            Source::LivePerson(lp) => {
+                lp.content(conversation_id)
+                    .await
+                    .map_err(|source| PipelineError::Http {
+                        conversation_id: conversation_id.to_owned(),
+                        source,
+                    })
+            }
+            Source::Files(dir) => {
+                let path = dir.join(format!("{}.json", file_name(conversation_id)));
+                read_records(&path).map_err(|message| PipelineError::Convert {
+                    conversation_id: conversation_id.to_owned(),
+                    message,
+                })
+            }
+        }
+    }
+
+    /// The API client, when the source is the API.
+    pub fn liveperson(&self) -> Option<&LivePersonClient> {
+        match self {
+            Source::LivePerson(lp) => Some(lp),
+            Source::Files(_) => None,
+        }
+    }
+}
+
+/// The records of a LivePerson JSON file: `{"messageEventRecords": [...]}`
+/// or a bare array. A file that is missing has none.
+pub fn read_records(path: &std::path::Path) -> Result<Vec<Value>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let doc: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    match doc {
+        Value::Array(a) => Ok(a),
+        Value::Object(mut o) => match o.remove("messageEventRecords") {
+            Some(Value::Array(a)) => Ok(a),
+            _ => Err(format!(
+                "{}: has no messageEventRecords array",
+                path.display()
+            )),
+        },
+        _ => Err(format!(
+            "{}: neither {{\"messageEventRecords\": [...]}} nor an array of records",
+            path.display()
+        )),
+    }
+}
+
 /// Where activities go.
 pub enum Sink {
     /// The Hubster engine: establish once, then one activity at a time.
@@ -328,46 +394,48 @@ pub async fn recover(
     Ok(found_total)
 }
 
+/// Converts what is new in a conversation's records (after `resume`) into
+/// the activities to deliver, each with its idempotency key, and what marks
+/// each delivered. The records are parsed from text so that the converter
+/// reads them borrowed, exactly as `convert` does.
+pub fn convert_records(
+    conversation_id: &str,
+    records: &[Value],
+    mapping: &Mapping,
+    resume: &format::LpResume,
+) -> Result<(Vec<Value>, Vec<StoredMark>, format::Report), PipelineError> {
+    let bad = |message: String| PipelineError::Convert {
+        conversation_id: conversation_id.to_owned(),
+        message,
+    };
+    let text = serde_json::to_string(records).expect("values serialize");
+    let parsed: Vec<Record> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let out = format::to_hubster(conversation_id, &parsed, mapping, resume)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut activities: Vec<Value> = out.activities.iter().map(|a| a.to_value()).collect();
+    let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
+    fill_external_ids(conversation_id, &mut activities, &marks);
+    Ok((activities, marks, out.report))
+}
+
 /// Syncs one conversation from LivePerson to the sink.
 pub async fn sync_conversation(
     pipeline: &str,
     conversation_id: &str,
-    source: &LivePersonClient,
+    source: &Source,
     sink: &Sink,
     store: &Arc<Store>,
     mapping: &Arc<Mapping>,
 ) -> Result<Outcome, PipelineError> {
-    let http = |source| PipelineError::Http {
-        conversation_id: conversation_id.to_owned(),
-        source,
-    };
     let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
     let mut state: ConversationState = blocking(store, move |s| s.conversation(&p, &c))
         .await?
         .unwrap_or_default();
-    let records = source.content(conversation_id).await.map_err(http)?;
+    let records = source.content(conversation_id).await?;
 
-    // Convert what is new. The records are parsed from text so that the
-    // converter reads them borrowed, exactly as `convert` does.
-    let text = serde_json::to_string(&records).expect("values serialize");
-    let converted =
-        {
-            let parsed: Vec<Record> =
-                serde_json::from_str(&text).map_err(|e| PipelineError::Convert {
-                    conversation_id: conversation_id.to_owned(),
-                    message: e.to_string(),
-                })?;
-            let out = format::to_hubster(conversation_id, &parsed, mapping, &state.resume)
-                .map_err(|e| PipelineError::Convert {
-                    conversation_id: conversation_id.to_owned(),
-                    message: e.to_string(),
-                })?;
-            let activities: Vec<Value> = out.activities.iter().map(|a| a.to_value()).collect();
-            let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
-            (activities, marks, out.report.already_delivered)
-        };
-    let (mut activities, marks, already) = converted;
-    fill_external_ids(conversation_id, &mut activities, &marks);
+    let (activities, marks, report) =
+        convert_records(conversation_id, &records, mapping, &state.resume)?;
+    let already = report.already_delivered;
     state.last_polled_ms = Some(now_ms());
     // The source's last update: its newest record.
     state.last_updated_ms = records

@@ -67,6 +67,7 @@ fn hub(sim: &Sim, http: HttpConfig) -> HubsterClient {
         client_id: sim.shared.creds.hubster_client_id.clone(),
         client_secret: SecretSource::Value(sim.shared.creds.hubster_client_secret.clone()),
         token_refresh_margin_secs: 120,
+        hub_id: None,
         http,
     };
     HubsterClient::new(&cfg, Arc::new(Metrics::default())).unwrap()

@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod daemon;
 mod golden;
+mod migrate;
 mod pipeline;
 mod roundtrip;
 mod sim_cli;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 struct Setup {
     sim: Sim,
-    lp: LivePersonClient,
+    lp: pipeline::Source,
     hub: Arc<HubsterClient>,
     store: Arc<Store>,
     mapping: Arc<Mapping>,
@@ -63,6 +63,7 @@ async fn setup(cfg: SimConfig) -> Setup {
             client_id: c.hubster_client_id.clone(),
             client_secret: SecretSource::Value(c.hubster_client_secret.clone()),
             token_refresh_margin_secs: 120,
+            hub_id: None,
             http: http(),
         },
         Arc::new(Metrics::default()),
@@ -72,7 +73,7 @@ async fn setup(cfg: SimConfig) -> Setup {
     let store = Arc::new(Store::open(&dir.path().join("convsync.redb")).unwrap());
     Setup {
         sim,
-        lp,
+        lp: pipeline::Source::LivePerson(Arc::new(lp)),
         hub: Arc::new(hub),
         store,
         mapping: Arc::new(Mapping::default()),
@@ -397,18 +398,11 @@ async fn hubster_conversations_export_to_liveperson_json_incrementally() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let from = convsync::sync::export::ActivitySource::Hubster(Arc::clone(&s.hub));
     let export = || async {
-        export_conversation(
-            "x",
-            &s.hub,
-            &target,
-            &c.id,
-            dir.path(),
-            &s.store,
-            &s.mapping,
-        )
-        .await
-        .unwrap()
+        export_conversation("x", &from, &target, &c.id, dir.path(), &s.store, &s.mapping)
+            .await
+            .unwrap()
     };
     let n = export().await;
     let file = dir.path().join(format!("{}.json", c.id));

@@ -1,0 +1,475 @@
+//! `convsync migrate`, the real binary against simulators and real files:
+//! LivePerson -> Hubster and verify, the round trip Hubster -> LivePerson
+//! files -> a second Hubster, dry runs, second runs, bad configs.
+
+use convsync::config::Mapping;
+use convsync::sim::{Sim, SimConfig};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+async fn sim(conversations: usize) -> Sim {
+    Sim::start(
+        SimConfig {
+            conversations,
+            growth: 0,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A config reading LivePerson from `lp` and Hubster from `hub`, with the
+/// state in `dir/state`, and these migrations.
+fn config(dir: &Path, lp: &Sim, hub: &Sim, migrations: &str) -> PathBuf {
+    let (c, h) = (&lp.shared.creds, &hub.shared.creds);
+    let fast = "requests_per_second = 2000\nburst = 100\nmax_concurrency = 16\nserver_error_delays_secs = [0.01]\ntransient_backoff_secs = 0.01\nmax_backoff_secs = 0.2";
+    let text = format!(
+        r#"[liveperson]
+account = "{account}"
+source = "convsync_tests"
+csds_url = "{lp_base}"
+[liveperson.auth]
+bearer = {{ value = "{bearer}" }}
+[liveperson.http]
+{fast}
+
+[hubster]
+identity_url = "{hub_base}"
+engine_url = "{hub_base}"
+direct_url = "{hub_base}"
+client_id = "{client_id}"
+client_secret = {{ value = "{secret}" }}
+hub_id = "sim-hub"
+[hubster.http]
+{fast}
+
+[sync]
+state_dir = {state:?}
+concurrency = 8
+
+{migrations}
+"#,
+        account = c.account,
+        bearer = c.bearer,
+        lp_base = lp.base_url(),
+        hub_base = hub.base_url(),
+        client_id = h.hubster_client_id,
+        secret = h.hubster_client_secret,
+        state = dir.join("state"),
+    );
+    let path = dir.join(format!("convsync-{}.toml", hub.addr().port()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn convsync(config: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsync"));
+    cmd.arg("--config").arg(config).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn summary(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
+}
+
+fn expected(sim: &Sim) -> BTreeMap<String, Vec<String>> {
+    let map = Mapping::default();
+    let s = &sim.shared;
+    s.lp.conversations
+        .iter()
+        .filter_map(|c| Some((c.id.clone(), s.expected_external_ids(&c.id, &map, true)?)))
+        .collect()
+}
+
+const LP_TO_HUB: &str = r#"
+[[migration]]
+name = "lp-to-hub"
+source = { platform = "liveperson" }
+target = { platform = "hubster" }
+since = "2000-01-01"
+"#;
+
+#[tokio::test]
+async fn liveperson_to_hubster_migrates_once_and_verifies_with_no_difference() {
+    let sim = sim(30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
+
+    // A dry run converts everything and writes nothing, not even a store.
+    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--dry-run"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let want: usize = expected(&sim).values().map(Vec::len).sum();
+    assert!(
+        stdout.contains(&format!(
+            "30 conversations, {want} activities would be written"
+        )),
+        "{stdout}"
+    );
+    for c in &sim.shared.lp.conversations {
+        assert!(stdout.contains(&c.id), "{} not listed", c.id);
+    }
+    assert_eq!(sim.stats().delivered_activities, 0);
+    assert!(sim.shared.ledger().is_empty(), "nothing established");
+    assert!(!dir.path().join("state").join("convsync.redb").exists());
+
+    // The migration, then the comparison: 0 differences.
+    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s["conversations"], 30);
+    assert_eq!(s["written"], want);
+    assert!(text(&out.stderr).contains("0 differences"));
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("state").join("lp-to-hub.verify.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["differences"], 0, "{report}");
+    assert_eq!(report["conversations_matching"], 30);
+    assert_eq!(report["source_items"], want);
+    assert_eq!(report["target_items"], want);
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+
+    // Again: nothing new is written.
+    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["written"], 0);
+    assert_eq!(sim.stats().delivered_activities as usize, want);
+
+    let out = convsync(&cfg, &["migrate", "--list"]).await;
+    assert!(out.status.success());
+    let list = text(&out.stdout);
+    assert!(list.contains("lp-to-hub"), "{list}");
+    assert!(list.contains("liveperson -> hubster"), "{list}");
+    assert!(list.contains("complete at"), "{list}");
+}
+
+#[tokio::test]
+async fn verify_reports_what_the_target_lacks_doubles_or_reorders() {
+    let sim = sim(6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("activities");
+    let m = format!(
+        "[[migration]]\nname = \"lp-to-files\"\nsource = {{ platform = \"liveperson\" }}\ntarget = {{ platform = \"files\", dir = {out_dir:?}, format = \"hubster\" }}\nsince = \"2000-01-01\"\n"
+    );
+    let cfg = config(dir.path(), &sim, &sim, &m);
+    let out = convsync(&cfg, &["migrate", "lp-to-files", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Damage three files: a line lost, a line twice, two lines swapped.
+    let ids: Vec<String> = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let edit = |id: &str, f: &dyn Fn(&mut Vec<String>)| {
+        let path = out_dir.join(format!("{id}.jsonl"));
+        let mut lines: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        f(&mut lines);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    };
+    edit(&ids[0], &|l| {
+        l.remove(1);
+    });
+    edit(&ids[1], &|l| l.push(l[0].clone()));
+    edit(&ids[2], &|l| l.swap(0, 1));
+
+    let report_path = dir.path().join("report.json");
+    let out = convsync(
+        &cfg,
+        &[
+            "migrate",
+            "lp-to-files",
+            "--dry-run",
+            "--verify",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(r["missing"], 1, "{r}");
+    assert_eq!(r["duplicated"], 1, "{r}");
+    assert_eq!(r["out_of_order"], 1, "{r}");
+    assert_eq!(r["differences"], 3, "{r}");
+    assert_eq!(r["conversations_differing"], 3, "{r}");
+    let differing: Vec<&str> = r["differing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversation_id"].as_str().unwrap())
+        .collect();
+    for id in &ids[..3] {
+        assert!(differing.contains(&id.as_str()), "{id} not named");
+    }
+    let human = text(&out.stderr);
+    assert!(human.contains("3 differences"), "{human}");
+    assert!(human.contains(&ids[0]), "{human}");
+}
+
+/// An activity posted to the hub as a client of the engine would.
+async fn post_native(hub: &Sim, conversation: &str, side: &str, text: &str, n: usize) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = &hub.shared.creds;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/connect/token", hub.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c.hubster_client_id.as_str()),
+            ("client_secret", c.hubster_client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let (path, sender, recipient) = match side {
+        "customer" => ("customer", "Customer", "Agent"),
+        _ => ("business", "Agent", "Customer"),
+    };
+    let activity = json!({"type": "message", "externalId": format!("native-{conversation}-{n}"),
+        "sender": {"integrationId": format!("int-{sender}"), "integrationType": sender, "channelType": "WebChat"},
+        "recipient": {"integrationId": format!("int-{recipient}"), "integrationType": recipient},
+        "message": {"type": "text", "text": text}});
+    let r = http
+        .post(format!(
+            "{}/inbound/{path}/v1/direct/activity/{conversation}",
+            hub.base_url()
+        ))
+        .bearer_auth(token)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+async fn establish_native(hub: &Sim, binding: &str) -> String {
+    let (id, _) = hub
+        .shared
+        .hub
+        .lock()
+        .unwrap()
+        .establish(binding, "int-Customer");
+    id
+}
+
+/// The hub's conversations: binding -> what each activity says and who
+/// says it, in order (ids the hub or the conversation id derive are left
+/// out: eventId, externalId, interactionId).
+fn hub_content(hub: &Sim) -> BTreeMap<String, Vec<Value>> {
+    hub.shared
+        .ledger()
+        .into_iter()
+        .map(|(binding, acts)| {
+            let acts = acts
+                .into_iter()
+                .map(|a| {
+                    json!({"type": a["type"], "message": a["message"], "event": a["event"],
+                        "sender": a["sender"]["integrationType"],
+                        "senderId": a["sender"]["integrationId"],
+                        "recipient": a["recipient"]["integrationType"]})
+                })
+                .collect();
+            (binding, acts)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
+    let a = sim(8).await;
+    let b = sim(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    let to_files = format!(
+        "{LP_TO_HUB}\n[[migration]]\nname = \"hub-to-files\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n"
+    );
+    let cfg_a = config(dir.path(), &a, &a, &to_files);
+    let to_b = format!(
+        "[[migration]]\nname = \"files-to-hub\"\nsource = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\ntarget = {{ platform = \"hubster\" }}\n"
+    );
+    let cfg_b = config(dir.path(), &a, &b, &to_b);
+
+    // Hub A: the LivePerson conversations, plus conversations and messages
+    // of its own (no LivePerson provenance).
+    let out = convsync(&cfg_a, &["migrate", "lp-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first_hub_conv =
+        a.shared.hub.lock().unwrap().bindings[&a.shared.lp.conversations[0].id].clone();
+    post_native(
+        &a,
+        &first_hub_conv,
+        "business",
+        "an agent's word, native",
+        1,
+    )
+    .await;
+    let native = establish_native(&a, "web-visitor-42").await;
+    post_native(&a, &native, "customer", "hello from the web", 1).await;
+    post_native(&a, &native, "business", "hello, how can I help? ✓", 2).await;
+    post_native(&a, &native, "customer", "where is my order #123", 3).await;
+
+    // Hub A -> LivePerson files, verified.
+    let out = convsync(&cfg_a, &["migrate", "hub-to-files", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 differences"),
+        "{}",
+        text(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["conversations"], 9);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(export.join(format!("{native}.json"))).unwrap())
+            .unwrap();
+    let recs = doc["messageEventRecords"].as_array().unwrap();
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0]["originatorMetadata"]["role"], "CONSUMER");
+    assert_eq!(recs[1]["originatorMetadata"]["role"], "ASSIGNED_AGENT");
+    assert_eq!(recs[1]["event"]["message"], "hello, how can I help? ✓");
+
+    // LivePerson files -> hub B, verified.
+    let out = convsync(&cfg_b, &["migrate", "files-to-hub", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 differences"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Hub B holds what hub A held: content, order, sender types, keyed by
+    // hub A's conversation ids.
+    let in_a = hub_content(&a);
+    let in_b = hub_content(&b);
+    let a_by_id: BTreeMap<String, Vec<Value>> = {
+        let hub = a.shared.hub.lock().unwrap();
+        in_a.iter()
+            .map(|(binding, acts)| (hub.bindings[binding].clone(), acts.clone()))
+            .collect()
+    };
+    assert_eq!(in_b.len(), 9);
+    assert_eq!(in_b, a_by_id);
+    assert_eq!(b.stats().duplicate_deliveries, 0);
+
+    // Incremental both ways: one new message, one new activity each.
+    post_native(&a, &native, "business", "it ships tomorrow", 4).await;
+    let out = convsync(&cfg_a, &["migrate", "hub-to-files"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["written"], 1);
+    let out = convsync(&cfg_b, &["migrate", "files-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["written"], 1);
+    assert_eq!(hub_content(&b)[&native].len(), 4);
+    assert_eq!(
+        hub_content(&b)[&native][3]["message"]["text"],
+        "it ships tomorrow"
+    );
+    // And a finished migration run again writes nothing.
+    for (cfg, name) in [(&cfg_a, "hub-to-files"), (&cfg_b, "files-to-hub")] {
+        let out = convsync(cfg, &["migrate", name]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(summary(&out)["written"], 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn stdout_target_prints_every_conversation_and_keeps_no_state() {
+    let sim = sim(4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = "[[migration]]\nname = \"peek\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"stdout\" }\nsince = \"2000-01-01\"\n";
+    let cfg = config(dir.path(), &sim, &sim, m);
+    for _ in 0..2 {
+        let out = convsync(&cfg, &["migrate", "peek"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let lines: Vec<Value> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        let got: BTreeMap<String, Vec<String>> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["conversationId"].as_str().unwrap().to_owned(),
+                    l["activities"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a["externalId"].as_str().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected(&sim));
+    }
+    assert!(!dir.path().join("state").join("convsync.redb").exists());
+    assert_eq!(sim.stats().delivered_activities, 0);
+}
+
+#[tokio::test]
+async fn bad_migration_configs_name_the_key_and_exit_2() {
+    let sim = sim(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[migration]]\nname = \"m\"\nsource = { platform = \"zendesk\" }\ntarget = { platform = \"hubster\" }\n",
+            "migration.source",
+            "zendesk",
+        ),
+        (
+            "[[migration]]\nname = \"m\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"hubster\" }\nwindow_days = 200\n",
+            "migration.window_days",
+            "wider than allowed",
+        ),
+    ];
+    for (m, key, words) in cases {
+        let cfg = config(dir.path(), &sim, &sim, m);
+        let out = convsync(&cfg, &["migrate", "m"]).await;
+        assert_eq!(out.status.code(), Some(2), "{m}");
+        let e = text(&out.stderr);
+        assert!(e.contains(cfg.to_str().unwrap()), "names the file: {e}");
+        assert!(e.contains(key) && e.contains(words), "{e}");
+    }
+    // Missing credentials: a config without [liveperson].
+    let path = dir.path().join("no-lp.toml");
+    std::fs::write(
+        &path,
+        "[[migration]]\nname = \"m\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"files\", dir = \"x\", format = \"hubster\" }\n",
+    )
+    .unwrap();
+    let out = convsync(&path, &["migrate", "m"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("migration.source.platform") && e.contains("[liveperson]"),
+        "{e}"
+    );
+    // A name not configured.
+    let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
+    let out = convsync(&cfg, &["migrate", "lp-to-hubb"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("there are: lp-to-hub"));
+}
