@@ -164,16 +164,23 @@ pub async fn run(
         let mut todo = ids;
         let mut passes = 0;
         while !todo.is_empty() && !*stop.borrow() {
-            let out = daemon.sync_set(todo, &stop).await?;
+            let (base_done, base_delivered, base_dead) = (
+                done_total,
+                summary.activities_delivered,
+                summary.dead_letters,
+            );
+            let mut each = |o: &super::daemon::SetOutcome| {
+                on(Event::Progress {
+                    done: base_done + o.synced + o.dead.len() as u64,
+                    found: found_total,
+                    delivered: base_delivered + o.delivered,
+                    dead: base_dead + o.dead.len() as u64,
+                })
+            };
+            let out = daemon.sync_set_observed(todo, &stop, &mut each).await?;
             done_total += out.synced + out.dead.len() as u64;
             summary.activities_delivered += out.delivered;
             summary.dead_letters += out.dead.len() as u64;
-            on(Event::Progress {
-                done: done_total,
-                found: found_total,
-                delivered: summary.activities_delivered,
-                dead: summary.dead_letters,
-            });
             todo = out.failed;
             passes += 1;
             if passes >= daemon.cfg.retry_budget.max(1) {

@@ -366,6 +366,17 @@ impl Daemon {
         ids: Vec<String>,
         stop: &watch::Receiver<bool>,
     ) -> Result<SetOutcome, DaemonError> {
+        self.sync_set_observed(ids, stop, &mut |_| {}).await
+    }
+
+    /// As [`sync_set`](Self::sync_set), telling `each` the outcome so far
+    /// after every conversation (for progress displays).
+    pub async fn sync_set_observed(
+        &self,
+        ids: Vec<String>,
+        stop: &watch::Receiver<bool>,
+        each: &mut dyn FnMut(&SetOutcome),
+    ) -> Result<SetOutcome, DaemonError> {
         let mut out = SetOutcome::default();
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = ids.into_iter();
@@ -412,6 +423,7 @@ impl Daemon {
                     }
                 }
             }
+            each(&out);
         }
         Ok(out)
     }

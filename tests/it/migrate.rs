@@ -473,3 +473,41 @@ async fn bad_migration_configs_name_the_key_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("there are: lp-to-hub"));
 }
+
+#[tokio::test]
+async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
+    let sim = sim(5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let acts = dir.path().join("activities");
+    let lp = dir.path().join("lp");
+    let m = format!(
+        "[[migration]]\nname = \"to-activities\"\nsource = {{ platform = \"liveperson\" }}\ntarget = {{ platform = \"files\", dir = {acts:?}, format = \"hubster\" }}\nsince = \"2000-01-01\"\n\n[[migration]]\nname = \"to-lp\"\nsource = {{ platform = \"files\", dir = {acts:?}, format = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {lp:?}, format = \"liveperson\" }}\n"
+    );
+    let cfg = config(dir.path(), &sim, &sim, &m);
+    let out = convsync(&cfg, &["migrate", "to-activities"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A file broken in its middle (not a torn last line).
+    std::fs::write(
+        acts.join("poison.jsonl"),
+        "{\"type\":\"message\",\"eventId\":1,\"message\":{\"type\":\"text\",\"text\":\"a\"}}\n{not json\n{\"type\":\"message\",\"eventId\":3,\"message\":{\"type\":\"text\",\"text\":\"b\"}}\n",
+    )
+    .unwrap();
+    let out = convsync(&cfg, &["migrate", "to-lp", "--verify"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("poison.jsonl") && err.contains("line 2"),
+        "{err}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["dead_letters"], 1);
+    assert_eq!(s["conversations"], 6);
+    for c in &sim.shared.lp.conversations {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(lp.join(format!("{}.json", c.id))).unwrap())
+                .unwrap();
+        let n = doc["messageEventRecords"].as_array().unwrap().len();
+        assert_eq!(n, sim.shared.lp.records(c).len(), "{}", c.id);
+    }
+    assert!(!lp.join("poison.json").exists());
+}

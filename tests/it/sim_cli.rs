@@ -58,6 +58,8 @@ impl SimProcess {
             .arg(&self.config)
             .args(args)
             .env("RUST_LOG", "debug")
+            // The written config keeps its state and exports under ./
+            .current_dir(self._dir.path())
             .output()
             .unwrap()
     }
@@ -214,4 +216,33 @@ fn bad_simulator_flags_are_named() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fault-429 must be between 0 and 1"));
+}
+
+#[test]
+fn the_written_config_rehearses_both_migrations() {
+    let sim = SimProcess::start(&["--growth", "0"]);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let out = sim.convsync(&["migrate", "--list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("liveperson-to-hubster\n  liveperson -> hubster"),
+        "{list}"
+    );
+    assert!(
+        list.contains("hubster-to-liveperson-files\n  hubster -> files:export (liveperson)"),
+        "{list}"
+    );
+    for name in ["liveperson-to-hubster", "hubster-to-liveperson-files"] {
+        let out = sim.convsync(&["migrate", name, "--verify"]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("0 differences"), "{name}");
+    }
+    let files = std::fs::read_dir(sim._dir.path().join("export"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 12);
+    let stats = get(&format!("{}/sim/stats", sim.base()));
+    assert_eq!(stats["duplicate_deliveries"], 0);
+    assert!(stats["delivered_activities"].as_u64().unwrap() > 12);
 }

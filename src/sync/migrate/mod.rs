@@ -91,8 +91,13 @@ impl State {
             );
         }
         let what = format!(
-            "last run {} conversations, {} written; {} written over {} runs; {} dead letters",
-            self.conversations, self.written, self.written_total, self.runs, self.dead_letters
+            "last run {} conversations, {} written; {} written in {} run{}; {} dead letters",
+            self.conversations,
+            self.written,
+            self.written_total,
+            self.runs,
+            if self.runs == 1 { "" } else { "s" },
+            self.dead_letters
         );
         if self.complete {
             format!("complete at {}: {what}", when(self.last_finished_ms))
@@ -1033,4 +1038,46 @@ async fn blocking<T: Send + 'static>(
 /// Where `--verify` writes its report by default.
 pub fn default_report_path(sync: &SyncConfig, name: &str) -> PathBuf {
     sync.state_dir.join(format!("{name}.verify.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn compare_finds_each_kind_of_difference() {
+        let none = HashSet::new();
+        let want = ids("a b c d");
+        let same = compare("c", &want, Some(&want), &none);
+        assert_eq!(same.differences(), 0);
+        let c = compare("c", &want, Some(&ids("a c d x")), &none);
+        assert_eq!((c.missing, c.unexpected, c.differences()), (1, 1, 2));
+        let c = compare("c", &want, Some(&ids("a b b c d")), &none);
+        assert_eq!((c.duplicated, c.differences()), (1, 1));
+        let c = compare("c", &want, Some(&ids("a c b d")), &none);
+        assert_eq!(c.order_differs_at, Some(1));
+        // Missing items alone do not count as disorder.
+        let c = compare("c", &want, Some(&ids("a d")), &none);
+        assert_eq!((c.missing, c.order_differs_at), (2, None));
+        let c = compare("c", &want, None, &none);
+        assert!(c.target_missing);
+        assert_eq!(c.missing, 4);
+        assert_eq!(compare("c", &[], None, &none).differences(), 0);
+    }
+
+    #[test]
+    fn items_newer_than_the_last_read_are_pending_not_missing() {
+        let pending: HashSet<String> = ids("d").into_iter().collect();
+        let c = compare("c", &ids("a b c d"), Some(&ids("a b c")), &pending);
+        assert_eq!((c.missing, c.pending, c.differences()), (0, 1, 0));
+        // Pending only excuses what is absent: the rest still counts.
+        let c = compare("c", &ids("a b c d"), Some(&ids("a c")), &pending);
+        assert_eq!((c.missing, c.pending), (1, 1));
+        let c = compare("c", &ids("d"), None, &pending);
+        assert_eq!((c.target_missing, c.differences()), (false, 0));
+    }
 }
