@@ -148,8 +148,12 @@ pub enum Command {
     /// Conversations set aside after their retry budget: list them, retry
     /// them now, or drop them. retry and drop need the store: stop the
     /// daemon first.
-    #[command(subcommand)]
-    DeadLetters(DeadLettersAction),
+    ///
+    /// The daemon's and backfills' are under sync.pipeline; a migration's
+    /// under its name (or its `pipeline`):
+    ///   convsync --config c.toml dead-letters --pipeline hubster-to-liveperson-files list
+    #[command(verbatim_doc_comment)]
+    DeadLetters(DeadLettersArgs),
 
     /// Show the whole product working, with no account and no network:
     /// start the simulator, run the daemon until every conversation is
@@ -221,6 +225,16 @@ pub struct StatusArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeadLettersArgs {
+    /// Whose dead letters: a pipeline or migration name (default:
+    /// sync.pipeline, the daemon's).
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+    #[command(subcommand)]
+    pub action: DeadLettersAction,
 }
 
 #[derive(Debug, Subcommand)]

@@ -401,10 +401,18 @@ pub async fn status(args: convsync::cli::StatusArgs, config: &Config) -> anyhow:
 }
 
 pub async fn dead_letters(
-    action: convsync::cli::DeadLettersAction,
+    args: convsync::cli::DeadLettersArgs,
     config: &Config,
 ) -> anyhow::Result<()> {
     use convsync::cli::DeadLettersAction as A;
+    let action = args.action;
+    // A migration's name stands for its pipeline.
+    let migration = args.pipeline.as_deref().and_then(|p| {
+        config
+            .migrations
+            .iter()
+            .find(|m| m.name == p || m.pipeline() == p)
+    });
     let store = match store_or_endpoint(config)? {
         Ok(s) => std::sync::Arc::new(s),
         Err(_) => bail!(
@@ -412,7 +420,11 @@ pub async fn dead_letters(
             config.sync.store_path().display()
         ),
     };
-    let pipeline = config.sync.pipeline.clone();
+    let pipeline = match (migration, &args.pipeline) {
+        (Some(m), _) => m.pipeline().to_owned(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => config.sync.pipeline.clone(),
+    };
     match action {
         A::List { json } => {
             for d in store
@@ -435,6 +447,28 @@ pub async fn dead_letters(
                 if !store.remove_dead_letter(&pipeline, &id)? {
                     eprintln!("convsync: {id} is not a dead letter");
                 }
+            }
+        }
+        A::Retry { conversation_ids }
+            if migration.is_some_and(|m| m.pipeline() != config.sync.pipeline) =>
+        {
+            let m =
+                convsync::sync::migrate::Migration::new(config, &migration.expect("some").name)?;
+            let mut failed = 0;
+            for id in conversation_ids {
+                match m.sync_one(&store, &id).await {
+                    Ok(n) => {
+                        store.remove_dead_letter(&pipeline, &id)?;
+                        println!("{id}: wrote {n}");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("convsync: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} conversation(s) still fail");
             }
         }
         A::Retry { conversation_ids } => {
@@ -774,6 +808,11 @@ pub async fn migrate(
     } else if summary.failed > 0 {
         ExitCode::FAILURE
     } else if summary.dead_letters > 0 {
+        eprintln!(
+            "convsync: {} conversation(s) set aside: convsync dead-letters --pipeline {} list",
+            summary.dead_letters,
+            m.cfg.pipeline()
+        );
         ExitCode::from(EXIT_DEAD_LETTERS)
     } else {
         ExitCode::SUCCESS

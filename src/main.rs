@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Command::Status(args) => block_on(commands::status(args, &config)),
         Command::Backfill(args) => block_on_code(commands::backfill(args, &config)),
         Command::Migrate(args) => block_on_code(commands::migrate(args, &config)),
-        Command::DeadLetters(action) => block_on(commands::dead_letters(action, &config)),
+        Command::DeadLetters(args) => block_on(commands::dead_letters(args, &config)),
     };
     match result {
         Ok(code) => code,

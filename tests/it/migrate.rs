@@ -510,4 +510,28 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
         assert_eq!(n, sim.shared.lp.records(c).len(), "{}", c.id);
     }
     assert!(!lp.join("poison.json").exists());
+    assert!(err.contains("dead-letters --pipeline to-lp list"), "{err}");
+
+    // Listed under the migration's name; mended, a retry writes it.
+    let out = convsync(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert!(list.starts_with("poison  file"), "{list}");
+    std::fs::write(
+        acts.join("poison.jsonl"),
+        "{\"type\":\"message\",\"eventId\":1,\"sender\":{\"integrationType\":\"Customer\"},\"message\":{\"type\":\"text\",\"text\":\"a\"}}\n{\"type\":\"message\",\"eventId\":3,\"sender\":{\"integrationType\":\"Agent\"},\"message\":{\"type\":\"text\",\"text\":\"b\"}}\n",
+    )
+    .unwrap();
+    let out = convsync(
+        &cfg,
+        &["dead-letters", "--pipeline", "to-lp", "retry", "poison"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "poison: wrote 2");
+    let out = convsync(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
+    assert_eq!(text(&out.stdout), "");
+    let out = convsync(&cfg, &["migrate", "to-lp", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["written"], 0);
 }

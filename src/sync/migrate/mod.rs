@@ -508,6 +508,50 @@ impl Migration {
         Ok(summary)
     }
 
+    /// Migrates one conversation now (for `dead-letters retry`): what is
+    /// new in it is written. Returns the items written.
+    pub async fn sync_one(&self, store: &Arc<Store>, id: &str) -> Result<u64, MigrateError> {
+        let pipeline = self.cfg.pipeline();
+        match self.cfg.direction() {
+            Direction::ToHubster => {
+                let sink = match &self.cfg.target {
+                    Endpoint::Hubster {} => {
+                        Sink::Hubster(Arc::clone(self.hub.as_ref().expect("checked")))
+                    }
+                    Endpoint::Files { dir, .. } => Sink::Files(dir.clone()),
+                    _ => return Err(MigrateError::Setup("stdout keeps no dead letters".into())),
+                };
+                pipeline::recover(pipeline, store, &sink).await?;
+                let o = pipeline::sync_conversation(
+                    pipeline,
+                    id,
+                    &self.record_source(),
+                    &sink,
+                    store,
+                    &self.mapping,
+                )
+                .await?;
+                Ok(o.delivered)
+            }
+            Direction::ToLivePerson => {
+                let Endpoint::Files { dir, .. } = &self.cfg.target else {
+                    return Err(MigrateError::Setup("stdout keeps no dead letters".into()));
+                };
+                let n = export_conversation(
+                    pipeline,
+                    &self.activity_source(),
+                    id,
+                    id,
+                    dir,
+                    store,
+                    &self.mapping,
+                )
+                .await?;
+                Ok(n as u64)
+            }
+        }
+    }
+
     /// Converts every selected conversation without writing anything.
     /// `store`: a dry run's resume points (what is new since the last run);
     /// `None` converts everything. `each` gets every conversation, or the
