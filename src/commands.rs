@@ -193,6 +193,22 @@ target = {{ platform = "files", dir = "export", format = "liveperson" }}
     )
 }
 
+/// For one-shot jobs: the first signal asks the job to stop after the
+/// conversations in flight; a second one exits at once (130).
+fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!(
+            "convsync: stopping after the conversations in flight (run the same command again to go on)"
+        );
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    stop_rx
+}
+
 /// Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -546,16 +562,7 @@ pub async fn backfill(
         }
         Err(e) => return Err(e.into()),
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        eprintln!(
-            "convsync: stopping after the conversations in flight (run the same command again to go on)"
-        );
-        let _ = stop_tx.send(true);
-        shutdown_signal().await;
-        std::process::exit(130);
-    });
+    let stop_rx = stop_on_signal();
 
     let started = std::time::Instant::now();
     let mut progress = Progress::new("backfill", std::sync::Arc::clone(&daemon.http));
@@ -772,16 +779,7 @@ pub async fn migrate(
         Ok(s) => Arc::new(s),
         Err(code) => return Ok(code),
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        eprintln!(
-            "convsync: stopping after the conversations in flight (run the same command again to go on)"
-        );
-        let _ = stop_tx.send(true);
-        shutdown_signal().await;
-        std::process::exit(130);
-    });
+    let stop_rx = stop_on_signal();
     let started = std::time::Instant::now();
     let mut progress = Progress::new("migrate", Arc::clone(&m.http));
     let mut on = |e| progress.on(e);

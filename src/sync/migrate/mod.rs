@@ -19,7 +19,7 @@ pub use config::{Direction, Endpoint, Format, MigrationConfig};
 use super::backfill::{self, Event, Request};
 use super::daemon::{Counters, Daemon, DaemonError, SyncConfig};
 use super::export::{ActivitySource, ExportError, export_conversation, read_activities};
-use super::pipeline::{self, PipelineError, Sink, Source, file_name, read_records};
+use super::pipeline::{self, PipelineError, Sink, Source, blocking, file_name, read_records};
 use crate::clock::now_ms;
 use crate::config::{Config, Mapping};
 use crate::format::hubster::IntegrationType;
@@ -1066,17 +1066,6 @@ fn files_in(dir: &Path, ext: &[&str]) -> Result<Vec<String>, MigrateError> {
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-/// Runs blocking store work off the async threads.
-async fn blocking<T: Send + 'static>(
-    store: &Arc<Store>,
-    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .expect("store work does not panic")
 }
 
 /// Where `--verify` writes its report by default.
