@@ -535,3 +535,89 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(summary(&out)["written"], 0);
 }
+
+#[tokio::test]
+async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
+    let hub = sim(0).await;
+    let conversations = 300;
+    {
+        let mut h = hub.shared.hub.lock().unwrap();
+        for c in 0..conversations {
+            let (id, _) = h.establish(&format!("visitor-{c}"), "int-Customer");
+            for k in 0..12 {
+                let (from, to) = if k % 2 == 0 {
+                    ("Customer", "Agent")
+                } else {
+                    ("Agent", "Customer")
+                };
+                let a = json!({"type": "message", "externalId": format!("n-{c}-{k}"),
+                    "sender": {"integrationId": format!("int-{from}"), "integrationType": from},
+                    "recipient": {"integrationId": format!("int-{to}"), "integrationType": to},
+                    "message": {"type": "text", "text": format!("message {k} of {c}")}});
+                h.deliver(&id, a, "customer").unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    let m = format!(
+        "[[migration]]\nname = \"export\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n"
+    );
+    let cfg = config(dir.path(), &hub, &hub, &m);
+    // Slow enough to be killed in the middle: 3 reads a conversation at 150/s.
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("requests_per_second = 2000", "requests_per_second = 150");
+    std::fs::write(&cfg, text_cfg).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["migrate", "export"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let count = || {
+        std::fs::read_dir(&export).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+    };
+    let t0 = std::time::Instant::now();
+    while count() < 20 {
+        assert!(t0.elapsed().as_secs() < 60, "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "finished too soon");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = count();
+    assert!(
+        before < conversations,
+        "killed in the middle ({before} files)"
+    );
+    let fast = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("requests_per_second = 150", "requests_per_second = 2000");
+    std::fs::write(&cfg, fast).unwrap();
+
+    let out = convsync(&cfg, &["migrate", "export", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0 differences"));
+    assert_eq!(count(), conversations);
+    for e in std::fs::read_dir(&export).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let recs = doc["messageEventRecords"].as_array().unwrap();
+        let seqs: Vec<i64> = recs
+            .iter()
+            .map(|r| r["sequence"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, (0..12).collect::<Vec<_>>(), "{}", path.display());
+    }
+}
