@@ -106,6 +106,19 @@ async fn liveperson_to_hubster_migrates_once_and_verifies_with_no_difference() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
 
+    // Another convsync holding the store: refused, exit 4, nothing sent.
+    {
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let held = convsync::store::Store::open(&state.join("convsync.redb")).unwrap();
+        let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("another convsync is using"));
+        drop(held);
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+    assert_eq!(sim.stats().delivered_activities, 0);
+
     // A dry run converts everything and writes nothing, not even a store.
     let out = convsync(&cfg, &["migrate", "lp-to-hub", "--dry-run"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

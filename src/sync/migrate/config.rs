@@ -311,6 +311,18 @@ pub fn check(config: &Config) -> Vec<Problem> {
                 ),
             );
         }
+        if let Endpoint::Files { .. } = m.source {
+            for (key, given) in [("since", m.since.is_some()), ("until", m.until.is_some())] {
+                if given {
+                    bad(
+                        key,
+                        format!(
+                            "{who}: a files source has no time range; select its conversations with conversation_ids or conversation_ids_file (or take every file)"
+                        ),
+                    );
+                }
+            }
+        }
         let max_days = (MAX_WINDOW_MS / DAY_MS) as u32;
         if m.window_days == 0 || m.window_days > max_days {
             bad(
@@ -456,6 +468,11 @@ mod tests {
                 "source = { platform = \"hubster\" }\ntarget = { platform = \"files\", dir = \"d\", format = \"hubster\" }",
                 "migration.target",
                 "nothing to convert",
+            ),
+            (
+                "source = { platform = \"files\", dir = \"d\", format = \"liveperson\" }\ntarget = { platform = \"hubster\" }\nsince = \"2026-01-01\"",
+                "migration.since",
+                "no time range",
             ),
             (
                 "source = { platform = \"liveperson\" }\ntarget = { platform = \"hubster\" }\n[migration.mapping]\nunknown_role = \"maybe\"",
