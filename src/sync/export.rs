@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::pipeline::file_name;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,12 @@ pub enum ExportError {
     },
     #[error("{path}: {message}")]
     File { path: String, message: String },
+    /// A conversation of a files source that cannot be read.
+    #[error("conversation {conversation_id}: {message}")]
+    Source {
+        conversation_id: String,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -37,9 +43,8 @@ pub enum ExportError {
 pub enum ActivitySource {
     /// The engine's get activities, merged over the integration types.
     Hubster(Arc<HubsterClient>),
-    /// A directory of `<conversation id>.jsonl` files, one activity a line
-    /// (what a files target writes), or `<conversation id>.json` arrays.
-    Files(PathBuf),
+    /// A directory of Hubster files (see [`FileSet`](super::files::FileSet)).
+    Files(Arc<super::files::FileSet>),
 }
 
 impl ActivitySource {
@@ -63,8 +68,13 @@ impl ActivitySource {
                         source,
                     })
             }
-            ActivitySource::Files(dir) => {
-                let mut all = read_activities(dir, conversation_id)?;
+            ActivitySource::Files(set) => {
+                let mut all =
+                    set.activities(conversation_id)
+                        .map_err(|message| ExportError::Source {
+                            conversation_id: conversation_id.to_owned(),
+                            message,
+                        })?;
                 all.retain(|a| a["eventId"].as_i64().is_none_or(|e| e >= leid));
                 // Stable: activities without an eventId keep their place at the end.
                 all.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));

@@ -7,5 +7,6 @@
 pub mod backfill;
 pub mod daemon;
 pub mod export;
+pub mod files;
 pub mod migrate;
 pub mod pipeline;

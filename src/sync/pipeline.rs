@@ -21,9 +21,8 @@ use std::sync::Arc;
 pub enum Source {
     /// The Messaging History API.
     LivePerson(Arc<LivePersonClient>),
-    /// A directory of LivePerson JSON files, `<conversation id>.json`, each
-    /// `{"messageEventRecords": [...]}` or a bare array of records.
-    Files(PathBuf),
+    /// A directory of LivePerson files (see [`FileSet`](super::files::FileSet)).
+    Files(Arc<super::files::FileSet>),
 }
 
 impl Source {
@@ -38,12 +37,12 @@ impl Source {
                         source,
                     })
             }
-            Source::Files(dir) => {
-                let path = dir.join(format!("{}.json", file_name(conversation_id)));
-                read_records(&path).map_err(|message| PipelineError::Convert {
-                    conversation_id: conversation_id.to_owned(),
-                    message,
-                })
+            Source::Files(set) => {
+                set.records(conversation_id)
+                    .map_err(|message| PipelineError::Convert {
+                        conversation_id: conversation_id.to_owned(),
+                        message,
+                    })
             }
         }
     }

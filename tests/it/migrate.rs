@@ -529,7 +529,8 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
     let out = convsync(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let list = text(&out.stdout);
-    assert!(list.starts_with("poison  file"), "{list}");
+    assert!(list.starts_with("poison  source"), "{list}");
+    assert!(list.contains("poison.jsonl: line 2"), "{list}");
     std::fs::write(
         acts.join("poison.jsonl"),
         "{\"type\":\"message\",\"eventId\":1,\"sender\":{\"integrationType\":\"Customer\"},\"message\":{\"type\":\"text\",\"text\":\"a\"}}\n{\"type\":\"message\",\"eventId\":3,\"sender\":{\"integrationType\":\"Agent\"},\"message\":{\"type\":\"text\",\"text\":\"b\"}}\n",
@@ -633,4 +634,95 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
             .collect();
         assert_eq!(seqs, (0..12).collect::<Vec<_>>(), "{}", path.display());
     }
+}
+
+#[tokio::test]
+async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside() {
+    let hub = sim(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lp_dir = dir.path().join("lp");
+    let acts_dir = dir.path().join("acts");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&lp_dir).unwrap();
+    std::fs::create_dir_all(&acts_dir).unwrap();
+    let history = lp_dir.join("history.jsonl");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    run(&[
+        "generate",
+        "--conversations",
+        "20",
+        "--messages",
+        "8",
+        "-o",
+        history.to_str().unwrap(),
+    ]);
+    let converted = acts_dir.join("converted.jsonl");
+    run(&[
+        "convert",
+        "--from",
+        "liveperson",
+        history.to_str().unwrap(),
+        "-o",
+        converted.to_str().unwrap(),
+        "--report",
+        "none",
+    ]);
+    let m = format!(
+        "[[migration]]\nname = \"gen-to-hub\"\nsource = {{ platform = \"files\", dir = {lp_dir:?}, format = \"liveperson\" }}\ntarget = {{ platform = \"hubster\" }}\n\n[[migration]]\nname = \"acts-to-lp\"\nsource = {{ platform = \"files\", dir = {acts_dir:?}, format = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {out_dir:?}, format = \"liveperson\" }}\n"
+    );
+    let cfg = config(dir.path(), &hub, &hub, &m);
+
+    // Generated LivePerson JSONL -> the hub: what `convert` makes of it.
+    let out = convsync(&cfg, &["migrate", "gen-to-hub", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0 differences"));
+    let want: BTreeMap<String, Vec<String>> = std::fs::read_to_string(&converted)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let ids = v["activities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["externalId"].as_str().unwrap().to_owned())
+                .collect();
+            (v["conversationId"].as_str().unwrap().to_owned(), ids)
+        })
+        .collect();
+    assert_eq!(want.len(), 20);
+    assert_eq!(hub.shared.ledger_external_ids(), want);
+
+    // `convert`'s Hubster JSONL -> LivePerson files.
+    let out = convsync(&cfg, &["migrate", "acts-to-lp", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0 differences"));
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 20);
+
+    // A line that is not a conversation is one dead letter, named by file
+    // and line; the rest is untouched.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&history)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"records\": \"truncated\n").unwrap();
+    let out = convsync(&cfg, &["migrate", "gen-to-hub"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(
+        (s["dead_letters"].as_u64(), s["written"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let out = convsync(&cfg, &["dead-letters", "--pipeline", "gen-to-hub", "list"]).await;
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("history.jsonl:21") && list.contains("line 21"),
+        "{list}"
+    );
 }

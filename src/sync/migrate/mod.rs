@@ -19,6 +19,7 @@ pub use config::{Direction, Endpoint, Format, MigrationConfig};
 use super::backfill::{self, Event, Request};
 use super::daemon::{Counters, Daemon, DaemonError, SyncConfig};
 use super::export::{ActivitySource, ExportError, export_conversation, read_activities};
+use super::files::FileSet;
 use super::pipeline::{self, PipelineError, Sink, Source, blocking, file_name, read_records};
 use crate::clock::now_ms;
 use crate::config::{Config, Mapping};
@@ -31,7 +32,7 @@ use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -152,6 +153,8 @@ pub struct Migration {
     lp: Option<Arc<LivePersonClient>>,
     hub: Option<Arc<HubsterClient>>,
     hub_id: Option<String>,
+    /// A files source, scanned.
+    files: Option<Arc<FileSet>>,
 }
 
 impl Migration {
@@ -194,6 +197,14 @@ impl Migration {
         } else {
             None
         };
+        let files = match &cfg.source {
+            Endpoint::Files { dir, format } => {
+                Some(Arc::new(FileSet::scan(dir, *format).map_err(|e| {
+                    MigrateError::Setup(format!("migration {name:?}: {e}"))
+                })?))
+            }
+            _ => None,
+        };
         let mapping = cfg
             .mapping_over(&config.mapping)
             .map_err(|e| MigrateError::Setup(format!("migration {name:?}: mapping: {e}")))?;
@@ -205,6 +216,7 @@ impl Migration {
             lp,
             hub,
             hub_id: config.hubster.as_ref().and_then(|h| h.hub_id.clone()),
+            files,
         })
     }
 
@@ -213,16 +225,16 @@ impl Migration {
     }
 
     fn record_source(&self) -> Source {
-        match &self.cfg.source {
-            Endpoint::Files { dir, .. } => Source::Files(dir.clone()),
-            _ => Source::LivePerson(Arc::clone(self.lp.as_ref().expect("checked"))),
+        match &self.files {
+            Some(set) => Source::Files(Arc::clone(set)),
+            None => Source::LivePerson(Arc::clone(self.lp.as_ref().expect("checked"))),
         }
     }
 
     fn activity_source(&self) -> ActivitySource {
-        match &self.cfg.source {
-            Endpoint::Files { dir, .. } => ActivitySource::Files(dir.clone()),
-            _ => ActivitySource::Hubster(Arc::clone(self.hub.as_ref().expect("checked"))),
+        match &self.files {
+            Some(set) => ActivitySource::Files(Arc::clone(set)),
+            None => ActivitySource::Hubster(Arc::clone(self.hub.as_ref().expect("checked"))),
         }
     }
 
@@ -241,13 +253,7 @@ impl Migration {
             return Ok(ids);
         }
         match &self.cfg.source {
-            Endpoint::Files { dir, format } => {
-                let ext: &[&str] = match format {
-                    Format::Liveperson => &["json"],
-                    Format::Hubster => &["jsonl", "json"],
-                };
-                files_in(dir, ext)
-            }
+            Endpoint::Files { .. } => Ok(self.files.as_ref().expect("scanned").ids().to_vec()),
             Endpoint::Liveperson {} => {
                 let lp = self.lp.as_ref().expect("checked");
                 let (since, until) = self.time_range()?;
@@ -485,6 +491,7 @@ impl Migration {
                             let class = match &e {
                                 ExportError::Convert { .. } => "convert",
                                 ExportError::File { .. } => "file",
+                                ExportError::Source { .. } => "source",
                                 _ => "http",
                             };
                             blocking(store, move |s| s.dead_letter(&p, &i, class, &m, now_ms()))
@@ -1046,26 +1053,6 @@ impl std::fmt::Display for VerifyReport {
             writeln!(f, "  {} differences", self.differences)
         }
     }
-}
-
-/// The conversation ids of the files in `dir` with these extensions
-/// (file stems, sorted, each once).
-fn files_in(dir: &Path, ext: &[&str]) -> Result<Vec<String>, MigrateError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| MigrateError::Setup(format!("source directory {}: {e}", dir.display())))?;
-    let mut out: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| ext.contains(&x))
-        })
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-        .collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 /// Where `--verify` writes its report by default.
