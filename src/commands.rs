@@ -565,7 +565,11 @@ pub async fn backfill(
     let stop_rx = stop_on_signal();
 
     let started = std::time::Instant::now();
-    let mut progress = Progress::new("backfill", std::sync::Arc::clone(&daemon.http));
+    let mut progress = Progress::new(
+        "backfill",
+        "activities",
+        std::sync::Arc::clone(&daemon.http),
+    );
     let mut on = |e: Event| progress.on(e);
     let req = Request {
         since_ms: since,
@@ -595,6 +599,8 @@ pub async fn backfill(
 /// plain line every 5 s otherwise.
 struct Progress {
     label: &'static str,
+    /// What is written: activities or records.
+    noun: &'static str,
     http: std::sync::Arc<convsync::http::Metrics>,
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
@@ -602,7 +608,11 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(label: &'static str, http: std::sync::Arc<convsync::http::Metrics>) -> Progress {
+    fn new(
+        label: &'static str,
+        noun: &'static str,
+        http: std::sync::Arc<convsync::http::Metrics>,
+    ) -> Progress {
         use std::io::IsTerminal;
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(0);
@@ -616,6 +626,7 @@ impl Progress {
         });
         Progress {
             label,
+            noun,
             http,
             bar,
             started: std::time::Instant::now(),
@@ -677,7 +688,8 @@ impl Progress {
             } => {
                 let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(0.001);
                 let msg = format!(
-                    "{delivered} written ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                    "{delivered} {} ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                    self.noun,
                     self.waited()
                 );
                 match &self.bar {
@@ -781,7 +793,14 @@ pub async fn migrate(
     };
     let stop_rx = stop_on_signal();
     let started = std::time::Instant::now();
-    let mut progress = Progress::new("migrate", Arc::clone(&m.http));
+    let mut progress = Progress::new(
+        "migrate",
+        match m.cfg.direction() {
+            migrate::Direction::ToHubster => "activities",
+            migrate::Direction::ToLivePerson => "records",
+        },
+        Arc::clone(&m.http),
+    );
     let mut on = |e| progress.on(e);
     let summary = match m.run(Arc::clone(&store), stop_rx, &mut on).await {
         Ok(s) => s,

@@ -345,6 +345,20 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     post_native(&a, &native, "business", "hello, how can I help? ✓", 2).await;
     post_native(&a, &native, "customer", "where is my order #123", 3).await;
 
+    // A dry run lists what it would write and writes no file.
+    let out = convsync(&cfg_a, &["migrate", "hub-to-files", "--dry-run"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dry = text(&out.stdout);
+    assert!(
+        dry.contains(&format!("{native}: 3 read, 3 records to write")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("dry run of hub-to-files: 9 conversations"),
+        "{dry}"
+    );
+    assert!(!export.exists());
+
     // Hub A -> LivePerson files, verified.
     let out = convsync(&cfg_a, &["migrate", "hub-to-files", "--verify"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

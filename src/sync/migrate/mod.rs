@@ -568,73 +568,90 @@ impl Migration {
         store: Option<Arc<Store>>,
         each: &mut dyn FnMut(Result<Preview, MigrateError>),
     ) -> Result<(), MigrateError> {
+        use futures_util::stream::{self, StreamExt};
         let ids = self.conversations().await?;
-        let pipeline = self.cfg.pipeline().to_owned();
-        match self.cfg.direction() {
-            Direction::ToHubster => {
-                let source = self.record_source();
-                for id in ids {
-                    let r = async {
-                        let resume = match &store {
-                            Some(s) => {
-                                let (p, i) = (pipeline.clone(), id.clone());
-                                blocking(s, move |s| s.conversation(&p, &i))
-                                    .await?
-                                    .map(|c| c.resume)
-                                    .unwrap_or_default()
-                            }
-                            None => LpResume::default(),
-                        };
-                        let records = source.content(&id).await?;
-                        let (items, _, report) =
-                            pipeline::convert_records(&id, &records, &self.mapping, &resume)?;
-                        Ok(Preview {
-                            conversation_id: id.clone(),
-                            read: records.len() as u64,
-                            items,
-                            report,
-                        })
+        let pipeline = self.cfg.pipeline();
+        let to_lp = self.cfg.direction() == Direction::ToLivePerson;
+        let records = (!to_lp).then(|| self.record_source());
+        let activities = to_lp.then(|| self.activity_source());
+        let store = store.as_ref();
+        // Several conversations in flight, reported in order.
+        let mut results = stream::iter(ids)
+            .map(|id| {
+                let (records, activities) = (&records, &activities);
+                async move {
+                    match (records, activities) {
+                        (Some(r), _) => self.preview_lp(store, pipeline, r, &id).await,
+                        (_, Some(a)) => self.preview_hub(store, pipeline, a, &id).await,
+                        (None, None) => unreachable!("one direction or the other"),
                     }
-                    .await;
-                    each(r);
                 }
-            }
-            Direction::ToLivePerson => {
-                let source = self.activity_source();
-                for id in ids {
-                    let r = async {
-                        let resume: HubsterResume = match &store {
-                            Some(s) => {
-                                let k = format!("export:{pipeline}:{id}");
-                                blocking(s, move |s| s.progress(&k))
-                                    .await?
-                                    .unwrap_or_default()
-                            }
-                            None => HubsterResume::default(),
-                        };
-                        let acts = source
-                            .activities(&id, resume.last_event_id.unwrap_or(0))
-                            .await?;
-                        let out = format::to_liveperson(&id, &acts, &self.mapping, &resume)
-                            .map_err(|e| {
-                                MigrateError::Export(ExportError::Convert {
-                                    conversation_id: id.clone(),
-                                    message: e.to_string(),
-                                })
-                            })?;
-                        Ok(Preview {
-                            conversation_id: id.clone(),
-                            read: acts.len() as u64,
-                            items: out.records,
-                            report: out.report,
-                        })
-                    }
-                    .await;
-                    each(r);
-                }
-            }
+            })
+            .buffered(self.sync.concurrency.get());
+        while let Some(r) = results.next().await {
+            each(r);
         }
         Ok(())
+    }
+
+    async fn preview_lp(
+        &self,
+        store: Option<&Arc<Store>>,
+        pipeline: &str,
+        source: &Source,
+        id: &str,
+    ) -> Result<Preview, MigrateError> {
+        let resume = match store {
+            Some(s) => {
+                let (p, i) = (pipeline.to_owned(), id.to_owned());
+                blocking(s, move |s| s.conversation(&p, &i))
+                    .await?
+                    .map(|c| c.resume)
+                    .unwrap_or_default()
+            }
+            None => LpResume::default(),
+        };
+        let records = source.content(id).await?;
+        let (items, _, report) = pipeline::convert_records(id, &records, &self.mapping, &resume)?;
+        Ok(Preview {
+            conversation_id: id.to_owned(),
+            read: records.len() as u64,
+            items,
+            report,
+        })
+    }
+
+    async fn preview_hub(
+        &self,
+        store: Option<&Arc<Store>>,
+        pipeline: &str,
+        source: &ActivitySource,
+        id: &str,
+    ) -> Result<Preview, MigrateError> {
+        let resume: HubsterResume = match store {
+            Some(s) => {
+                let k = format!("export:{pipeline}:{id}");
+                blocking(s, move |s| s.progress(&k))
+                    .await?
+                    .unwrap_or_default()
+            }
+            None => HubsterResume::default(),
+        };
+        let acts = source
+            .activities(id, resume.last_event_id.unwrap_or(0))
+            .await?;
+        let out = format::to_liveperson(id, &acts, &self.mapping, &resume).map_err(|e| {
+            MigrateError::Export(ExportError::Convert {
+                conversation_id: id.to_owned(),
+                message: e.to_string(),
+            })
+        })?;
+        Ok(Preview {
+            conversation_id: id.to_owned(),
+            read: acts.len() as u64,
+            items: out.records,
+            report: out.report,
+        })
     }
 
     /// Compares source and target, conversation by conversation: what the
@@ -653,8 +670,18 @@ impl Migration {
             target: self.cfg.target.describe(),
             ..VerifyReport::default()
         };
-        for id in ids {
-            let check = match self.compare_one(store, &pipeline, &id).await {
+        use futures_util::stream::{self, StreamExt};
+        let mut checks = stream::iter(ids)
+            .map(|id| {
+                let pipeline = &pipeline;
+                async move {
+                    let r = self.compare_one(store, pipeline, &id).await;
+                    (id, r)
+                }
+            })
+            .buffered(self.sync.concurrency.get());
+        while let Some((id, r)) = checks.next().await {
+            let check = match r {
                 Ok(c) => c,
                 Err(MigrateError::Store(e)) => return Err(e.into()),
                 Err(e) => ConversationCheck {
