@@ -576,6 +576,7 @@ pub async fn backfill(
         until_ms: until,
         until_given: args.until.is_some(),
         ids,
+        remember_windows: true,
         window_ms: convsync::platform::liveperson::MAX_WINDOW_MS,
     };
     let summary = backfill::run(&daemon, &req, stop_rx, &mut on).await?;
@@ -772,7 +773,14 @@ pub async fn migrate(
 
     // A dry run reads the store's resume points only if there is a store.
     if args.dry_run || stdout_target {
-        let store = if args.dry_run && (config.sync.store_path().exists() || args.verify) {
+        if args.dry_run && args.verify && !config.sync.store_path().exists() {
+            eprintln!(
+                "convsync: no store at {}: migration {name:?} has not run with this config (sync.state_dir), so there is nothing to verify",
+                config.sync.store_path().display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        let store = if args.dry_run && config.sync.store_path().exists() {
             match migration_store(config) {
                 Ok(s) => Some(Arc::new(s)),
                 Err(code) => return Ok(code),

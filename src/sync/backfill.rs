@@ -21,6 +21,10 @@ pub struct Request {
     pub until_given: bool,
     /// Only these conversations (from `--conversation-ids FILE`).
     pub ids: Option<Vec<String>>,
+    /// Whether finished windows are recorded and skipped on the next run.
+    /// Off for sources that change in place (files): every run then looks
+    /// at every conversation, and the checkpoints send only what is new.
+    pub remember_windows: bool,
     /// The widest search window (at most
     /// [`MAX_WINDOW_MS`](crate::platform::liveperson::MAX_WINDOW_MS)).
     pub window_ms: i64,
@@ -104,10 +108,14 @@ pub async fn run(
     let key = req.key(&pipeline_name);
     let store = std::sync::Arc::clone(&daemon.store);
     let k = key.clone();
-    let mut progress: Progress = tokio::task::spawn_blocking(move || store.progress(&k))
-        .await
-        .expect("no panic")?
-        .unwrap_or_default();
+    let mut progress: Progress = if req.remember_windows {
+        tokio::task::spawn_blocking(move || store.progress(&k))
+            .await
+            .expect("no panic")?
+            .unwrap_or_default()
+    } else {
+        Progress::default()
+    };
 
     // One "window" for an id list; else the range in 3-month windows.
     let spans: Vec<(i64, i64)> = match &req.ids {
@@ -194,6 +202,9 @@ pub async fn run(
         }
         if !todo.is_empty() {
             summary.failed += todo.len() as u64;
+            continue;
+        }
+        if !req.remember_windows {
             continue;
         }
         progress.done.insert((from, to));

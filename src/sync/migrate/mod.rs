@@ -400,6 +400,7 @@ impl Migration {
             until_ms: until,
             until_given: self.cfg.until.is_some(),
             ids,
+            remember_windows: self.files.is_none(),
             window_ms: self.cfg.window_ms(),
         };
         let b = backfill::run(&daemon, &req, stop, on).await?;
