@@ -328,21 +328,33 @@ fn the_systemd_unit_is_hardened() {
     ] {
         assert!(text.contains(line), "{line} missing");
     }
-    let Ok(out) = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", unit])
-        .output()
-    else {
-        eprintln!("systemd-analyze not installed: exposure not scored here");
-        return;
-    };
-    let report = String::from_utf8_lossy(&out.stdout);
-    let score: f64 = report
-        .lines()
-        .find_map(|l| l.split("exposure level for convsync.service: ").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no score in:\n{report}"));
-    assert!(score <= 2.0, "exposure {score}");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/");
+    for (file, command) in [
+        ("convsync.service", " run"),
+        ("convsync-backfill@.service", " backfill --since %i"),
+        ("convsync-migrate@.service", " migrate %i"),
+    ] {
+        let path = format!("{dir}{file}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(command), "{file}: {command} missing");
+        assert!(text.contains("ProtectSystem=strict"), "{file}");
+        let Ok(out) = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", &path])
+            .output()
+        else {
+            eprintln!("systemd-analyze not installed: exposure not scored here");
+            return;
+        };
+        let report = String::from_utf8_lossy(&out.stdout);
+        let score: f64 = report
+            .lines()
+            .find_map(|l| l.split("Overall exposure level for ").nth(1))
+            .and_then(|rest| rest.split(": ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{file}: no score in:\n{report}"));
+        assert!(score <= 2.0, "{file}: exposure {score}");
+    }
 }
 
 fn days_ago(d: i64) -> String {
