@@ -317,8 +317,9 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     let b = sim(0).await;
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
+    let managers = dir.path().join("managers");
     let to_files = format!(
-        "{LP_TO_HUB}\n[[migration]]\nname = \"hub-to-files\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n"
+        "{LP_TO_HUB}\n[[migration]]\nname = \"hub-to-files\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n\n[[migration]]\nname = \"as-managers\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {managers:?}, format = \"liveperson\" }}\n[migration.mapping.reverse_roles]\nAgent = \"MANAGER\"\n"
     );
     let cfg_a = config(dir.path(), &a, &a, &to_files);
     let to_b = format!(
@@ -377,6 +378,20 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     assert_eq!(recs[0]["originatorMetadata"]["role"], "CONSUMER");
     assert_eq!(recs[1]["originatorMetadata"]["role"], "ASSIGNED_AGENT");
     assert_eq!(recs[1]["event"]["message"], "hello, how can I help? ✓");
+
+    // The same with a mapping override of this migration's own.
+    let out = convsync(&cfg_a, &["migrate", "as-managers"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(managers.join(format!("{native}.json"))).unwrap())
+            .unwrap();
+    let roles: Vec<&str> = doc["messageEventRecords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["originatorMetadata"]["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["CONSUMER", "MANAGER", "CONSUMER"]);
 
     // LivePerson files -> hub B, verified.
     let out = convsync(&cfg_b, &["migrate", "files-to-hub", "--verify"]).await;
@@ -598,28 +613,48 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
         .replace("requests_per_second = 2000", "requests_per_second = 150");
     std::fs::write(&cfg, text_cfg).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["migrate", "export"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let count = || {
-        std::fs::read_dir(&export).map_or(0, |d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .count()
-        })
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["migrate", "export"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
     };
+    let count = || json_files(&export);
+
+    // SIGTERM: it stops after the conversations in flight, exit 130, and
+    // says it has not finished.
+    let mut child = start();
+    until_files(&mut child, &export, 10).await;
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // (Waited for without blocking: the simulator runs on this thread.)
     let t0 = std::time::Instant::now();
-    while count() < 20 {
-        assert!(t0.elapsed().as_secs() < 60, "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "finished too soon");
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "no exit after SIGTERM");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    child.kill().unwrap(); // SIGKILL
+    };
+    assert_eq!(status.code(), Some(130));
+    let out = convsync(&cfg, &["migrate", "--list"]).await;
+    assert!(
+        text(&out.stdout).contains("not finished"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // SIGKILL, on the second run.
+    let mut child = start();
+    until_files(&mut child, &export, count() + 10).await;
+    child.kill().unwrap();
     child.wait().unwrap();
     let before = count();
     assert!(
@@ -739,4 +774,22 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
         list.contains("history.jsonl:21") && list.contains("line 21"),
         "{list}"
     );
+}
+
+fn json_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
+    })
+}
+
+/// Waits until `dir` holds `n` JSON files while `child` runs.
+async fn until_files(child: &mut std::process::Child, dir: &Path, n: usize) {
+    let t0 = std::time::Instant::now();
+    while json_files(dir) < n {
+        assert!(t0.elapsed().as_secs() < 60, "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "finished too soon");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
