@@ -50,8 +50,8 @@ impl Request {
     }
 }
 
-/// Stored progress: the windows (from, to) already done. With an open
-/// end ("now"), the last window grows between runs and is done again.
+/// Stored progress: the windows (from, to) done for good: synced, every
+/// conversation in them closed, and not the open-ended last one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Progress {
     done: BTreeSet<(i64, i64)>,
@@ -141,6 +141,9 @@ pub async fn run(
             });
             continue;
         }
+        // Whether every conversation of the window is closed (then it is
+        // recorded done once synced); unknown for an id list.
+        let mut all_closed = false;
         let ids: Vec<String> = match &req.ids {
             Some(ids) => ids.clone(),
             None => {
@@ -156,6 +159,7 @@ pub async fn run(
                 let found = lp.search(&q).await.map_err(|e| {
                     DaemonError::Setup(format!("conversations/search {from}..{to}: {e}"))
                 })?;
+                all_closed = found.iter().all(|c| c.status.as_deref() == Some("CLOSE"));
                 found.into_iter().map(|c| c.conversation_id).collect()
             }
         };
@@ -204,7 +208,12 @@ pub async fn run(
             summary.failed += todo.len() as u64;
             continue;
         }
-        if !req.remember_windows {
+        // A window that ends "now" is still filling, and one with OPEN
+        // conversations may gain records in them: both are read again on
+        // the next run (only what is new is sent), so nothing that arrives
+        // later is missed.
+        let filling = !req.until_given && index + 1 == spans.len();
+        if !req.remember_windows || filling || !all_closed {
             continue;
         }
         progress.done.insert((from, to));

@@ -793,3 +793,70 @@ async fn until_files(child: &mut std::process::Child, dir: &Path, n: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn verify_counts_what_arrived_after_the_migration_as_pending() {
+    let sim = Sim::start(
+        SimConfig {
+            conversations: 8,
+            growth: 3,
+            grow_every: std::time::Duration::from_millis(1000),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
+    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Every growth record visible now (3 s after the start).
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let report_path = dir.path().join("r.json");
+    let verify = |report: &Path| {
+        let report = report.to_str().unwrap().to_owned();
+        let cfg = cfg.clone();
+        async move {
+            let args = [
+                "migrate",
+                "lp-to-hub",
+                "--dry-run",
+                "--verify",
+                "--report",
+                &report,
+            ];
+            convsync(&cfg, &args).await
+        }
+    };
+    let out = verify(&report_path).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let pending = r["pending"].as_u64().unwrap();
+    assert!(pending > 0, "{r}");
+    assert_eq!(
+        (r["differences"].as_u64(), r["missing"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert!(text(&out.stderr).contains(&format!("pending {pending}")));
+    // The next run writes exactly those; then nothing is pending.
+    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = summary(&out)["written"].as_u64().unwrap();
+    if written != pending {
+        let out = verify(&report_path).await;
+        eprintln!("{}", text(&out.stderr));
+        eprintln!("{}", std::fs::read_to_string(&report_path).unwrap());
+    }
+    assert_eq!(written, pending);
+    let out = verify(&report_path).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(
+        (r["pending"].as_u64(), r["differences"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
+}
