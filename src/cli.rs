@@ -97,6 +97,8 @@ pub enum Command {
     /// other way round). The range goes in windows of at most 3 months;
     /// finished windows are recorded, so a backfill stopped or killed and
     /// started again with the same arguments goes on where it stopped.
+    /// Windows with OPEN conversations (and the last, when the range ends
+    /// now) are read again by the next run: only what is new is sent.
     /// Stop the daemon first: both need the store.
     ///
     /// Exit codes: 0 all done; 1 failed (or conversations still failing:
