@@ -770,6 +770,12 @@ pub async fn migrate(
         }
     };
     let stdout_target = matches!(m.cfg.target, Endpoint::Stdout {});
+    if stdout_target && args.verify {
+        eprintln!(
+            "convsync: migration {name:?} writes to stdout, which keeps nothing to compare: --verify needs a Hubster or files target"
+        );
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
 
     // A dry run reads the store's resume points only if there is a store.
     if args.dry_run || stdout_target {

@@ -469,6 +469,9 @@ async fn stdout_target_prints_every_conversation_and_keeps_no_state() {
     }
     assert!(!dir.path().join("state").join("convsync.redb").exists());
     assert_eq!(sim.stats().delivered_activities, 0);
+    let out = convsync(&cfg, &["migrate", "peek", "--verify"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--verify needs a Hubster or files target"));
 }
 
 #[tokio::test]
