@@ -863,3 +863,44 @@ async fn verify_counts_what_arrived_after_the_migration_as_pending() {
     );
     assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
 }
+
+#[tokio::test]
+async fn a_killed_liveperson_migration_goes_on_and_delivers_once() {
+    let sim = sim(120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
+    let slow = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("requests_per_second = 2000", "requests_per_second = 300");
+    std::fs::write(&cfg, slow).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["migrate", "lp-to-hub"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while sim.stats().delivered_activities < 300 {
+        assert!(t0.elapsed().as_secs() < 60, "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "finished too soon");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = sim.stats().delivered_activities as usize;
+    let want: usize = expected(&sim).values().map(Vec::len).sum();
+    assert!(partial < want, "killed in the middle: {partial} of {want}");
+    let fast = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("requests_per_second = 300", "requests_per_second = 2000");
+    std::fs::write(&cfg, fast).unwrap();
+
+    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0 differences"));
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_eq!(sim.stats().delivered_activities as usize, want);
+}
