@@ -179,8 +179,8 @@ target = {{ platform = "hubster" }}
 # conversation_ids_file = "ids.txt"
 
 # Every conversation the hub has established, as LivePerson JSON files
-# (./export/<hubster conversation id>.json); a second run adds only what
-# is new.
+# (./export/<binding>.json: the LivePerson conversation id for those that
+# came from LivePerson); a second run adds only what is new.
 [[migration]]
 name = "hubster-to-liveperson-files"
 source = {{ platform = "hubster" }}

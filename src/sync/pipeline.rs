@@ -339,17 +339,20 @@ fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[S
     }
 }
 
-/// A conversation id as a file name: path separators and the like replaced.
+/// A conversation id as a file name. Ids of letters, digits, `-`, `_`,
+/// `.` and `~` are their own name; in any other, the other characters
+/// become `_` and `~` and 8 hex digits of the id's hash are added, so two
+/// ids never share a file (`a/b` and `a:b` both sanitize to `a_b`).
 pub(crate) fn file_name(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
+    if !id.is_empty() && id.chars().all(safe) && !id.starts_with('.') {
+        return id.to_owned();
+    }
+    let mut name: String = id.chars().map(|c| if safe(c) { c } else { '_' }).collect();
+    let hash = crate::format::to_hubster::uuid5_of(id).simple().to_string();
+    name.push('~');
+    name.push_str(&hash[..8]);
+    name
 }
 
 /// Settles intents a run left behind: those the target has are recorded as
@@ -535,6 +538,21 @@ pub async fn sync_conversation(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn file_names_are_the_id_when_safe_and_never_shared() {
+        assert_eq!(file_name("4f3c-9a1b_x.y~z"), "4f3c-9a1b_x.y~z");
+        let (a, b) = (file_name("a/b"), file_name("a:b"));
+        assert!(a.starts_with("a_b~") && b.starts_with("a_b~"), "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(file_name(&a), a, "a file's stem names the same file");
+        assert!(
+            file_name("..").starts_with("..~"),
+            "never a path of its own"
+        );
+        assert!(file_name("").starts_with('~'));
+        assert_eq!(file_name("web-visitor-42"), "web-visitor-42");
+    }
 
     #[test]
     fn activities_without_an_external_id_get_their_records_key() {

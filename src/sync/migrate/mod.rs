@@ -247,8 +247,84 @@ impl Migration {
         ))
     }
 
+    /// The hub's conversations the selection names, each with the name its
+    /// LivePerson file takes: the binding it was established with (for one
+    /// that came from LivePerson, the LivePerson conversation id), else its
+    /// Hubster id.
+    async fn hub_conversations(&self) -> Result<Vec<(String, String)>, MigrateError> {
+        let selected = self.cfg.selected_ids().map_err(MigrateError::Setup)?;
+        let Some(hub_id) = self.hub_id.as_deref() else {
+            let ids = selected.ok_or_else(|| {
+                MigrateError::Setup(format!(
+                    "migration {:?}: set hubster.hub_id, or give conversation_ids",
+                    self.cfg.name
+                ))
+            })?;
+            return Ok(ids.into_iter().map(|id| (id.clone(), id)).collect());
+        };
+        let hub = self.hub.as_ref().expect("checked");
+        let list = hub.established(hub_id).await.map_err(|e| {
+            MigrateError::Setup(format!("hub {hub_id}: established conversations: {e}"))
+        })?;
+        let name = |c: &crate::platform::hubster::HubConversationInfo| {
+            c.binding
+                .clone()
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| c.conversation_id.clone())
+        };
+        if let Some(ids) = selected {
+            let names: HashMap<&str, String> = list
+                .iter()
+                .map(|c| (c.conversation_id.as_str(), name(c)))
+                .collect();
+            return Ok(ids
+                .iter()
+                .map(|id| {
+                    let n = names
+                        .get(id.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| id.clone());
+                    (id.clone(), n)
+                })
+                .collect());
+        }
+        let now = now_ms();
+        let since = self.cfg.since.as_ref().and(self.cfg.since_ms(now).ok());
+        let until = self.cfg.until.as_ref().and(self.cfg.until_ms(now).ok());
+        let mut seen = HashSet::new();
+        Ok(list
+            .iter()
+            .filter(|c| match c.opened_ms {
+                Some(t) => since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u),
+                None => true,
+            })
+            .filter(|c| seen.insert(c.conversation_id.clone()))
+            .map(|c| (c.conversation_id.clone(), name(c)))
+            .collect())
+    }
+
+    /// For a migration to LivePerson: each source conversation's name (its
+    /// file and the dialog id of records with no LivePerson provenance);
+    /// where none is given, the name is the id.
+    async fn names(&self) -> Result<HashMap<String, String>, MigrateError> {
+        Ok(match (&self.cfg.source, self.cfg.direction()) {
+            (Endpoint::Hubster {}, Direction::ToLivePerson) => {
+                self.hub_conversations().await?.into_iter().collect()
+            }
+            _ => HashMap::new(),
+        })
+    }
+
     /// The source conversations the selection names, in a stable order.
     pub async fn conversations(&self) -> Result<Vec<String>, MigrateError> {
+        if let Endpoint::Hubster {} = self.cfg.source {
+            return Ok(self
+                .hub_conversations()
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect());
+        }
         if let Some(ids) = self.cfg.selected_ids().map_err(MigrateError::Setup)? {
             return Ok(ids);
         }
@@ -278,31 +354,7 @@ impl Migration {
                 }
                 Ok(out)
             }
-            Endpoint::Hubster {} => {
-                let hub = self.hub.as_ref().expect("checked");
-                let hub_id = self.hub_id.as_deref().ok_or_else(|| {
-                    MigrateError::Setup(format!(
-                        "migration {:?}: set hubster.hub_id, or give conversation_ids",
-                        self.cfg.name
-                    ))
-                })?;
-                let list = hub.established(hub_id).await.map_err(|e| {
-                    MigrateError::Setup(format!("hub {hub_id}: established conversations: {e}"))
-                })?;
-                let now = now_ms();
-                let since = self.cfg.since.as_ref().and(self.cfg.since_ms(now).ok());
-                let until = self.cfg.until.as_ref().and(self.cfg.until_ms(now).ok());
-                let mut seen = HashSet::new();
-                Ok(list
-                    .into_iter()
-                    .filter(|c| match c.opened_ms {
-                        Some(t) => since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u),
-                        None => true,
-                    })
-                    .map(|c| c.conversation_id)
-                    .filter(|id| seen.insert(id.clone()))
-                    .collect())
-            }
+            Endpoint::Hubster {} => unreachable!("listed above"),
             Endpoint::Stdout {} => Err(MigrateError::Setup("stdout is not a source".into())),
         }
     }
@@ -427,6 +479,7 @@ impl Migration {
             unreachable!("checked: LivePerson records go to files or stdout");
         };
         let ids = self.conversations().await?;
+        let names = Arc::new(self.names().await?);
         let pipeline = self.cfg.pipeline().to_owned();
         let source = Arc::new(self.activity_source());
         let mut summary = Summary {
@@ -459,9 +512,11 @@ impl Migration {
                         dir.clone(),
                         pipeline.clone(),
                     );
+                    let name = names.get(&id).cloned().unwrap_or_else(|| id.clone());
                     tasks.spawn(async move {
-                        let r = export_conversation(&p, &source, &id, &id, &dir, &store, &mapping)
-                            .await;
+                        let r =
+                            export_conversation(&p, &source, &id, &name, &dir, &store, &mapping)
+                                .await;
                         (id, r)
                     });
                 }
@@ -545,11 +600,16 @@ impl Migration {
                 let Endpoint::Files { dir, .. } = &self.cfg.target else {
                     return Err(MigrateError::Setup("stdout keeps no dead letters".into()));
                 };
+                let name = self
+                    .names()
+                    .await?
+                    .remove(id)
+                    .unwrap_or_else(|| id.to_owned());
                 let n = export_conversation(
                     pipeline,
                     &self.activity_source(),
                     id,
-                    id,
+                    &name,
                     dir,
                     store,
                     &self.mapping,
@@ -573,6 +633,8 @@ impl Migration {
         let ids = self.conversations().await?;
         let pipeline = self.cfg.pipeline();
         let to_lp = self.cfg.direction() == Direction::ToLivePerson;
+        let names = self.names().await?;
+        let names = &names;
         let records = (!to_lp).then(|| self.record_source());
         let activities = to_lp.then(|| self.activity_source());
         let store = store.as_ref();
@@ -583,7 +645,10 @@ impl Migration {
                 async move {
                     match (records, activities) {
                         (Some(r), _) => self.preview_lp(store, pipeline, r, &id).await,
-                        (_, Some(a)) => self.preview_hub(store, pipeline, a, &id).await,
+                        (_, Some(a)) => {
+                            let name = names.get(&id).map_or(id.as_str(), String::as_str);
+                            self.preview_hub(store, pipeline, a, &id, name).await
+                        }
                         (None, None) => unreachable!("one direction or the other"),
                     }
                 }
@@ -628,6 +693,7 @@ impl Migration {
         pipeline: &str,
         source: &ActivitySource,
         id: &str,
+        name: &str,
     ) -> Result<Preview, MigrateError> {
         let resume: HubsterResume = match store {
             Some(s) => {
@@ -641,7 +707,7 @@ impl Migration {
         let acts = source
             .activities(id, resume.last_event_id.unwrap_or(0))
             .await?;
-        let out = format::to_liveperson(id, &acts, &self.mapping, &resume).map_err(|e| {
+        let out = format::to_liveperson(name, &acts, &self.mapping, &resume).map_err(|e| {
             MigrateError::Export(ExportError::Convert {
                 conversation_id: id.to_owned(),
                 message: e.to_string(),
@@ -664,6 +730,8 @@ impl Migration {
         each: &mut dyn FnMut(&ConversationCheck),
     ) -> Result<VerifyReport, MigrateError> {
         let ids = self.conversations().await?;
+        let names = self.names().await?;
+        let names = &names;
         let pipeline = self.cfg.pipeline().to_owned();
         let mut report = VerifyReport {
             migration: self.cfg.name.clone(),
@@ -676,7 +744,8 @@ impl Migration {
             .map(|id| {
                 let pipeline = &pipeline;
                 async move {
-                    let r = self.compare_one(store, pipeline, &id).await;
+                    let name = names.get(&id).map_or(id.as_str(), String::as_str);
+                    let r = self.compare_one(store, pipeline, &id, name).await;
                     (id, r)
                 }
             })
@@ -705,6 +774,7 @@ impl Migration {
         store: &Arc<Store>,
         pipeline: &str,
         id: &str,
+        name: &str,
     ) -> Result<ConversationCheck, MigrateError> {
         // An item the target lacks is pending, not a difference, when the
         // checkpoint does not count it delivered and it reached the source
@@ -779,7 +849,7 @@ impl Migration {
                 Direction::ToLivePerson => {
                     let acts = self.activity_source().activities(id, 0).await?;
                     let convert = |acts: &[Value], resume: &HubsterResume| {
-                        format::to_liveperson(id, acts, &self.mapping, resume).map_err(|e| {
+                        format::to_liveperson(name, acts, &self.mapping, resume).map_err(|e| {
                             MigrateError::Export(ExportError::Convert {
                                 conversation_id: id.to_owned(),
                                 message: e.to_string(),
@@ -809,7 +879,7 @@ impl Migration {
                         .collect();
                     let got = match &self.cfg.target {
                         Endpoint::Files { dir, .. } => {
-                            let path = dir.join(format!("{}.json", file_name(id)));
+                            let path = dir.join(format!("{}.json", file_name(name)));
                             path.exists()
                                 .then(|| read_records(&path))
                                 .transpose()
