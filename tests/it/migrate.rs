@@ -498,7 +498,7 @@ async fn bad_migration_configs_name_the_key_and_exit_2() {
         (
             "[[migration]]\nname = \"m\"\nsource = { platform = \"zendesk\" }\ntarget = { platform = \"hubster\" }\n",
             "migration.source",
-            "zendesk",
+            "unknown platform `zendesk`",
         ),
         (
             "[[migration]]\nname = \"m\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"hubster\" }\nwindow_days = 200\n",
