@@ -9,7 +9,7 @@ use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError};
-use crate::sync::pipeline::file_name;
+use crate::sync::pipeline::{file_name, strip_bom};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::Path;
@@ -96,6 +96,7 @@ pub fn read_activities(dir: &Path, conversation_id: &str) -> Result<Vec<Value>, 
     };
     match std::fs::read_to_string(&jsonl) {
         Ok(text) => {
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             let mut out = Vec::with_capacity(lines.len());
             for (i, l) in lines.iter().enumerate() {
@@ -119,7 +120,7 @@ pub fn read_activities(dir: &Path, conversation_id: &str) -> Result<Vec<Value>, 
         Err(_) => {}
     }
     match std::fs::read(&json) {
-        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+        Ok(bytes) => match serde_json::from_slice::<Value>(strip_bom(&bytes)) {
             Ok(Value::Array(a)) => Ok(a),
             Ok(_) => Err(err(&json, "not an array of activities".into())),
             Err(e) => Err(err(&json, e.to_string())),
@@ -191,7 +192,7 @@ fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, ExportError
     };
     let mut existing: Vec<Value> = match std::fs::read(path) {
         Ok(bytes) => {
-            let doc: Value = serde_json::from_slice(&bytes)
+            let doc: Value = serde_json::from_slice(strip_bom(&bytes))
                 .map_err(|e| err(format!("not a LivePerson JSON file: {e}")))?;
             match doc.get("messageEventRecords") {
                 Some(Value::Array(a)) => a.clone(),

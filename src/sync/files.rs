@@ -9,7 +9,7 @@
 
 use super::export::read_activities;
 use super::migrate::Format;
-use super::pipeline::{file_name, read_records};
+use super::pipeline::{file_name, read_records, strip_bom};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -99,7 +99,8 @@ impl FileSet {
         struct Probe {
             activities: Option<serde::de::IgnoredAny>,
         }
-        Ok(serde_json::from_str::<Probe>(&first).is_ok_and(|p| p.activities.is_some()))
+        let first = first.strip_prefix('\u{feff}').unwrap_or(&first);
+        Ok(serde_json::from_str::<Probe>(first).is_ok_and(|p| p.activities.is_some()))
     }
 
     fn index_lines(&mut self, path: &Path) -> Result<(), String> {
@@ -131,7 +132,7 @@ impl FileSet {
                 continue;
             }
             let place = Place::Line(path.to_owned(), at, n);
-            match serde_json::from_slice::<Head>(&line) {
+            match serde_json::from_slice::<Head>(strip_bom(&line)) {
                 Ok(h) => {
                     if self.lines.contains_key(&h.conversation_id) {
                         self.lines.insert(
@@ -175,7 +176,7 @@ impl FileSet {
             let mut buf = vec![0; len];
             f.read_exact(&mut buf)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_slice(&buf).map_err(|e| format!("{}: {e}", path.display()))
+            serde_json::from_slice(strip_bom(&buf)).map_err(|e| format!("{}: {e}", path.display()))
         };
         Some(match self.lines.get(id)? {
             Place::Line(path, at, len) => read(path, *at, *len),
@@ -233,12 +234,13 @@ mod tests {
         let d = dir.path();
         std::fs::write(
             d.join("a.json"),
-            r#"{"messageEventRecords":[{"sequence":0}]}"#,
+            // (With a byte-order mark, as some Windows editors save.)
+            "\u{feff}{\"messageEventRecords\":[{\"sequence\":0}]}",
         )
         .unwrap();
         std::fs::write(
             d.join("bundle.jsonl"),
-            "{\"conversationId\":\"b\",\"messageEventRecords\":[{\"sequence\":0},{\"sequence\":1}]}\n\n{oops\n{\"conversationId\":\"c\",\"messageEventRecords\":[]}\n",
+            "\u{feff}{\"conversationId\":\"b\",\"messageEventRecords\":[{\"sequence\":0},{\"sequence\":1}]}\n\n{oops\n{\"conversationId\":\"c\",\"messageEventRecords\":[]}\n",
         )
         .unwrap();
         std::fs::write(d.join("notes.txt"), "not a conversation").unwrap();

@@ -56,6 +56,11 @@ impl Source {
     }
 }
 
+/// Text without the byte-order mark some editors on Windows put first.
+pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
 /// The records of a LivePerson JSON file: `{"messageEventRecords": [...]}`
 /// or a bare array. A file that is missing has none.
 pub fn read_records(path: &std::path::Path) -> Result<Vec<Value>, String> {
@@ -64,8 +69,8 @@ pub fn read_records(path: &std::path::Path) -> Result<Vec<Value>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let doc: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let doc: Value = serde_json::from_slice(strip_bom(&bytes))
+        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
     match doc {
         Value::Array(a) => Ok(a),
         Value::Object(mut o) => match o.remove("messageEventRecords") {
