@@ -820,7 +820,11 @@ pub async fn migrate(
         Ok(s) => s,
         Err(migrate::MigrateError::Setup(e)) => {
             progress.finish();
-            eprintln!("convsync: migration {name:?}: {e}");
+            if e.starts_with("migration ") {
+                eprintln!("convsync: {e}");
+            } else {
+                eprintln!("convsync: migration {name:?}: {e}");
+            }
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => return Err(e.into()),
