@@ -1005,7 +1005,18 @@ async fn verify(
     report_path: Option<&std::path::Path>,
     config: &Config,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let report = m.verify(store, &mut |_| {}).await?;
+    // A long comparison says how far it got every 5 s.
+    let (mut compared, mut differ) = (0u64, 0u64);
+    let mut last = std::time::Instant::now();
+    let mut each = |c: &convsync::sync::migrate::ConversationCheck| {
+        compared += 1;
+        differ += u64::from(c.differences() > 0);
+        if last.elapsed() >= Duration::from_secs(5) {
+            last = std::time::Instant::now();
+            eprintln!("convsync: verify: {compared} conversations compared, {differ} differ");
+        }
+    };
+    let report = m.verify(store, &mut each).await?;
     let path = report_path.map_or_else(
         || convsync::sync::migrate::default_report_path(&config.sync, m.name()),
         std::path::Path::to_path_buf,
