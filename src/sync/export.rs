@@ -7,11 +7,10 @@ use crate::config::Mapping;
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
+use crate::platform::files::{FileError, FileSet, append_records, file_name};
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError};
-use crate::sync::pipeline::{file_name, strip_bom};
-use serde_json::{Value, json};
-use std::collections::HashSet;
+use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,8 +26,8 @@ pub enum ExportError {
         conversation_id: String,
         message: String,
     },
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
+    #[error(transparent)]
+    File(#[from] FileError),
     /// A conversation of a files source that cannot be read.
     #[error("conversation {conversation_id}: {message}")]
     Source {
@@ -43,8 +42,8 @@ pub enum ExportError {
 pub enum ActivitySource {
     /// The engine's get activities, merged over the integration types.
     Hubster(Arc<HubsterClient>),
-    /// A directory of Hubster files (see [`FileSet`](super::files::FileSet)).
-    Files(Arc<super::files::FileSet>),
+    /// A directory of Hubster files (see [`FileSet`]).
+    Files(Arc<FileSet>),
 }
 
 impl ActivitySource {
@@ -81,55 +80,6 @@ impl ActivitySource {
                 Ok(all)
             }
         }
-    }
-}
-
-/// A conversation's activities from a directory: `<id>.jsonl` (one a line;
-/// a last line cut short by a crash is left out) or `<id>.json` (an array).
-pub fn read_activities(dir: &Path, conversation_id: &str) -> Result<Vec<Value>, ExportError> {
-    let stem = file_name(conversation_id);
-    let jsonl = dir.join(format!("{stem}.jsonl"));
-    let json = dir.join(format!("{stem}.json"));
-    let err = |path: &Path, message: String| ExportError::File {
-        path: path.display().to_string(),
-        message,
-    };
-    match std::fs::read_to_string(&jsonl) {
-        Ok(text) => {
-            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let mut out = Vec::with_capacity(lines.len());
-            for (i, l) in lines.iter().enumerate() {
-                match serde_json::from_str::<Value>(l) {
-                    Ok(v) if v.is_object() => out.push(v),
-                    Ok(_) => {
-                        return Err(err(
-                            &jsonl,
-                            format!("line {}: not an activity object", i + 1),
-                        ));
-                    }
-                    Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
-                    Err(e) => return Err(err(&jsonl, format!("line {}: {e}", i + 1))),
-                }
-            }
-            return Ok(out);
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(err(&jsonl, e.to_string()));
-        }
-        Err(_) => {}
-    }
-    match std::fs::read(&json) {
-        Ok(bytes) => match serde_json::from_slice::<Value>(strip_bom(&bytes)) {
-            Ok(Value::Array(a)) => Ok(a),
-            Ok(_) => Err(err(&json, "not an array of activities".into())),
-            Err(e) => Err(err(&json, e.to_string())),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(
-            &jsonl,
-            format!("no such file (nor {})", json.display()),
-        )),
-        Err(e) => Err(err(&json, e.to_string())),
     }
 }
 
@@ -172,56 +122,4 @@ pub async fn export_conversation(
         .await
         .expect("no panic")?;
     Ok(written)
-}
-
-/// A record's identity in a file: (dialogId, sequence), or the whole record
-/// when it has no sequence.
-fn identity(r: &Value) -> String {
-    match r["sequence"].as_i64() {
-        Some(s) => format!("{}\u{1f}{s}", r["dialogId"].as_str().unwrap_or("")),
-        None => r.to_string(),
-    }
-}
-
-/// Adds records to a LivePerson JSON file (written whole, atomically),
-/// leaving out any it already holds. Returns how many it added.
-fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, ExportError> {
-    let err = |m: String| ExportError::File {
-        path: path.display().to_string(),
-        message: m,
-    };
-    let mut existing: Vec<Value> = match std::fs::read(path) {
-        Ok(bytes) => {
-            let doc: Value = serde_json::from_slice(strip_bom(&bytes))
-                .map_err(|e| err(format!("not a LivePerson JSON file: {e}")))?;
-            match doc.get("messageEventRecords") {
-                Some(Value::Array(a)) => a.clone(),
-                _ => return Err(err("has no messageEventRecords array".into())),
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(err(e.to_string())),
-    };
-    let have: HashSet<String> = existing.iter().map(identity).collect();
-    let before = existing.len();
-    existing.extend(records.into_iter().filter(|r| !have.contains(&identity(r))));
-    let added = existing.len() - before;
-    if added == 0 {
-        return Ok(0);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_vec_pretty(&json!({ "messageEventRecords": existing }))
-        .expect("values serialize");
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&text)?;
-        f.sync_all()
-    };
-    write().map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
-    Ok(added)
 }

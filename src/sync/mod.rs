@@ -7,6 +7,5 @@
 pub mod backfill;
 pub mod daemon;
 pub mod export;
-pub mod files;
 pub mod migrate;
 pub mod pipeline;

@@ -8,12 +8,12 @@ use crate::config::Mapping;
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, liveperson::Record};
 use crate::http::HttpError;
+use crate::platform::files::{FileSet, append_activity, file_name, read_activity_lines};
 use crate::platform::hubster::{HubsterClient, Side};
 use crate::platform::liveperson::LivePersonClient;
 use crate::store::{ConversationState, Intent, Store, StoreError, StoredMark};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,8 +21,8 @@ use std::sync::Arc;
 pub enum Source {
     /// The Messaging History API.
     LivePerson(Arc<LivePersonClient>),
-    /// A directory of LivePerson files (see [`FileSet`](super::files::FileSet)).
-    Files(Arc<super::files::FileSet>),
+    /// A directory of LivePerson files (see [`FileSet`]).
+    Files(Arc<FileSet>),
 }
 
 impl Source {
@@ -53,37 +53,6 @@ impl Source {
             Source::LivePerson(lp) => Some(lp),
             Source::Files(_) => None,
         }
-    }
-}
-
-/// Text without the byte-order mark some editors on Windows put first.
-pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
-}
-
-/// The records of a LivePerson JSON file: `{"messageEventRecords": [...]}`
-/// or a bare array. A file that is missing has none.
-pub fn read_records(path: &std::path::Path) -> Result<Vec<Value>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let doc: Value = serde_json::from_slice(strip_bom(&bytes))
-        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
-    match doc {
-        Value::Array(a) => Ok(a),
-        Value::Object(mut o) => match o.remove("messageEventRecords") {
-            Some(Value::Array(a)) => Ok(a),
-            _ => Err(format!(
-                "{}: has no messageEventRecords array",
-                path.display()
-            )),
-        },
-        _ => Err(format!(
-            "{}: neither {{\"messageEventRecords\": [...]}} nor an array of records",
-            path.display()
-        )),
     }
 }
 
@@ -216,31 +185,9 @@ impl Sink {
             }
             Sink::Files(dir) => {
                 let path = dir.join(format!("{}.jsonl", file_name(target)));
-                let write = || -> std::io::Result<()> {
-                    use std::io::{Read, Seek, SeekFrom};
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .read(true)
-                        .append(true)
-                        .open(&path)?;
-                    let mut line = Vec::new();
-                    // A line torn by a crash ends here: start on a fresh one.
-                    if f.metadata()?.len() > 0 {
-                        let mut last = [0u8];
-                        f.seek(SeekFrom::End(-1))?;
-                        f.read_exact(&mut last)?;
-                        if last[0] != b'\n' {
-                            line.push(b'\n');
-                        }
-                    }
-                    serde_json::to_writer(&mut line, activity).expect("activities serialize");
-                    line.push(b'\n');
-                    f.write_all(&line)?;
-                    f.sync_data()
-                };
-                write().map_err(|e| PipelineError::Sink {
+                append_activity(&path, activity).map_err(|e| PipelineError::Sink {
                     conversation_id: conversation_id.to_owned(),
-                    message: format!("cannot write {}: {e}", path.display()),
+                    message: e.to_string(),
                 })
             }
         }
@@ -269,14 +216,12 @@ impl Sink {
             }
             Sink::Files(dir) => {
                 let path = dir.join(format!("{}.jsonl", file_name(target)));
-                match std::fs::read_to_string(&path) {
-                    // A line cut short by a crash is not a delivery.
-                    Ok(text) => text
-                        .lines()
-                        .filter_map(|l| serde_json::from_str(l).ok())
-                        .collect(),
-                    Err(_) => Vec::new(),
-                }
+                read_activity_lines(&path)
+                    .map_err(|e| PipelineError::Sink {
+                        conversation_id: conversation_id.to_owned(),
+                        message: e.to_string(),
+                    })?
+                    .unwrap_or_default()
             }
         };
         Ok(found
@@ -342,22 +287,6 @@ fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[S
             .into();
         }
     }
-}
-
-/// A conversation id as a file name. Ids of letters, digits, `-`, `_`,
-/// `.` and `~` are their own name; in any other, the other characters
-/// become `_` and `~` and 8 hex digits of the id's hash are added, so two
-/// ids never share a file (`a/b` and `a:b` both sanitize to `a_b`).
-pub(crate) fn file_name(id: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
-    if !id.is_empty() && id.chars().all(safe) && !id.starts_with('.') {
-        return id.to_owned();
-    }
-    let mut name: String = id.chars().map(|c| if safe(c) { c } else { '_' }).collect();
-    let hash = crate::format::to_hubster::uuid5_of(id).simple().to_string();
-    name.push('~');
-    name.push_str(&hash[..8]);
-    name
 }
 
 /// Settles intents a run left behind: those the target has are recorded as
@@ -543,21 +472,6 @@ pub async fn sync_conversation(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn file_names_are_the_id_when_safe_and_never_shared() {
-        assert_eq!(file_name("4f3c-9a1b_x.y~z"), "4f3c-9a1b_x.y~z");
-        let (a, b) = (file_name("a/b"), file_name("a:b"));
-        assert!(a.starts_with("a_b~") && b.starts_with("a_b~"), "{a} {b}");
-        assert_ne!(a, b);
-        assert_eq!(file_name(&a), a, "a file's stem names the same file");
-        assert!(
-            file_name("..").starts_with("..~"),
-            "never a path of its own"
-        );
-        assert!(file_name("").starts_with('~'));
-        assert_eq!(file_name("web-visitor-42"), "web-visitor-42");
-    }
 
     #[test]
     fn activities_without_an_external_id_get_their_records_key() {

@@ -3,6 +3,7 @@
 //! read, so that errors can name the other sections it needs.
 
 use crate::config::{Config, Mapping};
+pub use crate::platform::files::Format;
 use crate::platform::liveperson::MAX_WINDOW_MS;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -69,14 +70,6 @@ pub enum Endpoint {
     /// Standard output, one JSON line per conversation; a target only. It
     /// keeps no checkpoints: every run prints everything.
     Stdout {},
-}
-
-/// The format of files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Liveperson,
-    Hubster,
 }
 
 impl Endpoint {

@@ -18,14 +18,14 @@ pub use config::{Direction, Endpoint, Format, MigrationConfig};
 
 use super::backfill::{self, Event, Request};
 use super::daemon::{Counters, Daemon, DaemonError, SyncConfig};
-use super::export::{ActivitySource, ExportError, export_conversation, read_activities};
-use super::files::FileSet;
-use super::pipeline::{self, PipelineError, Sink, Source, blocking, file_name, read_records};
+use super::export::{ActivitySource, ExportError, export_conversation};
+use super::pipeline::{self, PipelineError, Sink, Source, blocking};
 use crate::clock::now_ms;
 use crate::config::{Config, Mapping};
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, HubsterResume, LpResume, Report};
 use crate::http::Metrics;
+use crate::platform::files::{FileError, FileSet, file_name, read_activities, read_records};
 use crate::platform::hubster::HubsterClient;
 use crate::platform::liveperson::{LivePersonClient, Search, windows_of};
 use crate::store::{Store, StoreError};
@@ -839,9 +839,13 @@ impl Migration {
                                 })?;
                             Some(acts.iter().map(external_id).collect())
                         }
-                        (Endpoint::Files { dir, .. }, Some(t)) => {
-                            Some(read_activities(dir, &t)?.iter().map(external_id).collect())
-                        }
+                        (Endpoint::Files { dir, .. }, Some(t)) => Some(
+                            read_activities(dir, &t)
+                                .map_err(ExportError::from)?
+                                .iter()
+                                .map(external_id)
+                                .collect(),
+                        ),
                         _ => None,
                     };
                     (expected, got, pending)
@@ -884,10 +888,7 @@ impl Migration {
                                 .then(|| read_records(&path))
                                 .transpose()
                                 .map_err(|message| {
-                                    MigrateError::Export(ExportError::File {
-                                        path: path.display().to_string(),
-                                        message,
-                                    })
+                                    MigrateError::Export(FileError::new(&path, message).into())
                                 })?
                                 .map(|r| r.iter().map(record_identity).collect())
                         }
