@@ -378,6 +378,16 @@ impl Daemon {
         each: &mut dyn FnMut(&SetOutcome),
     ) -> Result<SetOutcome, DaemonError> {
         let mut out = SetOutcome::default();
+        // A dead letter synced here (by a backfill or migration) and now
+        // succeeding leaves the list.
+        let (store, p) = (Arc::clone(&self.store), self.cfg.pipeline.clone());
+        let dead: BTreeSet<String> = tokio::task::spawn_blocking(move || store.dead_letters())
+            .await
+            .expect("no panic")?
+            .into_iter()
+            .filter(|d| d.pipeline == p)
+            .map(|d| d.conversation_id)
+            .collect();
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = ids.into_iter();
         loop {
@@ -402,6 +412,17 @@ impl Daemon {
             let (id, result) = done.expect("pipeline tasks do not panic");
             match result {
                 Ok(o) => {
+                    if dead.contains(&id) {
+                        let (store, p, i) = (
+                            Arc::clone(&self.store),
+                            self.cfg.pipeline.clone(),
+                            id.clone(),
+                        );
+                        tokio::task::spawn_blocking(move || store.remove_dead_letter(&p, &i))
+                            .await
+                            .expect("no panic")?;
+                        tracing::info!(conversation = %id, "synced: no longer a dead letter");
+                    }
                     // Progress: the watchdog may be fed.
                     notify(&[sd_notify::NotifyState::Watchdog]);
                     out.delivered += o.delivered;

@@ -793,6 +793,34 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
         list.contains("history.jsonl:21") && list.contains("line 21"),
         "{list}"
     );
+
+    // A conversation file that is not JSON is set aside too; mended, the
+    // next run migrates it and it leaves the dead letters.
+    let mut lines: Vec<String> = std::fs::read_to_string(&history)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.pop();
+    std::fs::write(&history, lines.join("\n") + "\n").unwrap();
+    std::fs::write(lp_dir.join("late.json"), "{\"messageEventRecords\": [").unwrap();
+    let out = convsync(&cfg, &["migrate", "gen-to-hub"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let record = r#"{"type":"ContentEvent","dialogId":"late","sequence":0,"serverTimestamp":1767312000000,
+        "originatorId":"c1","originatorMetadata":{"id":"c1","role":"CONSUMER"},
+        "event":{"type":"ContentEvent","message":"hello, late","contentType":"text/plain"}}"#;
+    std::fs::write(
+        lp_dir.join("late.json"),
+        format!("{{\"messageEventRecords\": [{record}]}}"),
+    )
+    .unwrap();
+    let out = convsync(&cfg, &["migrate", "gen-to-hub"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["written"], 1);
+    let out = convsync(&cfg, &["dead-letters", "--pipeline", "gen-to-hub", "list"]).await;
+    let list = text(&out.stdout);
+    assert!(!list.contains("late"), "{list}");
+    assert_eq!(hub.shared.ledger_external_ids()["late"].len(), 1);
 }
 
 fn json_files(dir: &Path) -> usize {

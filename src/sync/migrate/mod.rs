@@ -303,16 +303,17 @@ impl Migration {
             .collect())
     }
 
-    /// For a migration to LivePerson: each source conversation's name (its
-    /// file and the dialog id of records with no LivePerson provenance);
-    /// where none is given, the name is the id.
-    async fn names(&self) -> Result<HashMap<String, String>, MigrateError> {
-        Ok(match (&self.cfg.source, self.cfg.direction()) {
-            (Endpoint::Hubster {}, Direction::ToLivePerson) => {
-                self.hub_conversations().await?.into_iter().collect()
-            }
-            _ => HashMap::new(),
-        })
+    /// The selected conversations, and for a migration to LivePerson each
+    /// one's name (its file and the dialog id of records with no LivePerson
+    /// provenance) where it is not its id.
+    async fn selection(&self) -> Result<(Vec<String>, HashMap<String, String>), MigrateError> {
+        if let Endpoint::Hubster {} = self.cfg.source {
+            let found = self.hub_conversations().await?;
+            let ids = found.iter().map(|(id, _)| id.clone()).collect();
+            let names = found.into_iter().filter(|(id, n)| id != n).collect();
+            return Ok((ids, names));
+        }
+        Ok((self.conversations().await?, HashMap::new()))
     }
 
     /// The source conversations the selection names, in a stable order.
@@ -478,10 +479,18 @@ impl Migration {
         let Endpoint::Files { dir, .. } = &self.cfg.target else {
             unreachable!("checked: LivePerson records go to files or stdout");
         };
-        let ids = self.conversations().await?;
-        let names = Arc::new(self.names().await?);
+        let (ids, names) = self.selection().await?;
+        let names = Arc::new(names);
         let pipeline = self.cfg.pipeline().to_owned();
         let source = Arc::new(self.activity_source());
+        // Those set aside before leave the list when they succeed.
+        let p = pipeline.clone();
+        let mut dead: HashSet<String> = blocking(store, move |s| s.dead_letters())
+            .await?
+            .into_iter()
+            .filter(|d| d.pipeline == p)
+            .map(|d| d.conversation_id)
+            .collect();
         let mut summary = Summary {
             windows: 1,
             ..Summary::default()
@@ -528,8 +537,11 @@ impl Migration {
                     Ok(n) => {
                         summary.conversations += 1;
                         summary.written += n as u64;
-                        let (p, i) = (pipeline.clone(), id.clone());
-                        blocking(store, move |s| s.remove_dead_letter(&p, &i).map(|_| ())).await?;
+                        if dead.remove(&id) {
+                            let (p, i) = (pipeline.clone(), id.clone());
+                            blocking(store, move |s| s.remove_dead_letter(&p, &i).map(|_| ()))
+                                .await?;
+                        }
                     }
                     Err(ExportError::Store(e)) => return Err(e.into()),
                     Err(e) => {
@@ -601,8 +613,9 @@ impl Migration {
                     return Err(MigrateError::Setup("stdout keeps no dead letters".into()));
                 };
                 let name = self
-                    .names()
+                    .selection()
                     .await?
+                    .1
                     .remove(id)
                     .unwrap_or_else(|| id.to_owned());
                 let n = export_conversation(
@@ -630,10 +643,9 @@ impl Migration {
         each: &mut dyn FnMut(Result<Preview, MigrateError>),
     ) -> Result<(), MigrateError> {
         use futures_util::stream::{self, StreamExt};
-        let ids = self.conversations().await?;
+        let (ids, names) = self.selection().await?;
         let pipeline = self.cfg.pipeline();
         let to_lp = self.cfg.direction() == Direction::ToLivePerson;
-        let names = self.names().await?;
         let names = &names;
         let records = (!to_lp).then(|| self.record_source());
         let activities = to_lp.then(|| self.activity_source());
@@ -729,8 +741,7 @@ impl Migration {
         store: &Arc<Store>,
         each: &mut dyn FnMut(&ConversationCheck),
     ) -> Result<VerifyReport, MigrateError> {
-        let ids = self.conversations().await?;
-        let names = self.names().await?;
+        let (ids, names) = self.selection().await?;
         let names = &names;
         let pipeline = self.cfg.pipeline().to_owned();
         let mut report = VerifyReport {
