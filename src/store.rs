@@ -434,6 +434,19 @@ impl Store {
         Ok(out)
     }
 
+    /// The conversations of one pipeline that are dead letters.
+    pub fn dead_letter_ids(
+        &self,
+        pipeline: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        Ok(self
+            .dead_letters()?
+            .into_iter()
+            .filter(|d| d.pipeline == pipeline)
+            .map(|d| d.conversation_id)
+            .collect())
+    }
+
     /// Removes a dead letter (to retry or drop it). Whether there was one.
     pub fn remove_dead_letter(
         &self,

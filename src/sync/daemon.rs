@@ -331,15 +331,7 @@ impl Daemon {
                 return Ok((0, 1));
             }
         };
-        let p = self.cfg.pipeline.clone();
-        let store = Arc::clone(&self.store);
-        let dead: BTreeSet<String> = tokio::task::spawn_blocking(move || store.dead_letters())
-            .await
-            .expect("no panic")?
-            .into_iter()
-            .filter(|d| d.pipeline == p)
-            .map(|d| d.conversation_id)
-            .collect();
+        let dead = self.dead_letter_ids().await?;
         let mut todo: BTreeSet<String> = open.clone();
         for c in &found {
             if c.status.as_deref() == Some("OPEN") {
@@ -380,14 +372,7 @@ impl Daemon {
         let mut out = SetOutcome::default();
         // A dead letter synced here (by a backfill or migration) and now
         // succeeding leaves the list.
-        let (store, p) = (Arc::clone(&self.store), self.cfg.pipeline.clone());
-        let dead: BTreeSet<String> = tokio::task::spawn_blocking(move || store.dead_letters())
-            .await
-            .expect("no panic")?
-            .into_iter()
-            .filter(|d| d.pipeline == p)
-            .map(|d| d.conversation_id)
-            .collect();
+        let dead = self.dead_letter_ids().await?;
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = ids.into_iter();
         loop {
@@ -447,6 +432,16 @@ impl Daemon {
             each(&out);
         }
         Ok(out)
+    }
+
+    /// This pipeline's dead letters.
+    async fn dead_letter_ids(&self) -> Result<BTreeSet<String>, DaemonError> {
+        let (store, p) = (Arc::clone(&self.store), self.cfg.pipeline.clone());
+        Ok(
+            tokio::task::spawn_blocking(move || store.dead_letter_ids(&p))
+                .await
+                .expect("no panic")?,
+        )
     }
 
     /// Files a dead letter once a conversation is hopeless or out of

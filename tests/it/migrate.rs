@@ -547,7 +547,7 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
     let cfg = config(dir.path(), &sim, &sim, &m);
     let out = convsync(&cfg, &["migrate", "to-activities"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // A file broken in its middle (not a torn last line).
+    // A file broken in its middle (not a line cut short, which is passed over).
     std::fs::write(
         acts.join("poison.jsonl"),
         "{\"type\":\"message\",\"eventId\":1,\"message\":{\"type\":\"text\",\"text\":\"a\"}}\n{not json\n{\"type\":\"message\",\"eventId\":3,\"message\":{\"type\":\"text\",\"text\":\"b\"}}\n",

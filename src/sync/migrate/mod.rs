@@ -485,12 +485,7 @@ impl Migration {
         let source = Arc::new(self.activity_source());
         // Those set aside before leave the list when they succeed.
         let p = pipeline.clone();
-        let mut dead: HashSet<String> = blocking(store, move |s| s.dead_letters())
-            .await?
-            .into_iter()
-            .filter(|d| d.pipeline == p)
-            .map(|d| d.conversation_id)
-            .collect();
+        let mut dead = blocking(store, move |s| s.dead_letter_ids(&p)).await?;
         let mut summary = Summary {
             windows: 1,
             ..Summary::default()
