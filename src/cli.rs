@@ -167,7 +167,8 @@ pub enum Command {
     ///
     /// Serves LivePerson (CSDS, content search, conversations/search,
     /// conversation/search) and Hubster (token, establish, inbound
-    /// activities, get activities) from seeded data, with faults on demand.
+    /// activities, get activities, the hub's established conversations) from
+    /// seeded data, with faults on demand.
     /// When ready it prints one JSON line with its URLs, account and
     /// credentials; --write-config writes a convsync config pointing at it.
     /// GET /sim/stats, /sim/ledger and /sim/conversations show what it saw.
