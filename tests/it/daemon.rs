@@ -21,37 +21,8 @@ async fn world(cfg: SimConfig, shutdown_timeout: f64) -> World {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let c = &sim.shared.creds;
-    let base = sim.base_url();
     let text = format!(
-        r#"[liveperson]
-account = "{account}"
-source = "convsync_tests"
-csds_url = "{base}"
-[liveperson.auth]
-bearer = {{ value = "{bearer}" }}
-[liveperson.http]
-requests_per_second = 2000
-burst = 100
-max_concurrency = 16
-server_error_delays_secs = [0.01, 0.02]
-transient_backoff_secs = 0.01
-max_backoff_secs = 0.2
-
-[hubster]
-identity_url = "{base}"
-engine_url = "{base}"
-direct_url = "{base}"
-client_id = "{client_id}"
-client_secret = {{ value = "{secret}" }}
-[hubster.http]
-requests_per_second = 2000
-burst = 100
-max_concurrency = 16
-server_error_delays_secs = [0.01, 0.02]
-transient_backoff_secs = 0.01
-max_backoff_secs = 0.2
-
+        r#"{platforms}
 [sync]
 state_dir = {state:?}
 poll_interval_secs = 0.2
@@ -60,10 +31,7 @@ concurrency = 8
 since = "2000-01-01"
 metrics_listen = "127.0.0.1:0"
 "#,
-        account = c.account,
-        bearer = c.bearer,
-        client_id = c.hubster_client_id,
-        secret = c.hubster_client_secret,
+        platforms = crate::support::platforms_toml(&sim, &sim),
     );
     let config = dir.path().join("convsync.toml");
     std::fs::write(&config, text).unwrap();

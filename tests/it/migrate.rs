@@ -25,41 +25,10 @@ async fn sim(conversations: usize) -> Sim {
 /// A config reading LivePerson from `lp` and Hubster from `hub`, with the
 /// state in `dir/state`, and these migrations.
 fn config(dir: &Path, lp: &Sim, hub: &Sim, migrations: &str) -> PathBuf {
-    let (c, h) = (&lp.shared.creds, &hub.shared.creds);
-    let fast = "requests_per_second = 2000\nburst = 100\nmax_concurrency = 16\nserver_error_delays_secs = [0.01]\ntransient_backoff_secs = 0.01\nmax_backoff_secs = 0.2";
     let text = format!(
-        r#"[liveperson]
-account = "{account}"
-source = "convsync_tests"
-csds_url = "{lp_base}"
-[liveperson.auth]
-bearer = {{ value = "{bearer}" }}
-[liveperson.http]
-{fast}
-
-[hubster]
-identity_url = "{hub_base}"
-engine_url = "{hub_base}"
-direct_url = "{hub_base}"
-client_id = "{client_id}"
-client_secret = {{ value = "{secret}" }}
-hub_id = "sim-hub"
-[hubster.http]
-{fast}
-
-[sync]
-state_dir = {state:?}
-concurrency = 8
-
-{migrations}
-"#,
-        account = c.account,
-        bearer = c.bearer,
-        lp_base = lp.base_url(),
-        hub_base = hub.base_url(),
-        client_id = h.hubster_client_id,
-        secret = h.hubster_client_secret,
-        state = dir.join("state"),
+        "{}\n[sync]\nstate_dir = {:?}\nconcurrency = 8\n\n{migrations}\n",
+        crate::support::platforms_toml(lp, hub),
+        dir.join("state"),
     );
     let path = dir.join(format!("convsync-{}.toml", hub.addr().port()));
     std::fs::write(&path, text).unwrap();
@@ -72,6 +41,26 @@ async fn convsync(config: &Path, args: &[&str]) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
+}
+
+const LP: &str = "{ platform = \"liveperson\" }";
+const HUB: &str = "{ platform = \"hubster\" }";
+
+/// A `[[migration]]`: source and target as inline tables, then `extra` lines.
+fn migration(name: &str, source: &str, target: &str, extra: &str) -> String {
+    format!("\n[[migration]]\nname = \"{name}\"\nsource = {source}\ntarget = {target}\n{extra}\n")
+}
+
+/// A files source or target.
+fn files(dir: &Path, format: &str) -> String {
+    format!("{{ platform = \"files\", dir = {dir:?}, format = \"{format}\" }}")
+}
+
+/// Runs convsync and insists on exit 0.
+async fn ok(config: &Path, args: &[&str]) -> Output {
+    let out = convsync(config, args).await;
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    out
 }
 
 fn text(b: &[u8]) -> String {
@@ -120,8 +109,7 @@ async fn liveperson_to_hubster_migrates_once_and_verifies_with_no_difference() {
     assert_eq!(sim.stats().delivered_activities, 0);
 
     // A dry run converts everything and writes nothing, not even a store.
-    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--dry-run"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "lp-to-hub", "--dry-run"]).await;
     let stdout = text(&out.stdout);
     let want: usize = expected(&sim).values().map(Vec::len).sum();
     assert!(
@@ -138,8 +126,7 @@ async fn liveperson_to_hubster_migrates_once_and_verifies_with_no_difference() {
     assert!(!dir.path().join("state").join("convsync.redb").exists());
 
     // The migration, then the comparison: 0 differences.
-    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
     let s = summary(&out);
     assert_eq!(s["conversations"], 30);
     assert_eq!(s["written"], want);
@@ -156,8 +143,7 @@ async fn liveperson_to_hubster_migrates_once_and_verifies_with_no_difference() {
     assert_eq!(sim.stats().duplicate_deliveries, 0);
 
     // Again: nothing new is written.
-    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "lp-to-hub"]).await;
     assert_eq!(summary(&out)["written"], 0);
     assert_eq!(sim.stats().delivered_activities as usize, want);
 
@@ -174,12 +160,14 @@ async fn verify_reports_what_the_target_lacks_doubles_or_reorders() {
     let sim = sim(6).await;
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("activities");
-    let m = format!(
-        "[[migration]]\nname = \"lp-to-files\"\nsource = {{ platform = \"liveperson\" }}\ntarget = {{ platform = \"files\", dir = {out_dir:?}, format = \"hubster\" }}\nsince = \"2000-01-01\"\n"
+    let m = migration(
+        "lp-to-files",
+        LP,
+        &files(&out_dir, "hubster"),
+        "since = \"2000-01-01\"",
     );
     let cfg = config(dir.path(), &sim, &sim, &m);
-    let out = convsync(&cfg, &["migrate", "lp-to-files", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&cfg, &["migrate", "lp-to-files", "--verify"]).await;
 
     // Damage three files: a line lost, a line twice, two lines swapped.
     let ids: Vec<String> = sim
@@ -337,19 +325,24 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     let managers = dir.path().join("managers");
-    let to_files = format!(
-        "{LP_TO_HUB}\n[[migration]]\nname = \"hub-to-files\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n\n[[migration]]\nname = \"as-managers\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {managers:?}, format = \"liveperson\" }}\n[migration.mapping.reverse_roles]\nAgent = \"MANAGER\"\n"
-    );
+    let to_files = [
+        LP_TO_HUB.to_owned(),
+        migration("hub-to-files", HUB, &files(&export, "liveperson"), ""),
+        migration(
+            "as-managers",
+            HUB,
+            &files(&managers, "liveperson"),
+            "[migration.mapping.reverse_roles]\nAgent = \"MANAGER\"",
+        ),
+    ]
+    .concat();
     let cfg_a = config(dir.path(), &a, &a, &to_files);
-    let to_b = format!(
-        "[[migration]]\nname = \"files-to-hub\"\nsource = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\ntarget = {{ platform = \"hubster\" }}\n"
-    );
+    let to_b = migration("files-to-hub", &files(&export, "liveperson"), HUB, "");
     let cfg_b = config(dir.path(), &a, &b, &to_b);
 
     // Hub A: the LivePerson conversations, plus conversations and messages
     // of its own (no LivePerson provenance).
-    let out = convsync(&cfg_a, &["migrate", "lp-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&cfg_a, &["migrate", "lp-to-hub"]).await;
     let first_hub_conv =
         a.shared.hub.lock().unwrap().bindings[&a.shared.lp.conversations[0].id].clone();
     post_native(
@@ -366,8 +359,7 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     post_native(&a, &native, "customer", "where is my order #123", 3).await;
 
     // A dry run lists what it would write and writes no file.
-    let out = convsync(&cfg_a, &["migrate", "hub-to-files", "--dry-run"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg_a, &["migrate", "hub-to-files", "--dry-run"]).await;
     let dry = text(&out.stdout);
     assert!(
         dry.contains(&format!("{native}: 3 read, 3 records to write")),
@@ -380,8 +372,7 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     assert!(!export.exists());
 
     // Hub A -> LivePerson files, verified.
-    let out = convsync(&cfg_a, &["migrate", "hub-to-files", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg_a, &["migrate", "hub-to-files", "--verify"]).await;
     assert!(
         text(&out.stderr).contains("0 differences"),
         "{}",
@@ -399,8 +390,7 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     assert_eq!(recs[1]["event"]["message"], "hello, how can I help? ✓");
 
     // The same with a mapping override of this migration's own.
-    let out = convsync(&cfg_a, &["migrate", "as-managers"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&cfg_a, &["migrate", "as-managers"]).await;
     let doc: Value =
         serde_json::from_slice(&std::fs::read(managers.join("web-visitor-42.json")).unwrap())
             .unwrap();
@@ -413,8 +403,7 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     assert_eq!(roles, ["CONSUMER", "MANAGER", "CONSUMER"]);
 
     // LivePerson files -> hub B, verified.
-    let out = convsync(&cfg_b, &["migrate", "files-to-hub", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg_b, &["migrate", "files-to-hub", "--verify"]).await;
     assert!(
         text(&out.stderr).contains("0 differences"),
         "{}",
@@ -434,11 +423,9 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
 
     // Incremental both ways: one new message, one new activity each.
     post_native(&a, &native, "business", "it ships tomorrow", 4).await;
-    let out = convsync(&cfg_a, &["migrate", "hub-to-files"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg_a, &["migrate", "hub-to-files"]).await;
     assert_eq!(summary(&out)["written"], 1);
-    let out = convsync(&cfg_b, &["migrate", "files-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg_b, &["migrate", "files-to-hub"]).await;
     assert_eq!(summary(&out)["written"], 1);
     assert_eq!(hub_content(&b)["web-visitor-42"].len(), 4);
     assert_eq!(
@@ -447,8 +434,7 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     );
     // And a finished migration run again writes nothing.
     for (cfg, name) in [(&cfg_a, "hub-to-files"), (&cfg_b, "files-to-hub")] {
-        let out = convsync(cfg, &["migrate", name]).await;
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = ok(cfg, &["migrate", name]).await;
         assert_eq!(summary(&out)["written"], 0, "{name}");
     }
 }
@@ -460,8 +446,7 @@ async fn stdout_target_prints_every_conversation_and_keeps_no_state() {
     let m = "[[migration]]\nname = \"peek\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"stdout\" }\nsince = \"2000-01-01\"\n";
     let cfg = config(dir.path(), &sim, &sim, m);
     for _ in 0..2 {
-        let out = convsync(&cfg, &["migrate", "peek"]).await;
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = ok(&cfg, &["migrate", "peek"]).await;
         let lines: Vec<Value> = text(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -541,12 +526,19 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
     let dir = tempfile::tempdir().unwrap();
     let acts = dir.path().join("activities");
     let lp = dir.path().join("lp");
-    let m = format!(
-        "[[migration]]\nname = \"to-activities\"\nsource = {{ platform = \"liveperson\" }}\ntarget = {{ platform = \"files\", dir = {acts:?}, format = \"hubster\" }}\nsince = \"2000-01-01\"\n\n[[migration]]\nname = \"to-lp\"\nsource = {{ platform = \"files\", dir = {acts:?}, format = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {lp:?}, format = \"liveperson\" }}\n"
+    let m = migration(
+        "to-activities",
+        LP,
+        &files(&acts, "hubster"),
+        "since = \"2000-01-01\"",
+    ) + &migration(
+        "to-lp",
+        &files(&acts, "hubster"),
+        &files(&lp, "liveperson"),
+        "",
     );
     let cfg = config(dir.path(), &sim, &sim, &m);
-    let out = convsync(&cfg, &["migrate", "to-activities"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&cfg, &["migrate", "to-activities"]).await;
     // A file broken in its middle (not a line cut short, which is passed over).
     std::fs::write(
         acts.join("poison.jsonl"),
@@ -574,8 +566,7 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
     assert!(err.contains("dead-letters --pipeline to-lp list"), "{err}");
 
     // Listed under the migration's name; mended, a retry writes it.
-    let out = convsync(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
     let list = text(&out.stdout);
     assert!(list.starts_with("poison  source"), "{list}");
     assert!(list.contains("poison.jsonl: line 2"), "{list}");
@@ -584,17 +575,15 @@ async fn a_poison_conversation_is_set_aside_and_the_rest_migrate() {
         "{\"type\":\"message\",\"eventId\":1,\"sender\":{\"integrationType\":\"Customer\"},\"message\":{\"type\":\"text\",\"text\":\"a\"}}\n{\"type\":\"message\",\"eventId\":3,\"sender\":{\"integrationType\":\"Agent\"},\"message\":{\"type\":\"text\",\"text\":\"b\"}}\n",
     )
     .unwrap();
-    let out = convsync(
+    let out = ok(
         &cfg,
         &["dead-letters", "--pipeline", "to-lp", "retry", "poison"],
     )
     .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "poison: wrote 2");
     let out = convsync(&cfg, &["dead-letters", "--pipeline", "to-lp", "list"]).await;
     assert_eq!(text(&out.stdout), "");
-    let out = convsync(&cfg, &["migrate", "to-lp", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "to-lp", "--verify"]).await;
     assert_eq!(summary(&out)["written"], 0);
 }
 
@@ -622,9 +611,7 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
     }
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
-    let m = format!(
-        "[[migration]]\nname = \"export\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"liveperson\" }}\n"
-    );
+    let m = migration("export", HUB, &files(&export, "liveperson"), "");
     let cfg = config(dir.path(), &hub, &hub, &m);
     // Slow enough to be killed in the middle: 3 reads a conversation at 150/s.
     let text_cfg = std::fs::read_to_string(&cfg)
@@ -685,8 +672,7 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
         .replace("requests_per_second = 150", "requests_per_second = 2000");
     std::fs::write(&cfg, fast).unwrap();
 
-    let out = convsync(&cfg, &["migrate", "export", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "export", "--verify"]).await;
     assert!(text(&out.stderr).contains("0 differences"));
     assert_eq!(count(), conversations);
     for e in std::fs::read_dir(&export).unwrap() {
@@ -741,14 +727,17 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
         "--report",
         "none",
     ]);
-    let m = format!(
-        "[[migration]]\nname = \"gen-to-hub\"\nsource = {{ platform = \"files\", dir = {lp_dir:?}, format = \"liveperson\" }}\ntarget = {{ platform = \"hubster\" }}\n\n[[migration]]\nname = \"acts-to-lp\"\nsource = {{ platform = \"files\", dir = {acts_dir:?}, format = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {out_dir:?}, format = \"liveperson\" }}\n"
-    );
+    let m = migration("gen-to-hub", &files(&lp_dir, "liveperson"), HUB, "")
+        + &migration(
+            "acts-to-lp",
+            &files(&acts_dir, "hubster"),
+            &files(&out_dir, "liveperson"),
+            "",
+        );
     let cfg = config(dir.path(), &hub, &hub, &m);
 
     // Generated LivePerson JSONL -> the hub: what `convert` makes of it.
-    let out = convsync(&cfg, &["migrate", "gen-to-hub", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "gen-to-hub", "--verify"]).await;
     assert!(text(&out.stderr).contains("0 differences"));
     let want: BTreeMap<String, Vec<String>> = std::fs::read_to_string(&converted)
         .unwrap()
@@ -768,8 +757,7 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
     assert_eq!(hub.shared.ledger_external_ids(), want);
 
     // `convert`'s Hubster JSONL -> LivePerson files.
-    let out = convsync(&cfg, &["migrate", "acts-to-lp", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "acts-to-lp", "--verify"]).await;
     assert!(text(&out.stderr).contains("0 differences"));
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 20);
 
@@ -814,8 +802,7 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
         format!("{{\"messageEventRecords\": [{record}]}}"),
     )
     .unwrap();
-    let out = convsync(&cfg, &["migrate", "gen-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "gen-to-hub"]).await;
     assert_eq!(summary(&out)["written"], 1);
     let out = convsync(&cfg, &["dead-letters", "--pipeline", "gen-to-hub", "list"]).await;
     let list = text(&out.stdout);
@@ -856,8 +843,7 @@ async fn verify_counts_what_arrived_after_the_migration_as_pending() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
-    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&cfg, &["migrate", "lp-to-hub"]).await;
     // Every growth record visible now (3 s after the start).
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let report_path = dir.path().join("r.json");
@@ -888,8 +874,7 @@ async fn verify_counts_what_arrived_after_the_migration_as_pending() {
     );
     assert!(text(&out.stderr).contains(&format!("pending {pending}")));
     // The next run writes exactly those; then nothing is pending.
-    let out = convsync(&cfg, &["migrate", "lp-to-hub"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "lp-to-hub"]).await;
     let written = summary(&out)["written"].as_u64().unwrap();
     assert_eq!(written, pending);
     let out = verify(&report_path).await;
@@ -936,8 +921,7 @@ async fn a_killed_liveperson_migration_goes_on_and_delivers_once() {
         .replace("requests_per_second = 300", "requests_per_second = 2000");
     std::fs::write(&cfg, fast).unwrap();
 
-    let out = convsync(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(&cfg, &["migrate", "lp-to-hub", "--verify"]).await;
     assert!(text(&out.stderr).contains("0 differences"));
     assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
     assert_eq!(sim.stats().duplicate_deliveries, 0);

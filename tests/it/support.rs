@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+use convsync::sim::Sim;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -17,4 +18,39 @@ pub fn read_json(name: &str) -> Value {
 pub fn canon(v: &Value) -> String {
     // serde_json's Map keeps keys sorted, so to_string is canonical.
     v.to_string()
+}
+
+/// `[liveperson]` and `[hubster]` sections for simulators (LivePerson from
+/// `lp`, Hubster from `hub`, whose hub is `sim-hub`), with a quota and
+/// retry waits fast enough for tests.
+pub fn platforms_toml(lp: &Sim, hub: &Sim) -> String {
+    let (c, h) = (&lp.shared.creds, &hub.shared.creds);
+    let fast = "requests_per_second = 2000\nburst = 100\nmax_concurrency = 16\nserver_error_delays_secs = [0.01, 0.02]\ntransient_backoff_secs = 0.01\nmax_backoff_secs = 0.2";
+    format!(
+        r#"[liveperson]
+account = "{account}"
+source = "convsync_tests"
+csds_url = "{lp_base}"
+[liveperson.auth]
+bearer = {{ value = "{bearer}" }}
+[liveperson.http]
+{fast}
+
+[hubster]
+identity_url = "{hub_base}"
+engine_url = "{hub_base}"
+direct_url = "{hub_base}"
+client_id = "{client_id}"
+client_secret = {{ value = "{secret}" }}
+hub_id = "sim-hub"
+[hubster.http]
+{fast}
+"#,
+        account = c.account,
+        bearer = c.bearer,
+        lp_base = lp.base_url(),
+        hub_base = hub.base_url(),
+        client_id = h.hubster_client_id,
+        secret = h.hubster_client_secret,
+    )
 }
