@@ -470,18 +470,22 @@ pub async fn dead_letters(
         {
             let m =
                 convsync::sync::migrate::Migration::new(config, &migration.expect("some").name)?;
-            let mut failed = 0;
-            for id in conversation_ids {
-                match m.sync_one(&store, &id).await {
-                    Ok(n) => {
-                        store.remove_dead_letter(&pipeline, &id)?;
-                        println!("{id}: wrote {n}");
-                    }
+            let (mut failed, mut store_error) = (0, None);
+            let mut each = |id: &str, r: Result<u64, _>| match r {
+                Ok(n) => match store.remove_dead_letter(&pipeline, id) {
+                    Ok(_) => println!("{id}: wrote {n}"),
                     Err(e) => {
-                        failed += 1;
-                        eprintln!("convsync: {e}");
+                        store_error.get_or_insert(e);
                     }
+                },
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("convsync: {e}");
                 }
+            };
+            m.retry(&store, &conversation_ids, &mut each).await?;
+            if let Some(e) = store_error {
+                return Err(e.into());
             }
             if failed > 0 {
                 bail!("{failed} conversation(s) still fail");
@@ -656,9 +660,7 @@ impl Progress {
                     chrono::DateTime::from_timestamp_millis(ms)
                         .map_or(ms.to_string(), |d| d.format("%Y-%m-%d").to_string())
                 };
-                let text = if from == 0 && to == 0 {
-                    format!("{found} conversations")
-                } else if skipped {
+                let text = if skipped {
                     format!(
                         "window {}/{of} {}..{}: done before",
                         index + 1,
@@ -681,6 +683,13 @@ impl Progress {
                     None => eprintln!("convsync: {}: {text}", self.label),
                 }
             }
+            Event::Found { conversations } => match &self.bar {
+                Some(b) => {
+                    b.inc_length(conversations as u64);
+                    b.println(format!("{conversations} conversations"));
+                }
+                None => eprintln!("convsync: {}: {conversations} conversations", self.label),
+            },
             Event::Progress {
                 done,
                 found,

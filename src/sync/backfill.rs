@@ -5,7 +5,7 @@
 //! started again with the same arguments goes on where it stopped.
 
 use super::daemon::{Daemon, DaemonError};
-use super::pipeline;
+use super::pipeline::{self, blocking};
 use crate::platform::liveperson::{Search, windows_of};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -69,6 +69,9 @@ pub enum Event {
         found: usize,
         skipped: bool,
     },
+    /// Conversations found without searching windows (an id list, a hub's
+    /// established list, files).
+    Found { conversations: usize },
     /// Totals so far.
     Progress {
         done: u64,
@@ -105,13 +108,12 @@ pub async fn run(
         recovered: pipeline::recover(&pipeline_name, &daemon.store, &daemon.sink).await?,
         ..Summary::default()
     };
+    let dead = daemon.dead_letter_ids().await?;
     let key = req.key(&pipeline_name);
-    let store = std::sync::Arc::clone(&daemon.store);
     let k = key.clone();
     let mut progress: Progress = if req.remember_windows {
-        tokio::task::spawn_blocking(move || store.progress(&k))
-            .await
-            .expect("no panic")?
+        blocking(&daemon.store, move |s| s.progress(&k))
+            .await?
             .unwrap_or_default()
     } else {
         Progress::default()
@@ -183,14 +185,20 @@ pub async fn run(
             );
             let mut each = |o: &super::daemon::SetOutcome| {
                 on(Event::Progress {
-                    done: base_done + o.synced + o.dead.len() as u64,
+                    done: base_done + (o.synced.len() + o.dead.len()) as u64,
                     found: found_total,
                     delivered: base_delivered + o.delivered,
                     dead: base_dead + o.dead.len() as u64,
                 })
             };
             let out = daemon.sync_set_observed(todo, &stop, &mut each).await?;
-            done_total += out.synced + out.dead.len() as u64;
+            done_total += (out.synced.len() + out.dead.len()) as u64;
+            // A dead letter of an earlier run that now syncs leaves the list.
+            for id in out.synced.iter().filter(|id| dead.contains(*id)) {
+                let (p, i) = (pipeline_name.clone(), id.clone());
+                blocking(&daemon.store, move |s| s.remove_dead_letter(&p, &i)).await?;
+                tracing::info!(conversation = %id, "synced: no longer a dead letter");
+            }
             summary.activities_delivered += out.delivered;
             summary.dead_letters += out.dead.len() as u64;
             todo = out.failed;
@@ -217,14 +225,8 @@ pub async fn run(
             continue;
         }
         progress.done.insert((from, to));
-        let (store, k, p) = (
-            std::sync::Arc::clone(&daemon.store),
-            key.clone(),
-            progress.clone(),
-        );
-        tokio::task::spawn_blocking(move || store.set_progress(&k, &p))
-            .await
-            .expect("no panic")?;
+        let (k, p) = (key.clone(), progress.clone());
+        blocking(&daemon.store, move |s| s.set_progress(&k, &p)).await?;
     }
     summary.conversations = done_total;
     debug_assert!(

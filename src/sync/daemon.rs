@@ -109,7 +109,8 @@ pub enum DaemonError {
 /// What [`Daemon::sync_set`] did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SetOutcome {
-    pub synced: u64,
+    /// Synced.
+    pub synced: Vec<String>,
     pub delivered: u64,
     /// Failed, to be retried.
     pub failed: Vec<String>,
@@ -370,9 +371,6 @@ impl Daemon {
         each: &mut dyn FnMut(&SetOutcome),
     ) -> Result<SetOutcome, DaemonError> {
         let mut out = SetOutcome::default();
-        // A dead letter synced here (by a backfill or migration) and now
-        // succeeding leaves the list.
-        let dead = self.dead_letter_ids().await?;
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = ids.into_iter();
         loop {
@@ -397,21 +395,10 @@ impl Daemon {
             let (id, result) = done.expect("pipeline tasks do not panic");
             match result {
                 Ok(o) => {
-                    if dead.contains(&id) {
-                        let (store, p, i) = (
-                            Arc::clone(&self.store),
-                            self.cfg.pipeline.clone(),
-                            id.clone(),
-                        );
-                        tokio::task::spawn_blocking(move || store.remove_dead_letter(&p, &i))
-                            .await
-                            .expect("no panic")?;
-                        tracing::info!(conversation = %id, "synced: no longer a dead letter");
-                    }
                     // Progress: the watchdog may be fed.
                     notify(&[sd_notify::NotifyState::Watchdog]);
                     out.delivered += o.delivered;
-                    out.synced += 1;
+                    out.synced.push(id);
                     self.counters
                         .conversations_synced
                         .fetch_add(1, Ordering::Relaxed);
@@ -435,13 +422,9 @@ impl Daemon {
     }
 
     /// This pipeline's dead letters.
-    async fn dead_letter_ids(&self) -> Result<BTreeSet<String>, DaemonError> {
-        let (store, p) = (Arc::clone(&self.store), self.cfg.pipeline.clone());
-        Ok(
-            tokio::task::spawn_blocking(move || store.dead_letter_ids(&p))
-                .await
-                .expect("no panic")?,
-        )
+    pub async fn dead_letter_ids(&self) -> Result<BTreeSet<String>, DaemonError> {
+        let p = self.cfg.pipeline.clone();
+        Ok(pipeline::blocking(&self.store, move |s| s.dead_letter_ids(&p)).await?)
     }
 
     /// Files a dead letter once a conversation is hopeless or out of

@@ -10,6 +10,7 @@ use crate::http::HttpError;
 use crate::platform::files::{FileError, FileSet, append_records, file_name};
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError};
+use crate::sync::pipeline::blocking;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -96,10 +97,9 @@ pub async fn export_conversation(
     mapping: &Mapping,
 ) -> Result<usize, ExportError> {
     let key = format!("export:{pipeline}:{hub_conversation_id}");
-    let (s, k) = (Arc::clone(store), key.clone());
-    let resume: HubsterResume = tokio::task::spawn_blocking(move || s.progress(&k))
-        .await
-        .expect("no panic")?
+    let k = key.clone();
+    let resume: HubsterResume = blocking(store, move |s| s.progress(&k))
+        .await?
         .unwrap_or_default();
     let activities = source
         .activities(hub_conversation_id, resume.last_event_id.unwrap_or(0))
@@ -117,9 +117,7 @@ pub async fn export_conversation(
     };
     // The file first, then the cursor: after a crash in between, the same
     // records come again and are recognized by their (dialog, sequence).
-    let (s, next) = (Arc::clone(store), out.resume);
-    tokio::task::spawn_blocking(move || s.set_progress(&key, &next))
-        .await
-        .expect("no panic")?;
+    let next = out.resume;
+    blocking(store, move |s| s.set_progress(&key, &next)).await?;
     Ok(written)
 }

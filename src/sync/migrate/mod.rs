@@ -174,29 +174,23 @@ impl Migration {
             }));
         };
         let http = Arc::new(Metrics::default());
-        let wants = |p: fn(&Endpoint) -> bool| p(&cfg.source) || p(&cfg.target);
-        let lp = if wants(|e| matches!(e, Endpoint::Liveperson {})) {
-            Some(Arc::new(
-                LivePersonClient::new(
-                    config.liveperson().map_err(MigrateError::Setup)?,
+        let uses = |e: Endpoint| cfg.source == e || cfg.target == e;
+        let lp = uses(Endpoint::Liveperson {})
+            .then(|| -> Result<_, String> {
+                let c = LivePersonClient::new(config.liveperson()?, Arc::clone(&http))?;
+                Ok(Arc::new(c))
+            })
+            .transpose()
+            .map_err(MigrateError::Setup)?;
+        let hub = uses(Endpoint::Hubster {})
+            .then(|| -> Result<_, String> {
+                Ok(Arc::new(HubsterClient::new(
+                    config.hubster()?,
                     Arc::clone(&http),
-                )
-                .map_err(MigrateError::Setup)?,
-            ))
-        } else {
-            None
-        };
-        let hub = if wants(|e| matches!(e, Endpoint::Hubster {})) {
-            Some(Arc::new(
-                HubsterClient::new(
-                    config.hubster().map_err(MigrateError::Setup)?,
-                    Arc::clone(&http),
-                )
-                .map_err(MigrateError::Setup)?,
-            ))
-        } else {
-            None
-        };
+                )?))
+            })
+            .transpose()
+            .map_err(MigrateError::Setup)?;
         let files = match &cfg.source {
             Endpoint::Files { dir, format } => {
                 Some(Arc::new(FileSet::scan(dir, *format).map_err(|e| {
@@ -490,13 +484,8 @@ impl Migration {
             windows: 1,
             ..Summary::default()
         };
-        on(Event::Window {
-            index: 0,
-            of: 1,
-            from: 0,
-            to: 0,
-            found: ids.len(),
-            skipped: false,
+        on(Event::Found {
+            conversations: ids.len(),
         });
         let found = ids.len() as u64;
         let mut todo = ids;
@@ -578,54 +567,56 @@ impl Migration {
         Ok(summary)
     }
 
-    /// Migrates one conversation now (for `dead-letters retry`): what is
-    /// new in it is written. Returns the items written.
-    pub async fn sync_one(&self, store: &Arc<Store>, id: &str) -> Result<u64, MigrateError> {
+    /// Migrates these conversations now (for `dead-letters retry`): what is
+    /// new in each is written. `each` gets every conversation's outcome
+    /// (the items written, or why not); the others go on.
+    pub async fn retry(
+        &self,
+        store: &Arc<Store>,
+        ids: &[String],
+        each: &mut dyn FnMut(&str, Result<u64, MigrateError>),
+    ) -> Result<(), MigrateError> {
         let pipeline = self.cfg.pipeline();
-        match self.cfg.direction() {
-            Direction::ToHubster => {
-                let sink = match &self.cfg.target {
-                    Endpoint::Hubster {} => {
-                        Sink::Hubster(Arc::clone(self.hub.as_ref().expect("checked")))
-                    }
+        match (self.cfg.direction(), &self.cfg.target) {
+            (_, Endpoint::Stdout {}) => {
+                return Err(MigrateError::Setup("stdout keeps no dead letters".into()));
+            }
+            (Direction::ToHubster, target) => {
+                let sink = match target {
                     Endpoint::Files { dir, .. } => Sink::Files(dir.clone()),
-                    _ => return Err(MigrateError::Setup("stdout keeps no dead letters".into())),
+                    _ => Sink::Hubster(Arc::clone(self.hub.as_ref().expect("checked"))),
                 };
                 pipeline::recover(pipeline, store, &sink).await?;
-                let o = pipeline::sync_conversation(
-                    pipeline,
-                    id,
-                    &self.record_source(),
-                    &sink,
-                    store,
-                    &self.mapping,
-                )
-                .await?;
-                Ok(o.delivered)
+                let source = self.record_source();
+                for id in ids {
+                    let r = pipeline::sync_conversation(
+                        pipeline,
+                        id,
+                        &source,
+                        &sink,
+                        store,
+                        &self.mapping,
+                    )
+                    .await;
+                    each(id, r.map(|o| o.delivered).map_err(Into::into));
+                }
             }
-            Direction::ToLivePerson => {
-                let Endpoint::Files { dir, .. } = &self.cfg.target else {
-                    return Err(MigrateError::Setup("stdout keeps no dead letters".into()));
+            (Direction::ToLivePerson, target) => {
+                let Endpoint::Files { dir, .. } = target else {
+                    unreachable!("checked: LivePerson records go to files or stdout");
                 };
-                let name = self
-                    .selection()
-                    .await?
-                    .1
-                    .remove(id)
-                    .unwrap_or_else(|| id.to_owned());
-                let n = export_conversation(
-                    pipeline,
-                    &self.activity_source(),
-                    id,
-                    &name,
-                    dir,
-                    store,
-                    &self.mapping,
-                )
-                .await?;
-                Ok(n as u64)
+                let names = self.selection().await?.1;
+                let source = self.activity_source();
+                for id in ids {
+                    let name = names.get(id).map_or(id.as_str(), String::as_str);
+                    let r =
+                        export_conversation(pipeline, &source, id, name, dir, store, &self.mapping)
+                            .await;
+                    each(id, r.map(|n| n as u64).map_err(Into::into));
+                }
             }
         }
+        Ok(())
     }
 
     /// Converts every selected conversation without writing anything.
