@@ -1,7 +1,7 @@
 //! The converter alone, without I/O: one generated conversation parsed,
 //! converted and written, in both directions.
 
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::format::hubster::Activity;
 use convsync::format::{self, HubsterResume, LpResume, liveperson};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -8,7 +8,14 @@ pub fn now_ms() -> i64 {
 }
 
 /// Epoch ms from `YYYY-MM-DD` (midnight UTC), RFC 3339, or epoch ms.
-pub fn parse_date(s: &str) -> Result<i64, String> {
+/// A date that could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{0:?} is not a date: use YYYY-MM-DD, RFC 3339 (2026-01-31T12:00:00Z) or epoch milliseconds"
+)]
+pub struct DateError(pub String);
+
+pub fn parse_date(s: &str) -> Result<i64, DateError> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
     }
@@ -22,9 +29,7 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
             .and_utc()
             .timestamp_millis());
     }
-    Err(format!(
-        "{s:?} is not a date: use YYYY-MM-DD, RFC 3339 (2026-01-31T12:00:00Z) or epoch milliseconds"
-    ))
+    Err(DateError(s.to_owned()))
 }
 
 #[cfg(test)]
@@ -42,6 +47,7 @@ mod tests {
         assert!(
             parse_date("last tuesday")
                 .unwrap_err()
+                .to_string()
                 .contains("YYYY-MM-DD")
         );
     }

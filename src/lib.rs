@@ -16,14 +16,16 @@
 //! - [`telemetry`]: the daemon's /metrics, /healthz and /status.
 //! - [`cli`]: the command-line definitions (the binary in `main.rs` is thin).
 
-pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod convert;
-pub mod format;
 pub mod http;
+pub mod ops;
 pub mod platform;
 pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+
+/// The format adapter (its own crate, `crates/format`: a leaf with no I/O
+/// and no clock, which the compiler enforces).
+pub use convsync_format as format;

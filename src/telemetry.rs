@@ -1,11 +1,11 @@
 //! The daemon's HTTP endpoint: `/metrics` (Prometheus text), `/healthz`,
 //! and `/status` (JSON, what `convsync status` shows while the daemon holds
-//! the store).
+//! the store). It owns the counters: the engine only emits to them, and the
+//! `run` operation serves them.
 
 use crate::clock::now_ms;
 use crate::http::Metrics;
 use crate::store::Store;
-use crate::sync::daemon::Counters;
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -13,7 +13,18 @@ use axum::routing::get;
 use serde::Serialize;
 use std::fmt::Write;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters a run keeps (for STATUS, the summary and tests).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub cycles: AtomicU64,
+    pub conversations_synced: AtomicU64,
+    pub activities_delivered: AtomicU64,
+    pub failures: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub recovered: AtomicU64,
+}
 
 /// What the endpoint reads.
 #[derive(Clone)]
@@ -187,19 +198,67 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
     }
 }
 
-/// The endpoint's routes.
+/// The endpoint's routes. Each handler reads the store on a blocking
+/// thread, never on the async ones.
 pub fn router(t: Telemetry) -> Router {
     Router::new()
         .route(
             "/metrics",
             get(|State(t): State<Telemetry>| async move {
-                ([("content-type", "text/plain; version=0.0.4")], t.render())
+                let text = off_async(move || t.render()).await;
+                ([("content-type", "text/plain; version=0.0.4")], text)
             }),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/status",
-            get(|State(t): State<Telemetry>| async move { axum::Json(t.status()).into_response() }),
+            get(|State(t): State<Telemetry>| async move {
+                axum::Json(off_async(move || t.status()).await).into_response()
+            }),
         )
         .with_state(t)
+}
+
+async fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("telemetry reads do not panic")
+}
+
+/// Serves the endpoint on `listen` until the process ends, and writes its
+/// address to `endpoint_file` (for `convsync status`). Returns the address.
+pub async fn serve(
+    listen: &str,
+    endpoint_file: &std::path::Path,
+    t: Telemetry,
+) -> Result<std::net::SocketAddr, TelemetryError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| TelemetryError::Listen {
+            listen: listen.to_owned(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| TelemetryError::Listen {
+            listen: listen.to_owned(),
+            source,
+        })?;
+    let _ = std::fs::write(endpoint_file, addr.to_string());
+    let app = router(t);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    tracing::info!(%addr, "metrics and health endpoint up");
+    Ok(addr)
+}
+
+/// The endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("sync.metrics_listen: cannot listen on {listen}: {source}")]
+    Listen {
+        listen: String,
+        source: std::io::Error,
+    },
 }

@@ -4,6 +4,7 @@
 //! line as `convert` and `generate` write it ([`FileSet`]). Every file
 //! convsync writes is written durably; LivePerson JSON whole and atomically.
 
+use crate::format::identity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,12 @@ impl FileError {
     }
 }
 
+/// A conversation (or a directory) in files that cannot be read: what is
+/// wrong, naming the file and, for JSONL, the line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
 /// The format of files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,10 +52,22 @@ pub fn file_name(id: &str) -> String {
         return id.to_owned();
     }
     let mut name: String = id.chars().map(|c| if safe(c) { c } else { '_' }).collect();
-    let hash = crate::format::to_hubster::uuid5_of(id).simple().to_string();
+    let hash = identity::uuid5_of(id).simple().to_string();
     name.push('~');
     name.push_str(&hash[..8]);
     name
+}
+
+/// The conversation ids a file lists, one a line; blank lines and `#`
+/// comments are passed over.
+pub fn read_id_list(path: &Path) -> std::io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Text without the byte-order mark some editors on Windows put first.
@@ -58,7 +77,11 @@ pub fn strip_bom(bytes: &[u8]) -> &[u8] {
 
 /// The records of a LivePerson JSON file: `{"messageEventRecords": [...]}`
 /// or a bare array. A file that is missing has none.
-pub fn read_records(path: &Path) -> Result<Vec<Value>, String> {
+pub fn read_records(path: &Path) -> Result<Vec<Value>, Unreadable> {
+    read_records_text(path).map_err(Unreadable)
+}
+
+fn read_records_text(path: &Path) -> Result<Vec<Value>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -165,13 +188,10 @@ pub fn append_activity(path: &Path, activity: &Value) -> Result<(), FileError> {
     write().map_err(|e| FileError::new(path, format!("cannot write: {e}")))
 }
 
-/// A record's identity in a file: (dialogId, sequence), or the whole record
-/// when it has no sequence.
+/// A record's identity in a file ([`identity::record_identity`]; a file
+/// holds one conversation, so its id does not matter here).
 fn identity(r: &Value) -> String {
-    match r["sequence"].as_i64() {
-        Some(s) => format!("{}\u{1f}{s}", r["dialogId"].as_str().unwrap_or("")),
-        None => r.to_string(),
-    }
+    identity::record_identity("", r)
 }
 
 /// Adds records to a LivePerson JSON file (written whole, atomically),
@@ -247,7 +267,11 @@ pub struct FileSet {
 impl FileSet {
     /// Reads which conversations `dir` holds (lines are only indexed, not
     /// kept).
-    pub fn scan(dir: &Path, format: Format) -> Result<FileSet, String> {
+    pub fn scan(dir: &Path, format: Format) -> Result<FileSet, Unreadable> {
+        Self::scan_text(dir, format).map_err(Unreadable)
+    }
+
+    fn scan_text(dir: &Path, format: Format) -> Result<FileSet, String> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| format!("source directory {}: {e}", dir.display()))?;
         let mut paths: Vec<PathBuf> = entries
@@ -404,7 +428,11 @@ impl FileSet {
     }
 
     /// A LivePerson conversation's records.
-    pub fn records(&self, id: &str) -> Result<Vec<Value>, String> {
+    pub fn records(&self, id: &str) -> Result<Vec<Value>, Unreadable> {
+        self.records_text(id).map_err(Unreadable)
+    }
+
+    fn records_text(&self, id: &str) -> Result<Vec<Value>, String> {
         self.known(id)?;
         match self.line(id) {
             Some(doc) => match doc?.get_mut("messageEventRecords").map(Value::take) {
@@ -413,12 +441,16 @@ impl FileSet {
                     "conversation {id}: its line has no messageEventRecords array"
                 )),
             },
-            None => read_records(&self.dir.join(format!("{}.json", file_name(id)))),
+            None => read_records_text(&self.dir.join(format!("{}.json", file_name(id)))),
         }
     }
 
     /// A Hubster conversation's activities, as stored.
-    pub fn activities(&self, id: &str) -> Result<Vec<Value>, String> {
+    pub fn activities(&self, id: &str) -> Result<Vec<Value>, Unreadable> {
+        self.activities_text(id).map_err(Unreadable)
+    }
+
+    fn activities_text(&self, id: &str) -> Result<Vec<Value>, String> {
         self.known(id)?;
         match self.line(id) {
             Some(doc) => match doc?.get_mut("activities").map(Value::take) {
@@ -519,9 +551,9 @@ mod tests {
         assert_eq!(set.records("a").unwrap().len(), 1);
         assert_eq!(set.records("b").unwrap().len(), 2);
         assert_eq!(set.records("c").unwrap().len(), 0);
-        let e = set.records("bundle.jsonl:3").unwrap_err();
+        let e = set.records("bundle.jsonl:3").unwrap_err().0;
         assert!(e.contains("bundle.jsonl: line 3"), "{e}");
-        let e = set.records("zz").unwrap_err();
+        let e = set.records("zz").unwrap_err().0;
         assert!(e.contains("no conversation zz"), "{e}");
     }
 

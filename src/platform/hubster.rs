@@ -2,6 +2,7 @@
 //! before expiry and once on a 401), establish, inbound activities on the
 //! customer or business path, and get activities merged across types.
 
+use super::ClientError;
 use super::secret::{Secret, SecretSource};
 use crate::format::hubster::IntegrationType;
 use crate::http::{HttpConfig, HttpError, Metrics, Upstream};
@@ -92,9 +93,9 @@ pub struct HubsterClient {
 }
 
 impl HubsterClient {
-    pub fn new(cfg: &HubsterConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
+    pub fn new(cfg: &HubsterConfig, metrics: Arc<Metrics>) -> Result<Self, ClientError> {
         let secret = cfg.client_secret.load("hubster.client_secret")?;
-        let upstream = Upstream::new("hubster", &cfg.http, metrics).map_err(|e| e.to_string())?;
+        let upstream = Upstream::new("hubster", &cfg.http, metrics)?;
         Ok(HubsterClient {
             cfg: cfg.clone(),
             secret,

@@ -2,6 +2,7 @@
 //! conversation content search (paging-aware), conversations/search in
 //! windows of at most three months, and conversation/search by id.
 
+use super::ClientError;
 use super::oauth1;
 use super::secret::{Secret, SecretSource};
 use crate::http::{HttpConfig, HttpError, Metrics, Upstream};
@@ -194,7 +195,7 @@ pub struct LivePersonClient {
 }
 
 impl LivePersonClient {
-    pub fn new(cfg: &LivePersonConfig, metrics: Arc<Metrics>) -> Result<Self, String> {
+    pub fn new(cfg: &LivePersonConfig, metrics: Arc<Metrics>) -> Result<Self, ClientError> {
         let auth = match &cfg.auth {
             LpAuth::Bearer(b) => Auth::Bearer(b.load("liveperson.auth.bearer")?),
             LpAuth::AppKey {
@@ -218,8 +219,7 @@ impl LivePersonClient {
                     .to_owned(),
             }),
         };
-        let upstream =
-            Upstream::new("liveperson", &cfg.http, metrics).map_err(|e| e.to_string())?;
+        let upstream = Upstream::new("liveperson", &cfg.http, metrics)?;
         Ok(LivePersonClient {
             cfg: cfg.clone(),
             upstream,

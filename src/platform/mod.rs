@@ -6,3 +6,12 @@ pub mod hubster;
 pub mod liveperson;
 pub mod oauth1;
 pub mod secret;
+
+/// A client that could not be built from its config section.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Secret(#[from] secret::SecretError),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+}

@@ -56,28 +56,61 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A secret that could not be loaded; `key` names it in config.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{key}: cannot read {}: {source}", path.display())]
+    Read {
+        key: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{key}: environment variable {var} is not set")]
+    Env { key: String, var: String },
+    #[error(
+        "{key}: credential {name:?} named, but CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)"
+    )]
+    NoCredentials { key: String, name: String },
+    #[error("{key}: the secret is empty")]
+    Empty { key: String },
+}
+
 impl SecretSource {
     /// Reads the secret; `key` names it in errors (e.g. `hubster.client_secret`).
-    pub fn load(&self, key: &str) -> Result<Secret, String> {
+    pub fn load(&self, key: &str) -> Result<Secret, SecretError> {
+        let key = || key.to_owned();
         let read = |path: PathBuf| {
             std::fs::read_to_string(&path)
                 .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_owned()))
-                .map_err(|e| format!("{key}: cannot read {}: {e}", path.display()))
+                .map_err(|source| SecretError::Read {
+                    key: key(),
+                    path,
+                    source,
+                })
         };
         let secret = match self {
-            SecretSource::Env(var) => std::env::var(var)
-                .map(Secret)
-                .map_err(|_| format!("{key}: environment variable {var} is not set"))?,
+            SecretSource::Env(var) => {
+                std::env::var(var)
+                    .map(Secret)
+                    .map_err(|_| SecretError::Env {
+                        key: key(),
+                        var: var.clone(),
+                    })?
+            }
             SecretSource::File(p) => read(p.clone())?,
             SecretSource::Credential(name) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .ok_or_else(|| format!("{key}: credential {name:?} named, but CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)"))?;
+                let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+                    SecretError::NoCredentials {
+                        key: key(),
+                        name: name.clone(),
+                    }
+                })?;
                 read(PathBuf::from(dir).join(name))?
             }
             SecretSource::Value(v) => Secret(v.clone()),
         };
         if secret.0.is_empty() {
-            return Err(format!("{key}: the secret is empty"));
+            return Err(SecretError::Empty { key: key() });
         }
         Ok(secret)
     }
@@ -99,14 +132,16 @@ mod tests {
         assert!(!format!("{:?}", SecretSource::Value("s3cret".into())).contains("s3cret"));
         let e = SecretSource::Env("CONVSYNC_TEST_SURELY_UNSET".into())
             .load("hubster.client_secret")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("hubster.client_secret") && e.contains("CONVSYNC_TEST_SURELY_UNSET"),
             "{e}"
         );
         let e = SecretSource::File(dir.path().join("missing"))
             .load("k")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// How the simulator answers a 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetryAfter {
     /// `Retry-After: <delta-seconds>`.
@@ -39,7 +39,7 @@ pub enum RetryAfter {
 }
 
 /// Whether get activities' `leid` includes the activity at that eventId.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Leid {
     Inclusive,
@@ -299,7 +299,7 @@ impl Shared {
     pub fn expected_external_ids(
         &self,
         id: &str,
-        mapping: &crate::config::Mapping,
+        mapping: &crate::format::Mapping,
         grown: bool,
     ) -> Option<Vec<String>> {
         let c = &self.lp.conversations[*self.lp.by_id.get(id)?];

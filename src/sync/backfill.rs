@@ -4,12 +4,13 @@
 //! 10-minute marks; each finished window is recorded, so a killed backfill
 //! started again with the same arguments goes on where it stopped.
 
-use super::daemon::{Daemon, DaemonError};
-use super::pipeline::{self, blocking};
-use crate::platform::liveperson::{Search, windows_of};
+use super::deps::Deps;
+use super::pipeline::{self, LpWork, PipelineError, Route};
+use super::runner::{self, SetOutcome};
+use super::select::{self, SelectError};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 /// What to backfill.
@@ -37,7 +38,7 @@ impl Request {
             Some(ids) => {
                 let mut sorted = ids.clone();
                 sorted.sort();
-                crate::format::to_hubster::uuid5_of(&sorted.join("\n")).to_string()
+                crate::format::identity::uuid5_of(&sorted.join("\n")).to_string()
             }
             None => "all".into(),
         };
@@ -96,33 +97,46 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
+/// Why a backfill stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
 /// Runs a backfill until done or `stop`.
 pub async fn run(
-    daemon: &Daemon,
+    deps: &Deps,
+    route: &Route,
     req: &Request,
     stop: watch::Receiver<bool>,
     on: &mut dyn FnMut(Event),
-) -> Result<Summary, DaemonError> {
-    let pipeline_name = daemon.cfg.pipeline.clone();
+) -> Result<Summary, BackfillError> {
+    let pipeline_name = deps.settings.pipeline.clone();
     let mut summary = Summary {
-        recovered: pipeline::recover(&pipeline_name, &daemon.store, &daemon.sink).await?,
+        recovered: pipeline::recover(&pipeline_name, &deps.store, &route.sink).await?,
         ..Summary::default()
     };
-    let dead = daemon.dead_letter_ids().await?;
+    let mut dead = deps.dead_letter_ids().await?;
     let key = req.key(&pipeline_name);
     let k = key.clone();
     let mut progress: Progress = if req.remember_windows {
-        blocking(&daemon.store, move |s| s.progress(&k))
+        deps.store(move |s| s.progress(&k))
             .await?
             .unwrap_or_default()
     } else {
         Progress::default()
     };
+    let work = LpWork::new(deps, route);
 
     // One "window" for an id list; else the range in 3-month windows.
     let spans: Vec<(i64, i64)> = match &req.ids {
         Some(_) => vec![(req.since_ms, req.until_ms)],
-        None => windows_of(req.since_ms, req.until_ms, req.window_ms),
+        None => select::spans(req.since_ms, req.until_ms, req.window_ms),
     };
     summary.windows = spans.len();
     let (mut found_total, mut done_total) = (0u64, 0u64);
@@ -145,75 +159,51 @@ pub async fn run(
         }
         // Whether every conversation of the window is closed (then it is
         // recorded done once synced); unknown for an id list.
-        let mut all_closed = false;
-        let ids: Vec<String> = match &req.ids {
-            Some(ids) => ids.clone(),
+        let window = match &req.ids {
+            Some(ids) => select::Window {
+                ids: ids.clone(),
+                all_closed: false,
+            },
             None => {
-                let q = Search {
-                    start_from: from,
-                    start_to: to,
-                    status: vec!["OPEN".into(), "CLOSE".into()],
-                    latest_update_from: None,
-                };
-                let lp = daemon.source.liveperson().ok_or_else(|| {
-                    DaemonError::Setup("a time range needs the LivePerson API as source".into())
-                })?;
-                let found = lp.search(&q).await.map_err(|e| {
-                    DaemonError::Setup(format!("conversations/search {from}..{to}: {e}"))
-                })?;
-                all_closed = found.iter().all(|c| c.status.as_deref() == Some("CLOSE"));
-                found.into_iter().map(|c| c.conversation_id).collect()
+                let lp = route.source.liveperson().ok_or(SelectError::NoTimeRange)?;
+                select::window(lp, from, to).await?
             }
         };
-        found_total += ids.len() as u64;
+        found_total += window.ids.len() as u64;
         on(Event::Window {
             index,
             of: spans.len(),
             from,
             to,
-            found: ids.len(),
+            found: window.ids.len(),
             skipped: false,
         });
         // Failing conversations get up to the retry budget of passes.
-        let mut todo = ids;
-        let mut passes = 0;
-        while !todo.is_empty() && !*stop.borrow() {
-            let (base_done, base_delivered, base_dead) = (
-                done_total,
-                summary.activities_delivered,
-                summary.dead_letters,
-            );
-            let mut each = |o: &super::daemon::SetOutcome| {
-                on(Event::Progress {
-                    done: base_done + (o.synced.len() + o.dead.len()) as u64,
-                    found: found_total,
-                    delivered: base_delivered + o.delivered,
-                    dead: base_dead + o.dead.len() as u64,
-                })
-            };
-            let out = daemon.sync_set_observed(todo, &stop, &mut each).await?;
-            done_total += (out.synced.len() + out.dead.len()) as u64;
-            // A dead letter of an earlier run that now syncs leaves the list.
-            for id in out.synced.iter().filter(|id| dead.contains(*id)) {
-                let (p, i) = (pipeline_name.clone(), id.clone());
-                blocking(&daemon.store, move |s| s.remove_dead_letter(&p, &i)).await?;
-                tracing::info!(conversation = %id, "synced: no longer a dead letter");
-            }
-            summary.activities_delivered += out.delivered;
-            summary.dead_letters += out.dead.len() as u64;
-            todo = out.failed;
-            passes += 1;
-            if passes >= daemon.cfg.retry_budget.max(1) {
-                break;
-            }
-        }
+        let (base_done, base_delivered, base_dead) = (
+            done_total,
+            summary.activities_delivered,
+            summary.dead_letters,
+        );
+        let mut each = |o: &SetOutcome| {
+            on(Event::Progress {
+                done: base_done + o.done(),
+                found: found_total,
+                delivered: base_delivered + o.delivered,
+                dead: base_dead + o.dead.len() as u64,
+            })
+        };
+        let passes = deps.settings.retry_budget.max(1);
+        let out = runner::run(deps, &work, window.ids, passes, &stop, &mut dead, &mut each).await?;
+        done_total += out.done();
+        summary.activities_delivered += out.delivered;
+        summary.dead_letters += out.dead.len() as u64;
         summary.conversations = done_total;
         if *stop.borrow() {
             summary.interrupted = true;
             break;
         }
-        if !todo.is_empty() {
-            summary.failed += todo.len() as u64;
+        if !out.failed.is_empty() {
+            summary.failed += out.failed.len() as u64;
             continue;
         }
         // A window that ends "now" is still filling, and one with OPEN
@@ -221,17 +211,13 @@ pub async fn run(
         // the next run (only what is new is sent), so nothing that arrives
         // later is missed.
         let filling = !req.until_given && index + 1 == spans.len();
-        if !req.remember_windows || filling || !all_closed {
+        if !req.remember_windows || filling || !window.all_closed {
             continue;
         }
         progress.done.insert((from, to));
         let (k, p) = (key.clone(), progress.clone());
-        blocking(&daemon.store, move |s| s.set_progress(&k, &p)).await?;
+        deps.store(move |s| s.set_progress(&k, &p)).await?;
     }
     summary.conversations = done_total;
-    debug_assert!(
-        daemon.counters.activities_delivered.load(Ordering::Relaxed)
-            >= summary.activities_delivered
-    );
     Ok(summary)
 }

@@ -3,119 +3,42 @@
 //! adds the OPEN ones it knows, syncs them with bounded concurrency, then
 //! moves the watermark to the cycle's start, and sleeps `poll_interval`.
 
-use super::pipeline::{self, PipelineError, Sink, Source};
-use crate::clock::now_ms;
-use crate::config::Mapping;
+use super::deps::{Deps, Settings};
+use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
+use super::runner::{self, SetOutcome};
+use crate::clock::{DateError, now_ms};
+use crate::config::{MissingSection, SinkConfig, SyncConfig};
+use crate::http::HttpError;
 use crate::http::Metrics;
+use crate::platform::ClientError;
 use crate::platform::hubster::HubsterClient;
 use crate::platform::liveperson::LivePersonClient;
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
+use crate::telemetry::Counters;
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// `[sync]`: the daemon.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyncConfig {
-    /// Where `convsync.redb` lives (systemd's `$STATE_DIRECTORY` when set).
-    pub state_dir: PathBuf,
-    /// The name checkpoints are kept under.
-    pub pipeline: String,
-    /// Conversations started before this are not synced: YYYY-MM-DD,
-    /// RFC 3339 or epoch ms; default 30 days before the first run.
-    pub since: Option<String>,
-    /// Seconds between discovery cycles (and between polls of OPEN ones).
-    pub poll_interval_secs: f64,
-    /// Each cycle re-reads this many seconds before the watermark
-    /// (LivePerson rounds to 10 minutes and lags up to a minute).
-    pub lookback_secs: f64,
-    /// Conversations synced at once.
-    pub concurrency: NonZeroUsize,
-    /// On SIGTERM, how long in-flight conversations may take to finish.
-    pub shutdown_timeout_secs: f64,
-    /// Failed runs in a row before a conversation goes to dead letters.
-    pub retry_budget: u32,
-    /// Where activities go.
-    pub sink: SinkConfig,
-    /// Where /metrics, /healthz and /status are served ("" turns it off).
-    pub metrics_listen: String,
-}
-
-/// `sink = "hubster"` or `sink = { files = "dir" }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SinkConfig {
-    Hubster,
-    Files(PathBuf),
-}
-
-impl Default for SyncConfig {
-    fn default() -> Self {
-        SyncConfig {
-            state_dir: std::env::var_os("STATE_DIRECTORY")
-                .map_or_else(|| PathBuf::from("state"), PathBuf::from),
-            pipeline: "liveperson-to-hubster".into(),
-            since: None,
-            poll_interval_secs: 30.0,
-            lookback_secs: 1200.0,
-            concurrency: NonZeroUsize::new(8).expect("non-zero"),
-            shutdown_timeout_secs: 20.0,
-            retry_budget: 5,
-            sink: SinkConfig::Hubster,
-            metrics_listen: "127.0.0.1:9187".into(),
-        }
-    }
-}
-
-impl SyncConfig {
-    pub fn store_path(&self) -> PathBuf {
-        self.state_dir.join("convsync.redb")
-    }
-
-    /// Where a running daemon writes the address of its endpoint.
-    pub fn endpoint_file(&self) -> PathBuf {
-        self.state_dir.join("convsync.endpoint")
-    }
-}
-
-/// Counters the daemon keeps (for STATUS, the summary and tests).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub cycles: AtomicU64,
-    pub conversations_synced: AtomicU64,
-    pub activities_delivered: AtomicU64,
-    pub failures: AtomicU64,
-    pub dead_letters: AtomicU64,
-    pub recovered: AtomicU64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Section(#[from] MissingSection),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("sync.since: {0}")]
+    Since(DateError),
+    /// The target's credentials do not work.
+    #[error("hubster: {0}")]
+    Token(HttpError),
+    #[error("the daemon reads from the LivePerson API")]
+    NotLivePerson,
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-}
-
-/// What [`Daemon::sync_set`] did.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct SetOutcome {
-    /// Synced.
-    pub synced: Vec<String>,
-    pub delivered: u64,
-    /// Failed, to be retried.
-    pub failed: Vec<String>,
-    /// Filed as dead letters.
-    pub dead: Vec<String>,
 }
 
 /// How a run should end.
@@ -127,15 +50,12 @@ pub enum Until {
     Idle,
 }
 
-/// Everything a run needs.
+/// The daemon: its section, what its runs need, and where it reads and
+/// writes.
 pub struct Daemon {
     pub cfg: SyncConfig,
-    pub source: Arc<Source>,
-    pub sink: Arc<Sink>,
-    pub store: Arc<Store>,
-    pub mapping: Arc<Mapping>,
-    pub counters: Arc<Counters>,
-    pub http: Arc<Metrics>,
+    pub deps: Deps,
+    pub route: Route,
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -144,44 +64,42 @@ fn notify(states: &[sd_notify::NotifyState]) {
 }
 
 impl Daemon {
-    /// Opens the store and builds the clients from config.
-    pub fn new(config: &crate::config::Config) -> Result<Daemon, DaemonError> {
+    /// The daemon of `config` over `store`, with its clients.
+    pub fn new(config: &crate::config::Config, store: Arc<Store>) -> Result<Daemon, DaemonError> {
         let cfg = config.sync.clone();
-        let store = Arc::new(Store::open(&cfg.store_path())?);
         let http = Arc::new(Metrics::default());
-        let source = Arc::new(Source::LivePerson(Arc::new(
-            LivePersonClient::new(
-                config.liveperson().map_err(DaemonError::Setup)?,
-                Arc::clone(&http),
-            )
-            .map_err(DaemonError::Setup)?,
-        )));
+        let source = Arc::new(Source::LivePerson(Arc::new(LivePersonClient::new(
+            config.liveperson()?,
+            Arc::clone(&http),
+        )?)));
         let sink = match &cfg.sink {
-            SinkConfig::Hubster => Sink::Hubster(Arc::new(
-                HubsterClient::new(
-                    config.hubster().map_err(DaemonError::Setup)?,
-                    Arc::clone(&http),
-                )
-                .map_err(DaemonError::Setup)?,
-            )),
+            SinkConfig::Hubster => Sink::Hubster(Arc::new(HubsterClient::new(
+                config.hubster()?,
+                Arc::clone(&http),
+            )?)),
             SinkConfig::Files(dir) => Sink::Files(dir.clone()),
         };
-        Ok(Daemon {
-            cfg,
-            source,
-            sink: Arc::new(sink),
+        let deps = Deps {
+            settings: Settings::from_sync(&cfg, &cfg.pipeline),
             store,
             mapping: Arc::new(config.mapping.clone()),
             counters: Arc::new(Counters::default()),
             http,
+        };
+        Ok(Daemon {
+            cfg,
+            deps,
+            route: Route {
+                source,
+                sink: Arc::new(sink),
+            },
         })
     }
 
     fn since_ms(&self) -> Result<i64, DaemonError> {
         match &self.cfg.since {
             None => Ok(now_ms() - 30 * 24 * 3600 * 1000),
-            Some(s) => crate::clock::parse_date(s)
-                .map_err(|e| DaemonError::Setup(format!("sync.since: {e}"))),
+            Some(s) => crate::clock::parse_date(s).map_err(DaemonError::Since),
         }
     }
 
@@ -218,37 +136,6 @@ impl Daemon {
         }
     }
 
-    /// Serves /metrics, /healthz and /status, and writes where to the
-    /// state directory (for `convsync status`).
-    async fn serve_telemetry(&self) -> Result<(), DaemonError> {
-        if self.cfg.metrics_listen.is_empty() {
-            return Ok(());
-        }
-        let listener = tokio::net::TcpListener::bind(&self.cfg.metrics_listen)
-            .await
-            .map_err(|e| {
-                DaemonError::Setup(format!(
-                    "sync.metrics_listen: cannot listen on {}: {e}",
-                    self.cfg.metrics_listen
-                ))
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DaemonError::Setup(e.to_string()))?;
-        let _ = std::fs::write(self.cfg.endpoint_file(), addr.to_string());
-        let app = crate::telemetry::router(crate::telemetry::Telemetry {
-            pipeline: self.cfg.pipeline.clone(),
-            counters: Arc::clone(&self.counters),
-            http: Arc::clone(&self.http),
-            store: Arc::clone(&self.store),
-        });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        tracing::info!(%addr, "metrics and health endpoint up");
-        Ok(())
-    }
-
     async fn cycles(
         &self,
         until: Until,
@@ -256,15 +143,13 @@ impl Daemon {
         stop: watch::Receiver<bool>,
     ) -> Result<(), DaemonError> {
         let p = self.cfg.pipeline.clone();
-        self.serve_telemetry().await?;
         // The first token proves the target's credentials before READY.
-        if let Sink::Hubster(h) = self.sink.as_ref() {
-            h.token(false)
-                .await
-                .map_err(|e| DaemonError::Setup(format!("hubster: {e}")))?;
+        if let Sink::Hubster(h) = self.route.sink.as_ref() {
+            h.token(false).await.map_err(DaemonError::Token)?;
         }
-        let recovered = pipeline::recover(&p, &self.store, &self.sink).await?;
-        self.counters
+        let recovered = pipeline::recover(&p, &self.deps.store, &self.route.sink).await?;
+        self.deps
+            .counters
             .recovered
             .fetch_add(recovered, Ordering::Relaxed);
         notify(&[sd_notify::NotifyState::Ready]);
@@ -275,12 +160,18 @@ impl Daemon {
             }
             let started = now_ms();
             let (delivered, failed) = self.cycle(since, &mut open, &stop).await?;
-            let cycle = self.counters.cycles.fetch_add(1, Ordering::Relaxed) + 1;
+            let cycle = self.deps.counters.cycles.fetch_add(1, Ordering::Relaxed) + 1;
             let status = format!(
                 "cycle {cycle}: {} conversations synced, {} activities delivered, {} dead letters",
-                self.counters.conversations_synced.load(Ordering::Relaxed),
-                self.counters.activities_delivered.load(Ordering::Relaxed),
-                self.counters.dead_letters.load(Ordering::Relaxed)
+                self.deps
+                    .counters
+                    .conversations_synced
+                    .load(Ordering::Relaxed),
+                self.deps
+                    .counters
+                    .activities_delivered
+                    .load(Ordering::Relaxed),
+                self.deps.counters.dead_letters.load(Ordering::Relaxed)
             );
             notify(&[
                 sd_notify::NotifyState::Status(&status),
@@ -289,7 +180,7 @@ impl Daemon {
             tracing::info!(cycle, delivered, failed, "{status}");
             if failed == 0 && !*stop.borrow() {
                 // Never past the start of the cycle that read up to here.
-                let (store, p) = (Arc::clone(&self.store), p.clone());
+                let (store, p) = (Arc::clone(&self.deps.store), p.clone());
                 tokio::task::spawn_blocking(move || store.set_watermark(&p, started))
                     .await
                     .expect("no panic")?;
@@ -314,16 +205,14 @@ impl Daemon {
         stop: &watch::Receiver<bool>,
     ) -> Result<(u64, u64), DaemonError> {
         let p = self.cfg.pipeline.clone();
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.deps.store);
         let watermark = tokio::task::spawn_blocking(move || store.watermark(&p))
             .await
             .expect("no panic")?;
         let lookback = (self.cfg.lookback_secs * 1000.0) as i64;
         let updated_since = watermark.map(|w| w - lookback);
-        let Some(lp) = self.source.liveperson() else {
-            return Err(DaemonError::Setup(
-                "the daemon reads from the LivePerson API".into(),
-            ));
+        let Some(lp) = self.route.source.liveperson() else {
+            return Err(DaemonError::NotLivePerson);
         };
         let found = match lp.discover(since, now_ms(), updated_since).await {
             Ok(f) => f,
@@ -332,7 +221,7 @@ impl Daemon {
                 return Ok((0, 1));
             }
         };
-        let dead = self.dead_letter_ids().await?;
+        let mut dead = self.deps.dead_letter_ids().await?;
         let mut todo: BTreeSet<String> = open.clone();
         for c in &found {
             if c.status.as_deref() == Some("OPEN") {
@@ -344,120 +233,28 @@ impl Daemon {
         }
         // Dead letters wait for `convsync dead-letters retry`.
         todo.retain(|id| !dead.contains(id));
-        let done = self.sync_set(todo.into_iter().collect(), stop).await?;
+        let work = LpWork::new(&self.deps, &self.route);
+        let mut synced = 0;
+        // Progress feeds the watchdog.
+        let mut each = |o: &SetOutcome| {
+            if o.synced.len() > synced {
+                synced = o.synced.len();
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        };
+        let done = runner::run(
+            &self.deps,
+            &work,
+            todo.into_iter().collect(),
+            1,
+            stop,
+            &mut dead,
+            &mut each,
+        )
+        .await?;
         for id in &done.dead {
             open.remove(id);
         }
         Ok((done.delivered, done.failed.len() as u64))
-    }
-
-    /// Syncs these conversations, `concurrency` at a time, until done or
-    /// `stop`. A failing one is retried on a later pass (or run) and filed
-    /// as a dead letter when hopeless or out of retries.
-    pub async fn sync_set(
-        &self,
-        ids: Vec<String>,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<SetOutcome, DaemonError> {
-        self.sync_set_observed(ids, stop, &mut |_| {}).await
-    }
-
-    /// As [`sync_set`](Self::sync_set), telling `each` the outcome so far
-    /// after every conversation (for progress displays).
-    pub async fn sync_set_observed(
-        &self,
-        ids: Vec<String>,
-        stop: &watch::Receiver<bool>,
-        each: &mut dyn FnMut(&SetOutcome),
-    ) -> Result<SetOutcome, DaemonError> {
-        let mut out = SetOutcome::default();
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut queue = ids.into_iter();
-        loop {
-            while tasks.len() < self.cfg.concurrency.get() && !*stop.borrow() {
-                let Some(id) = queue.next() else { break };
-                let (source, sink, store, mapping) = (
-                    Arc::clone(&self.source),
-                    Arc::clone(&self.sink),
-                    Arc::clone(&self.store),
-                    Arc::clone(&self.mapping),
-                );
-                let p = self.cfg.pipeline.clone();
-                tasks.spawn(async move {
-                    let r = pipeline::sync_conversation(&p, &id, &source, &sink, &store, &mapping)
-                        .await;
-                    (id, r)
-                });
-            }
-            let Some(done) = tasks.join_next().await else {
-                break;
-            };
-            let (id, result) = done.expect("pipeline tasks do not panic");
-            match result {
-                Ok(o) => {
-                    // Progress: the watchdog may be fed.
-                    notify(&[sd_notify::NotifyState::Watchdog]);
-                    out.delivered += o.delivered;
-                    out.synced.push(id);
-                    self.counters
-                        .conversations_synced
-                        .fetch_add(1, Ordering::Relaxed);
-                    self.counters
-                        .activities_delivered
-                        .fetch_add(o.delivered, Ordering::Relaxed);
-                }
-                Err(PipelineError::Store(e)) => return Err(e.into()),
-                Err(e) => {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    if self.give_up(&id, &e).await? {
-                        out.dead.push(id);
-                    } else {
-                        out.failed.push(id);
-                    }
-                }
-            }
-            each(&out);
-        }
-        Ok(out)
-    }
-
-    /// This pipeline's dead letters.
-    pub async fn dead_letter_ids(&self) -> Result<BTreeSet<String>, DaemonError> {
-        let p = self.cfg.pipeline.clone();
-        Ok(pipeline::blocking(&self.store, move |s| s.dead_letter_ids(&p)).await?)
-    }
-
-    /// Files a dead letter once a conversation is hopeless or out of
-    /// retries. Whether it did.
-    async fn give_up(&self, id: &str, e: &PipelineError) -> Result<bool, DaemonError> {
-        let p = self.cfg.pipeline.clone();
-        let store = Arc::clone(&self.store);
-        let (id2, class, message, budget) = (
-            id.to_owned(),
-            e.class().to_owned(),
-            e.to_string(),
-            self.cfg.retry_budget,
-        );
-        let retryable = e.is_retryable();
-        let dead = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
-            let mut st = store.conversation(&p, &id2)?.unwrap_or_default();
-            st.attempts += 1;
-            st.last_error = Some(message.clone());
-            let dead = !retryable || st.attempts >= budget;
-            store.checkpoint(&p, &id2, &st, &[])?;
-            if dead {
-                store.dead_letter(&p, &id2, &class, &message, now_ms())?;
-            }
-            Ok(dead)
-        })
-        .await
-        .expect("no panic")?;
-        if dead {
-            self.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(conversation = id, error = %e, "dead letter");
-        } else {
-            tracing::warn!(conversation = id, error = %e, "sync failed; retrying next cycle");
-        }
-        Ok(dead)
     }
 }

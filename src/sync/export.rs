@@ -3,16 +3,18 @@
 //! (`{"messageEventRecords": [...]}`, one file per conversation). A second
 //! run writes only what is new.
 
-use crate::config::Mapping;
+use crate::format::Mapping;
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
 use crate::platform::files::{FileError, FileSet, append_records, file_name};
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError};
-use crate::sync::pipeline::blocking;
+use crate::sync::deps::{Deps, Settings, blocking};
+use crate::sync::runner::{Failure, Verdict, Work};
 use serde_json::Value;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,90 @@ pub enum ExportError {
     Store(#[from] StoreError),
 }
 
+impl Failure for ExportError {
+    fn class(&self) -> &'static str {
+        match self {
+            ExportError::Convert { .. } => "convert",
+            ExportError::File { .. } => "file",
+            ExportError::Source { .. } => "source",
+            _ => "http",
+        }
+    }
+    fn is_retryable(&self) -> bool {
+        matches!(self, ExportError::Http { source, .. } if source.is_retryable())
+    }
+    fn store_error(self) -> Result<StoreError, Self> {
+        match self {
+            ExportError::Store(e) => Ok(e),
+            e => Err(e),
+        }
+    }
+}
+
+/// Exporting conversations into a directory of LivePerson JSON files, as
+/// the [runner](super::runner) works them: one that cannot be converted or
+/// read is a dead letter at once; one whose reads fail is tried again.
+pub struct ExportWork {
+    settings: Settings,
+    source: ActivitySource,
+    dir: PathBuf,
+    /// Conversations whose file is not named by their id (see
+    /// [`export_conversation`]'s `name`).
+    names: HashMap<String, String>,
+    store: Arc<Store>,
+    mapping: Arc<Mapping>,
+}
+
+impl ExportWork {
+    pub fn new(
+        deps: &Deps,
+        source: ActivitySource,
+        dir: &Path,
+        names: HashMap<String, String>,
+    ) -> Arc<ExportWork> {
+        Arc::new(ExportWork {
+            settings: deps.settings.clone(),
+            source,
+            dir: dir.to_owned(),
+            names,
+            store: Arc::clone(&deps.store),
+            mapping: Arc::clone(&deps.mapping),
+        })
+    }
+}
+
+impl Work for ExportWork {
+    type Error = ExportError;
+
+    async fn sync(&self, id: &str) -> Result<u64, ExportError> {
+        let name = self.names.get(id).map_or(id, String::as_str);
+        export_conversation(
+            &self.settings.pipeline,
+            &self.source,
+            id,
+            name,
+            &self.dir,
+            &self.store,
+            &self.mapping,
+        )
+        .await
+        .map(|n| n as u64)
+    }
+
+    async fn failed(&self, _id: &str, e: &ExportError) -> Result<Verdict, StoreError> {
+        Ok(if e.is_retryable() {
+            Verdict::Retry
+        } else {
+            Verdict::Dead
+        })
+    }
+}
+
+/// The store key of a Hubster conversation's export cursor.
+pub fn cursor_key(pipeline: &str, hub_conversation_id: &str) -> String {
+    format!("export:{pipeline}:{hub_conversation_id}")
+}
+
 /// Where Hubster activities come from.
 pub enum ActivitySource {
     /// The engine's get activities, merged over the integration types.
@@ -56,11 +142,7 @@ impl ActivitySource {
     ) -> Result<Vec<Value>, ExportError> {
         match self {
             ActivitySource::Hubster(hub) => {
-                let types = [
-                    IntegrationType::Customer,
-                    IntegrationType::Agent,
-                    IntegrationType::Bot,
-                ];
+                let types = IntegrationType::SENDERS;
                 hub.activities(conversation_id, &types, leid)
                     .await
                     .map_err(|source| ExportError::Http {
@@ -69,12 +151,12 @@ impl ActivitySource {
                     })
             }
             ActivitySource::Files(set) => {
-                let mut all =
-                    set.activities(conversation_id)
-                        .map_err(|message| ExportError::Source {
-                            conversation_id: conversation_id.to_owned(),
-                            message,
-                        })?;
+                let mut all = set
+                    .activities(conversation_id)
+                    .map_err(|e| ExportError::Source {
+                        conversation_id: conversation_id.to_owned(),
+                        message: e.to_string(),
+                    })?;
                 all.retain(|a| a["eventId"].as_i64().is_none_or(|e| e >= leid));
                 // Stable: activities without an eventId keep their place at the end.
                 all.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));
@@ -96,7 +178,7 @@ pub async fn export_conversation(
     store: &Arc<Store>,
     mapping: &Mapping,
 ) -> Result<usize, ExportError> {
-    let key = format!("export:{pipeline}:{hub_conversation_id}");
+    let key = cursor_key(pipeline, hub_conversation_id);
     let k = key.clone();
     let resume: HubsterResume = blocking(store, move |s| s.progress(&k))
         .await?

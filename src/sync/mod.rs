@@ -1,11 +1,15 @@
-//! Moving conversations: [`pipeline`] syncs one conversation end to end;
-//! [`daemon`] keeps doing it for every conversation that changes;
-//! [`backfill`] does it once for a range of history; [`export`] writes a
-//! Hubster conversation out as LivePerson JSON; [`migrate`] runs the
-//! `[[migration]]`s of the config over all of these.
+//! Moving conversations. [`deps`]: what a run needs; [`select`]: which
+//! conversations (windows, id lists, files, a hub's list); [`runner`]: the
+//! one loop that works a set of them with bounded concurrency, a retry
+//! budget and dead letters; [`pipeline`]: one LivePerson conversation end
+//! to end; [`export`]: one Hubster conversation out as LivePerson JSON.
+//! Over these: [`daemon`] (`run`), [`backfill`] and [`migrate`].
 
 pub mod backfill;
 pub mod daemon;
+pub mod deps;
 pub mod export;
 pub mod migrate;
 pub mod pipeline;
+pub mod runner;
+pub mod select;

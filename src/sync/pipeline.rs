@@ -3,10 +3,12 @@
 //! delivery intents and [`recover`], delivery is effectively once against a
 //! target that has no idempotency of its own.
 
+use super::deps::{Deps, Settings, blocking};
+use super::runner::{Failure, Verdict, Work};
 use crate::clock::now_ms;
-use crate::config::Mapping;
+use crate::format::Mapping;
 use crate::format::hubster::IntegrationType;
-use crate::format::{self, liveperson::Record};
+use crate::format::{self, identity, liveperson::Record};
 use crate::http::HttpError;
 use crate::platform::files::{FileSet, append_activity, file_name, read_activity_lines};
 use crate::platform::hubster::{HubsterClient, Side};
@@ -39,9 +41,9 @@ impl Source {
             }
             Source::Files(set) => {
                 set.records(conversation_id)
-                    .map_err(|message| PipelineError::Convert {
+                    .map_err(|e| PipelineError::Convert {
                         conversation_id: conversation_id.to_owned(),
-                        message,
+                        message: e.to_string(),
                     })
             }
         }
@@ -108,22 +110,87 @@ impl PipelineError {
     }
 }
 
+impl Failure for PipelineError {
+    fn class(&self) -> &'static str {
+        PipelineError::class(self)
+    }
+    fn is_retryable(&self) -> bool {
+        PipelineError::is_retryable(self)
+    }
+    fn store_error(self) -> Result<StoreError, Self> {
+        match self {
+            PipelineError::Store(e) => Ok(e),
+            e => Err(e),
+        }
+    }
+}
+
+/// Where a LivePerson -> Hubster run reads and writes.
+#[derive(Clone)]
+pub struct Route {
+    pub source: Arc<Source>,
+    pub sink: Arc<Sink>,
+}
+
+/// Syncing conversations from a [`Route`]'s source to its sink, as the
+/// [runner](super::runner) works them: a failure counts against the
+/// conversation's checkpoint, and one that cannot be converted, or is out
+/// of its retry budget, becomes a dead letter.
+pub struct LpWork {
+    settings: Settings,
+    route: Route,
+    store: Arc<Store>,
+    mapping: Arc<Mapping>,
+}
+
+impl LpWork {
+    pub fn new(deps: &Deps, route: &Route) -> Arc<LpWork> {
+        Arc::new(LpWork {
+            settings: deps.settings.clone(),
+            route: route.clone(),
+            store: Arc::clone(&deps.store),
+            mapping: Arc::clone(&deps.mapping),
+        })
+    }
+}
+
+impl Work for LpWork {
+    type Error = PipelineError;
+
+    async fn sync(&self, id: &str) -> Result<u64, PipelineError> {
+        let r = &self.route;
+        sync_conversation(
+            &self.settings.pipeline,
+            id,
+            &r.source,
+            &r.sink,
+            &self.store,
+            &self.mapping,
+        )
+        .await
+        .map(|o| o.delivered)
+    }
+
+    async fn failed(&self, id: &str, e: &PipelineError) -> Result<Verdict, StoreError> {
+        let (p, id, message) = (self.settings.pipeline.clone(), id.to_owned(), e.to_string());
+        let (retryable, budget) = (e.is_retryable(), self.settings.retry_budget);
+        blocking(&self.store, move |store| {
+            let mut st = store.conversation(&p, &id)?.unwrap_or_default();
+            st.attempts += 1;
+            st.last_error = Some(message);
+            let dead = !retryable || st.attempts >= budget;
+            store.checkpoint(&p, &id, &st, &[])?;
+            Ok(if dead { Verdict::Dead } else { Verdict::Retry })
+        })
+        .await
+    }
+}
+
 /// What one run delivered.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
     pub delivered: u64,
     pub already_delivered: u64,
-}
-
-/// Runs blocking store work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    store: &Arc<Store>,
-    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .expect("store work does not panic")
 }
 
 impl Sink {
@@ -202,11 +269,7 @@ impl Sink {
     ) -> Result<HashSet<String>, PipelineError> {
         let found: Vec<Value> = match self {
             Sink::Hubster(h) => {
-                let types = [
-                    IntegrationType::Customer,
-                    IntegrationType::Agent,
-                    IntegrationType::Bot,
-                ];
+                let types = IntegrationType::SENDERS;
                 h.activities(target, &types, 0)
                     .await
                     .map_err(|source| PipelineError::Http {
@@ -281,7 +344,7 @@ fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[S
                 StoredMark::Sequence {
                     dialog_id,
                     sequence,
-                } => format!("lp:{conversation_id}:{dialog_id}:{sequence}"),
+                } => identity::sequence_external_id(conversation_id, dialog_id, *sequence),
                 StoredMark::Key(k) => k.clone(),
             }
             .into();

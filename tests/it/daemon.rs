@@ -1,7 +1,7 @@
 //! The daemon binary against the simulator: SIGKILL at random moments,
 //! SIGTERM, a second daemon on the same store, poison, faults.
 
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::sim::{RetryAfter, Sim, SimConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

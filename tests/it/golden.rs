@@ -2,7 +2,7 @@
 //! by hand against spec/mapping.md.
 
 use crate::support::{data, read_json};
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::format::{self, HubsterResume, LpResume, liveperson::ContentSearch};
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! LivePerson -> Hubster and verify, the round trip Hubster -> LivePerson
 //! files -> a second Hubster, dry runs, second runs, bad configs.
 
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The one-conversation pipeline against the simulator and a real store:
 //! everything arrives once, growth arrives, interrupted runs recover.
 
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::format::{self, LpResume, liveperson::Record};
 use convsync::http::{HttpConfig, Metrics};
 use convsync::platform::hubster::{HubsterClient, HubsterConfig};

@@ -1,7 +1,7 @@
 //! Property tests of the conversion contract over generated conversations.
 
 use crate::support::canon;
-use convsync::config::Mapping;
+use convsync::format::Mapping;
 use convsync::format::{self, HubsterResume, LpResume, liveperson::Record};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -518,7 +518,7 @@ proptest! {
     #[test]
     fn arbitrary_records_give_an_error_or_a_conversion_never_a_panic(items in prop::collection::vec(prop_oneof![4 => vocab_object(3), 1 => any_json()], 0..8)) {
         let text = Value::Array(items.clone()).to_string();
-        let map = Mapping { unknown_role: convsync::config::UnknownRole::Error, ..Mapping::default() };
+        let map = Mapping { unknown_role: convsync::format::UnknownRole::Error, ..Mapping::default() };
         if let Ok(records) = serde_json::from_str::<Vec<Record>>(&text) {
             for m in [&Mapping::default(), &map] {
                 if let Ok(out) = format::to_hubster(CONV, &records, m, &LpResume::default()) {
@@ -587,7 +587,7 @@ fn unknown_role_policies() {
         "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "m"}}])
     .to_string();
     let records = parse_records(&rec);
-    use convsync::config::UnknownRole;
+    use convsync::format::UnknownRole;
     let map = Mapping::default();
     let agent = format::to_hubster(CONV, &records, &map, &LpResume::default()).unwrap();
     assert_eq!(

@@ -1,18 +1,21 @@
+//! The `convsync` binary: parses the command line, sets up logging and the
+//! runtime, dispatches to [`commands`], and maps how each ended to the
+//! documented exit codes ([`exit`], the one place that does).
+
+mod cli;
 mod commands;
+mod exit;
+mod progress;
 
 use anyhow::Context;
 use clap::Parser;
-use convsync::cli::{Cli, Command, ConvertArgs, GenerateArgs, LogFormat, Platform, ReportFormat};
+use cli::{Cli, Command, ConvertArgs, GenerateArgs, LogFormat, Platform, ReportFormat};
 use convsync::config::Config;
-use convsync::convert::{self, ConvertFailure, Direction, Options};
+use convsync::ops::convert::{self, ConvertFailure, Direction, Options};
+use exit::Exit;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Exit codes (documented in `--help` and README).
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-const EXIT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,29 +25,34 @@ fn main() -> ExitCode {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("convsync: {e}");
-                return ExitCode::from(EXIT_USAGE);
+                return Exit::Usage.into();
             }
         },
         None => Config::default(),
     };
     let result = match cli.command {
         Command::Convert(args) => run_convert(args, &config),
-        Command::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+        Command::Generate(args) => run_generate(args).map(|()| Exit::Success),
         Command::Fetch(args) => block_on(commands::fetch(args, &config)),
         Command::Discover(args) => block_on(commands::discover(args, &config)),
         Command::Sim(args) => block_on(commands::sim(args)),
-        Command::Run(args) => block_on_code(commands::run(args, &config)),
-        Command::Demo(args) => block_on_code(commands::demo(args)),
+        Command::Run(args) => block_on(commands::run(args, &config)),
+        Command::Demo(args) => block_on(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
-        Command::Backfill(args) => block_on_code(commands::backfill(args, &config)),
-        Command::Migrate(args) => block_on_code(commands::migrate(args, &config)),
+        Command::Backfill(args) => block_on(commands::backfill(args, &config)),
+        Command::Migrate(args) => block_on(commands::migrate(args, &config)),
         Command::DeadLetters(args) => block_on(commands::dead_letters(args, &config)),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("convsync: {e:#}");
-            ExitCode::from(EXIT_FAILED)
+            // An operation's error says all there is to say; others (I/O
+            // on the terminal, the runtime) with their causes.
+            match e.downcast_ref::<convsync::ops::Error>() {
+                Some(op) => eprintln!("convsync: {op}"),
+                None => eprintln!("convsync: {e:#}"),
+            }
+            Exit::of_error(&e).into()
         }
     }
 }
@@ -64,20 +72,7 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Runs an async command on a runtime with every core.
-fn block_on(
-    fut: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    rt.block_on(fut).map(|()| ExitCode::SUCCESS)
-}
-
-/// As [`block_on`], for commands that choose their exit code.
-fn block_on_code(
-    fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
-) -> anyhow::Result<ExitCode> {
+fn block_on(fut: impl std::future::Future<Output = anyhow::Result<Exit>>) -> anyhow::Result<Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,7 +90,7 @@ fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
+fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<Exit> {
     let to = args.to.unwrap_or(match args.from {
         Platform::Liveperson => Platform::Hubster,
         Platform::Hubster => Platform::Liveperson,
@@ -105,7 +100,7 @@ fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
         (Platform::Hubster, Platform::Liveperson) => Direction::ToLivePerson,
         _ => {
             eprintln!("convsync: --from and --to name the same platform; nothing to convert");
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Ok(Exit::Usage);
         }
     };
     let input: Box<dyn BufRead + Send> = match &args.input {
@@ -125,7 +120,7 @@ fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
         direction,
         conversation_id: args.conversation_id,
         pretty: args.pretty,
-        input_format: args.input_format,
+        input_format: args.input_format.into(),
         threads: args.threads,
     };
     let stderr = std::io::stderr();
@@ -135,11 +130,11 @@ fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let report = match convert::run(input, &mut output, &opts, &config.mapping, &mut on_error) {
         Ok(r) => r,
         Err(ConvertFailure::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Exit::Success);
         }
         Err(e) => {
             eprintln!("convsync: {name}: {e}");
-            return Ok(ExitCode::from(EXIT_FAILED));
+            return Ok(Exit::Failed);
         }
     };
     output.flush().context("cannot write the output")?;
@@ -149,9 +144,9 @@ fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<ExitCode> {
         ReportFormat::None => {}
     }
     Ok(if report.failed > 0 {
-        ExitCode::from(EXIT_PARTIAL)
+        Exit::Partial
     } else {
-        ExitCode::SUCCESS
+        Exit::Success
     })
 }
 

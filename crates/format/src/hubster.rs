@@ -24,6 +24,14 @@ pub enum IntegrationType {
 }
 
 impl IntegrationType {
+    /// The integration types that send activities in a conversation (every
+    /// side Get Activities is asked for).
+    pub const SENDERS: [IntegrationType; 3] = [
+        IntegrationType::Customer,
+        IntegrationType::Agent,
+        IntegrationType::Bot,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IntegrationType::Customer => "Customer",

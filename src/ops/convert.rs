@@ -6,7 +6,7 @@
 //! whatever the file size. A line that cannot be converted is reported with
 //! its number and skipped; the rest goes on.
 
-use crate::config::Mapping;
+use crate::format::Mapping;
 use crate::format::hubster::{Activity, write_str};
 use crate::format::{self, ConvertError, HubsterResume, LpResume, Report, liveperson};
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub enum Direction {
 }
 
 /// How the input is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
     /// JSONL when the first line is a whole object and more follow (or it
     /// names a conversationId); one JSON document otherwise.

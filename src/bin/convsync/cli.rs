@@ -1,6 +1,7 @@
-//! Command-line definitions only; `main.rs` dispatches them.
+//! Command-line definitions only; `main.rs` dispatches them. The clap
+//! types live here, never in the library: the few library enums a flag
+//! names have a mirror here.
 
-use crate::convert::InputFormat;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -333,7 +334,7 @@ pub struct SimArgs {
     pub fault_429: f64,
     /// How a 429 says when to come back.
     #[arg(long, value_enum, default_value = "seconds")]
-    pub retry_after: crate::sim::RetryAfter,
+    pub retry_after: RetryAfter,
     /// Share of requests answered 500 or 503.
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub fault_5xx: f64,
@@ -351,7 +352,7 @@ pub struct SimArgs {
     pub fault_reset: f64,
     /// Whether get activities' leid includes that eventId.
     #[arg(long, value_enum, default_value = "inclusive")]
-    pub leid: crate::sim::Leid,
+    pub leid: Leid,
     /// Page content search answers (`_metadata` with `next` links).
     #[arg(long, value_enum, default_value = "off")]
     pub content_paging: OnOff,
@@ -425,4 +426,66 @@ pub struct GenerateArgs {
     /// Write here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// How the input is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// JSONL when the first line is a whole object and more follow (or it
+    /// names a conversationId); one JSON document otherwise.
+    Auto,
+    /// One JSON document.
+    Json,
+    /// One conversation per line.
+    Jsonl,
+}
+
+impl From<InputFormat> for convsync::ops::convert::InputFormat {
+    fn from(f: InputFormat) -> Self {
+        match f {
+            InputFormat::Auto => Self::Auto,
+            InputFormat::Json => Self::Json,
+            InputFormat::Jsonl => Self::Jsonl,
+        }
+    }
+}
+
+/// How the simulator answers a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryAfter {
+    /// `Retry-After: <delta-seconds>`.
+    Seconds,
+    /// `Retry-After: <HTTP-date>`.
+    HttpDate,
+    /// No Retry-After header.
+    None,
+    /// Any of the three, at random.
+    Mixed,
+}
+
+impl From<RetryAfter> for convsync::sim::RetryAfter {
+    fn from(r: RetryAfter) -> Self {
+        match r {
+            RetryAfter::Seconds => Self::Seconds,
+            RetryAfter::HttpDate => Self::HttpDate,
+            RetryAfter::None => Self::None,
+            RetryAfter::Mixed => Self::Mixed,
+        }
+    }
+}
+
+/// Whether get activities' `leid` includes the activity at that eventId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Leid {
+    Inclusive,
+    Exclusive,
+}
+
+impl From<Leid> for convsync::sim::Leid {
+    fn from(l: Leid) -> Self {
+        match l {
+            Leid::Inclusive => Self::Inclusive,
+            Leid::Exclusive => Self::Exclusive,
+        }
+    }
 }

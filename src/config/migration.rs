@@ -2,7 +2,10 @@
 //! conversations, and any mapping overrides. Checked once the whole file is
 //! read, so that errors can name the other sections it needs.
 
-use crate::config::{Config, Mapping};
+use crate::clock::DateError;
+use crate::config::Config;
+use crate::format::Mapping;
+use crate::platform::files;
 pub use crate::platform::files::Format;
 use crate::platform::liveperson::MAX_WINDOW_MS;
 use serde::{Deserialize, Serialize};
@@ -102,6 +105,20 @@ impl Endpoint {
     }
 }
 
+/// A migration's selection that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    #[error("conversation_ids_file {}: {source}", path.display())]
+    IdsFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("conversation_ids_file {} lists no conversation ids", path.display())]
+    NoIds { path: PathBuf },
+    #[error(transparent)]
+    Date(#[from] DateError),
+}
+
 /// Which way a migration converts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -134,7 +151,7 @@ impl MigrationConfig {
     }
 
     /// `since` in epoch ms (default: 13 months ago, LivePerson's retention).
-    pub fn since_ms(&self, now: i64) -> Result<i64, String> {
+    pub fn since_ms(&self, now: i64) -> Result<i64, DateError> {
         match &self.since {
             Some(s) => crate::clock::parse_date(s),
             None => Ok(now - 396 * DAY_MS),
@@ -142,7 +159,7 @@ impl MigrationConfig {
     }
 
     /// `until` in epoch ms (default: now).
-    pub fn until_ms(&self, now: i64) -> Result<i64, String> {
+    pub fn until_ms(&self, now: i64) -> Result<i64, DateError> {
         match &self.until {
             Some(s) => crate::clock::parse_date(s),
             None => Ok(now),
@@ -155,28 +172,17 @@ impl MigrationConfig {
     }
 
     /// The ids the selection names (the list and the file), if any.
-    pub fn selected_ids(&self) -> Result<Option<Vec<String>>, String> {
+    pub fn selected_ids(&self) -> Result<Option<Vec<String>>, SelectionError> {
         let mut ids = self.conversation_ids.clone();
         if let Some(path) = &self.conversation_ids_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "migration {:?}: conversation_ids_file {}: {e}",
-                    self.name,
-                    path.display()
-                )
-            })?;
             ids.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_owned),
+                files::read_id_list(path).map_err(|source| SelectionError::IdsFile {
+                    path: path.clone(),
+                    source,
+                })?,
             );
             if ids.is_empty() {
-                return Err(format!(
-                    "migration {:?}: conversation_ids_file {} lists no conversation ids",
-                    self.name,
-                    path.display()
-                ));
+                return Err(SelectionError::NoIds { path: path.clone() });
             }
         }
         if ids.is_empty() && self.conversation_ids_file.is_none() {
@@ -188,7 +194,7 @@ impl MigrationConfig {
     }
 
     /// `[mapping]` with this migration's overrides on top.
-    pub fn mapping_over(&self, base: &Mapping) -> Result<Mapping, String> {
+    pub fn mapping_over(&self, base: &Mapping) -> Result<Mapping, toml::de::Error> {
         let Some(over) = &self.mapping else {
             return Ok(base.clone());
         };
@@ -197,7 +203,7 @@ impl MigrationConfig {
             _ => toml::Table::new(),
         };
         merge(&mut merged, over);
-        Mapping::deserialize(toml::Value::Table(merged)).map_err(|e| e.to_string())
+        Mapping::deserialize(toml::Value::Table(merged))
     }
 }
 

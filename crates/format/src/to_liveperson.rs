@@ -11,7 +11,7 @@ use super::provenance::{Source, key};
 use super::report::{Report, kind as warn};
 use super::resume::HubsterResume;
 use super::{ConvertError, HUBSTER_ACTIVITY_CONTENT_TYPE, HUBSTER_ACTIVITY_FIELD, payload, rich};
-use crate::config::Mapping;
+use crate::mapping::Mapping;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 

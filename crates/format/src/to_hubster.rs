@@ -6,6 +6,7 @@ use super::hubster::{
     Action, Activity, Body, BuiltActivity, Content, Fields, IntegrationType, Message, PVal,
     Participant, Payload, PayloadEvent,
 };
+use super::identity::{self, accept_status, uuid5_of};
 use super::json::Str;
 use super::liveperson::{ContentMessage, Event, MessageFields, Record};
 use super::provenance::{self as prov, key};
@@ -13,15 +14,10 @@ use super::report::{Report, kind as warn};
 use super::resume::{LpResume, Mark};
 use super::rich;
 use super::{ConvertError, HUBSTER_ACTIVITY_FIELD};
-use crate::config::{Mapping, UnknownRole};
+use crate::mapping::{Mapping, UnknownRole};
 use rustc_hash::FxHashSet;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt::Write as _;
-
-/// The namespace under which `interactionId`s are derived (UUID v5 of the
-/// externalId). Fixed forever: changing it changes every interactionId.
-pub const INTERACTION_NAMESPACE: uuid::Uuid = uuid::uuid!("5b0c3f1e-7c4d-5a8e-9b2f-6d1e0a4c8b37");
 
 /// The result of converting one conversation.
 #[derive(Debug)]
@@ -76,43 +72,22 @@ pub fn to_hubster<'a>(
     for rec in records {
         let dialog = rec.dialog_id.as_ref().map_or(conversation_id, Str::as_str);
         let ts = rec.server_timestamp;
-        let mut key = String::with_capacity(conversation_id.len() + dialog.len() + 48);
-        let _ = write!(key, "lp:{conversation_id}:{dialog}:");
-        let place = if let Some(seq) = rec.sequence {
-            if !seen_seq.insert((dialog, seq)) {
-                report.duplicates += 1;
-                continue;
+        if let Some(seq) = rec.sequence
+            && !seen_seq.insert((dialog, seq))
+        {
+            report.duplicates += 1;
+            continue;
+        }
+        let (key, kind) = identity::external_id(conversation_id, rec, &mut scratch);
+        let place = match kind {
+            identity::Kind::Sequenced(seq) => Place::Sequenced(seq),
+            identity::Kind::AcceptStatus { acknowledges } => {
+                keyed.push(items.len());
+                acknowledges.map_or(Place::Loose, Place::After)
             }
-            key.push_str(itoa::Buffer::new().format(seq));
-            Place::Sequenced(seq)
-        } else {
-            keyed.push(items.len());
-            scratch.clear();
-            match accept_status(rec, Some(&mut scratch)) {
-                Some((status, max)) => {
-                    // (dialogId, originatorId, status, sequenceList, serverTimestamp)
-                    let mut stamp = itoa::Buffer::new();
-                    for part in [
-                        status,
-                        dialog,
-                        rec.originator_id.as_ref().map_or("", Str::as_str),
-                        ts.map_or("", |t| stamp.format(t)),
-                    ] {
-                        scratch.push('\u{1f}');
-                        scratch.push_str(part);
-                    }
-                    key.push_str("status:");
-                    push_uuid5(&mut key, &scratch);
-                    max.map_or(Place::Loose, Place::After)
-                }
-                None => {
-                    key.push_str("event:");
-                    push_uuid5(
-                        &mut key,
-                        &serde_json::to_string(rec).expect("records serialize"),
-                    );
-                    Place::Loose
-                }
+            identity::Kind::Other => {
+                keyed.push(items.len());
+                Place::Loose
             }
         };
         items.push(Item {
@@ -219,73 +194,6 @@ pub fn to_hubster<'a>(
         marks,
         report,
     })
-}
-
-/// UUID v5 of `name` under [`INTERACTION_NAMESPACE`]. The same as
-/// `Uuid::new_v5`, with a SHA-1 that uses the CPU's SHA instructions.
-pub fn uuid5_of(name: &str) -> uuid::Uuid {
-    use sha1::Digest;
-    let mut h = sha1::Sha1::new();
-    h.update(INTERACTION_NAMESPACE.as_bytes());
-    h.update(name.as_bytes());
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
-}
-
-/// Appends the hyphenated UUID v5 of `name`.
-fn push_uuid5(out: &mut String, name: &str) {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    out.push_str(uuid5_of(name).hyphenated().encode_lower(&mut buf));
-}
-
-/// `(status, max of sequenceList)` of a well-formed AcceptStatusEvent; the
-/// list's numbers are appended to `list_text`.
-fn accept_status<'a>(
-    rec: &'a Record<'a>,
-    list_text: Option<&mut String>,
-) -> Option<(&'a str, Option<i64>)> {
-    let ev = rec.event.as_ref()?;
-    if ev.kind.as_ref()?.as_str() != "AcceptStatusEvent" {
-        return None;
-    }
-    let status: &str = serde_json::from_str(ev.status?.get()).ok()?;
-    let mut de = serde_json::Deserializer::from_str(ev.sequence_list?.get());
-    let max = serde::de::DeserializeSeed::deserialize(ListSeed(list_text), &mut de).ok()?;
-    Some((status, max))
-}
-
-/// Reads an array of integers without collecting it: appends `n,` for each
-/// and gives back the largest.
-struct ListSeed<'s>(Option<&'s mut String>);
-
-impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = Option<i64>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
-    type Value = Option<i64>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of integers")
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        mut self,
-        mut seq: A,
-    ) -> Result<Self::Value, A::Error> {
-        let mut max: Option<i64> = None;
-        while let Some(n) = seq.next_element::<i64>()? {
-            if let Some(text) = self.0.as_deref_mut() {
-                text.push_str(itoa::Buffer::new().format(n));
-                text.push(',');
-            }
-            max = Some(max.map_or(n, |m| m.max(n)));
-        }
-        Ok(max)
-    }
 }
 
 fn order(items: &[Item]) -> Vec<usize> {
@@ -880,17 +788,4 @@ fn mime_type(file_type: &str) -> &'static str {
         .iter()
         .find(|(t, _)| t.eq_ignore_ascii_case(file_type))
         .map_or("application/octet-stream", |(_, m)| m)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uuid5_is_the_standard_v5() {
-        for name in ["", "lp:c:d:1", "ünïcode ✨", &"x".repeat(200)] {
-            let want = uuid::Uuid::new_v5(&INTERACTION_NAMESPACE, name.as_bytes());
-            assert_eq!(uuid5_of(name), want);
-        }
-    }
 }

@@ -11,8 +11,10 @@
 
 pub mod hubster;
 pub mod hubster_in;
+pub mod identity;
 pub mod json;
 pub mod liveperson;
+pub mod mapping;
 pub mod provenance;
 pub mod report;
 pub mod resume;
@@ -20,6 +22,7 @@ pub mod rich;
 pub mod to_hubster;
 pub mod to_liveperson;
 
+pub use mapping::{Mapping, UnknownRole};
 pub use report::{Report, Warning};
 pub use resume::{HubsterResume, LpResume, Mark, SeqSet};
 pub use to_hubster::{ToHubster, to_hubster};

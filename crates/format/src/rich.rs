@@ -442,7 +442,7 @@ pub fn to_structured(msg: &In::Message) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::hubster::{Fields, Message};
+    use crate::hubster::{Fields, Message};
 
     /// The message JSON a content would be written as (without provenance).
     fn written(c: Content) -> Value {

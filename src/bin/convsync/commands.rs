@@ -1,0 +1,444 @@
+//! The commands: each reads its arguments, calls its operation in
+//! `convsync::ops`, prints what it returns, and says how it ended as an
+//! [`Exit`] (main maps errors).
+
+use crate::cli::{
+    BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, FetchArgs,
+    MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs,
+};
+use crate::exit::Exit;
+use crate::progress::Progress;
+use anyhow::{Context, bail};
+use convsync::config::Config;
+use convsync::ops::{self, Error};
+use convsync::sim::{Sim, SimConfig};
+use convsync::sync::daemon::Until;
+use convsync::sync::migrate::{ConversationCheck, Endpoint, Preview};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn print_json(v: &impl serde::Serialize, pretty: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if pretty {
+        serde_json::to_writer_pretty(&mut out, v)?;
+    } else {
+        serde_json::to_writer(&mut out, v)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A job's JSON summary with its time and its time waiting on 429s.
+fn print_summary(
+    summary: &impl serde::Serialize,
+    started: Instant,
+    waited: f64,
+) -> anyhow::Result<()> {
+    let mut out = serde_json::to_value(summary)?;
+    out["seconds"] = ((started.elapsed().as_secs_f64() * 10.0).round() / 10.0).into();
+    out["seconds_waiting_on_429"] = ((waited * 10.0).round() / 10.0).into();
+    print_json(&out, true)
+}
+
+pub async fn fetch(args: FetchArgs, config: &Config) -> anyhow::Result<Exit> {
+    match args.platform {
+        Platform::Liveperson => {
+            let records = ops::platforms::fetch_liveperson(config, &args.conversation_id).await?;
+            print_json(
+                &serde_json::json!({ "messageEventRecords": records }),
+                args.pretty,
+            )?;
+        }
+        Platform::Hubster => {
+            let activities =
+                ops::platforms::fetch_hubster(config, &args.conversation_id, args.leid).await?;
+            print_json(&activities, args.pretty)?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn discover(args: DiscoverArgs, config: &Config) -> anyhow::Result<Exit> {
+    let (since, until) = ops::range_args(&args.since, args.until.as_deref())?;
+    let updated = args
+        .updated_since
+        .as_deref()
+        .map(|u| ops::date_arg("--updated-since", u))
+        .transpose()?;
+    for c in ops::platforms::discover(config, since, until, updated).await? {
+        print_json(&c, false)?;
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
+    let rate = |name: &str, v: f64| -> anyhow::Result<f64> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            bail!("--{name} must be between 0 and 1, not {v}")
+        }
+    };
+    let cfg = SimConfig {
+        conversations: args.conversations,
+        seed: args.seed,
+        messages: args.messages,
+        growth: args.growth,
+        grow_every: Duration::from_secs_f64(args.grow_every.max(0.0)),
+        quota: args.quota,
+        quota_burst: None,
+        fault_429: rate("fault-429", args.fault_429)?,
+        retry_after: args.retry_after.into(),
+        fault_5xx: rate("fault-5xx", args.fault_5xx)?,
+        fault_timeout: rate("fault-timeout", args.fault_timeout)?,
+        timeout_delay: Duration::from_secs_f64(args.timeout_delay.max(0.0)),
+        fault_malformed: rate("fault-malformed", args.fault_malformed)?,
+        fault_reset: rate("fault-reset", args.fault_reset)?,
+        leid: args.leid.into(),
+        content_paging: args.content_paging == OnOff::On,
+        token_ttl: Duration::from_secs(args.token_ttl),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(cfg, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, ops::sim::sim_config_toml(&sim, 50))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    print_json(&sim.ready_line(), false)?;
+    shutdown_signal().await;
+    sim.stop().await;
+    Ok(Exit::Success)
+}
+
+/// For one-shot jobs: the first signal asks the job to stop after the
+/// conversations in flight; a second one exits at once (130).
+fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!(
+            "convsync: stopping after the conversations in flight (run the same command again to go on)"
+        );
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        std::process::exit(Exit::Interrupted.code().into());
+    });
+    stop_rx
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn run(args: RunArgs, config: &Config) -> anyhow::Result<Exit> {
+    let until = if args.until_idle {
+        Until::Idle
+    } else {
+        Until::Stopped
+    };
+    // The first signal stops gracefully; a second one exits at once.
+    let first = async {
+        shutdown_signal().await;
+        tokio::spawn(async {
+            shutdown_signal().await;
+            eprintln!("convsync: second signal, exiting now (the next start recovers)");
+            std::process::exit(Exit::Interrupted.code().into());
+        });
+    };
+    ops::daemon::run(config, until, first).await?;
+    Ok(Exit::Success)
+}
+
+pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
+    let demo = ops::demo::Demo::start(args.conversations, args.fault_429).await?;
+    eprintln!(
+        "demo: simulator at {} with {} conversations ({} OPEN and growing); daemon starting",
+        demo.sim.base_url(),
+        demo.conversations,
+        demo.open
+    );
+    let summary = demo.run().await?;
+    // (as a JSON value: its keys sorted)
+    print_json(&serde_json::to_value(&summary)?, true)?;
+    if summary.exact() {
+        Ok(Exit::Success)
+    } else {
+        eprintln!(
+            "demo: {} conversation(s) differ from the source",
+            summary.differing
+        );
+        Ok(Exit::Failed)
+    }
+}
+
+pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
+    let st = ops::daemon::status(config).await?;
+    if args.json {
+        print_json(&st, false)?;
+        return Ok(Exit::Success);
+    }
+    let when = st.watermark_ms.map_or_else(
+        || "none yet".to_owned(),
+        |w| chrono::DateTime::from_timestamp_millis(w).map_or(w.to_string(), |d| d.to_rfc3339()),
+    );
+    println!("pipeline {} (store {})", st.pipeline, st.store);
+    println!("  conversations        {}", st.conversations);
+    println!("  activities delivered {}", st.activities_delivered);
+    println!(
+        "  watermark            {when}{}",
+        st.lag_seconds
+            .map_or(String::new(), |l| format!(" ({l:.0} s ago)"))
+    );
+    println!("  dead letters         {}", st.dead_letters);
+    println!("  pending intents      {}", st.pending_intents);
+    if let Some(c) = st.cycles {
+        println!("  cycles (running)     {c}");
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn dead_letters(args: DeadLettersArgs, config: &Config) -> anyhow::Result<Exit> {
+    let d = ops::dead_letters::DeadLetters::open(config, args.pipeline.as_deref())?;
+    match args.action {
+        DeadLettersAction::List { json } => {
+            for l in d.list()? {
+                if json {
+                    print_json(&l, false)?;
+                } else {
+                    println!(
+                        "{}  {}  attempts {}  {}",
+                        l.conversation_id, l.class, l.attempts, l.message
+                    );
+                }
+            }
+        }
+        DeadLettersAction::Drop { conversation_ids } => {
+            for (id, was) in d.drop_ids(&conversation_ids)? {
+                if !was {
+                    eprintln!("convsync: {id} is not a dead letter");
+                }
+            }
+        }
+        DeadLettersAction::Retry { conversation_ids } => {
+            let verb = d.retry_verb();
+            let mut each = |id: &str, r: Result<u64, Error>| match r {
+                Ok(n) => println!("{id}: {verb} {n}"),
+                Err(e) => eprintln!("convsync: {e}"),
+            };
+            let failed = d.retry(&conversation_ids, &mut each).await?;
+            if failed > 0 {
+                return Err(Error::StillFailing(failed).into());
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<Exit> {
+    let opts = ops::backfill::Options {
+        since: args.since,
+        until: args.until,
+        pipeline: args.pipeline,
+        conversation_ids: args.conversation_ids,
+    };
+    let b = ops::backfill::Backfill::open(config, &opts)?;
+    let stop = stop_on_signal();
+    let started = Instant::now();
+    let mut progress = Progress::new("backfill", "activities", Arc::clone(b.http()));
+    let summary = b.run(stop, &mut |e| progress.on(e)).await?;
+    let waited = progress.finish();
+    print_summary(&summary, started, waited)?;
+    Ok(Exit::of_job(
+        summary.interrupted,
+        summary.failed,
+        summary.dead_letters,
+    ))
+}
+
+pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit> {
+    if args.list {
+        if config.migrations.is_empty() {
+            println!(
+                "no migrations configured (add a [[migration]] to the config: README, \"Migrations\")"
+            );
+            return Ok(Exit::Success);
+        }
+        for l in ops::migrate::list(config)? {
+            println!(
+                "{}\n  {}\n  {}\n  {}",
+                l.name, l.route, l.selection, l.state
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    let name = args
+        .name
+        .as_deref()
+        .expect("clap requires NAME without --list");
+    let m = ops::migrate::open(config, name)?;
+    let stdout_target = matches!(m.cfg.target, Endpoint::Stdout {});
+    if stdout_target && args.verify {
+        return Err(Error::Usage(format!(
+            "migration {name:?} writes to stdout, which keeps nothing to compare: --verify needs a Hubster or files target"
+        ))
+        .into());
+    }
+
+    // A dry run reads the store's resume points only if there is a store.
+    let have_store = config.sync.store_path().exists();
+    if args.dry_run || stdout_target {
+        if args.dry_run && args.verify {
+            if !have_store {
+                eprintln!(
+                    "convsync: no store at {}: migration {name:?} has not run with this config (sync.state_dir), so there is nothing to verify",
+                    config.sync.store_path().display()
+                );
+                return Ok(Exit::Failed);
+            }
+            let store = ops::migrate::store(config)?;
+            return verify(&m, config, &store, args.report.as_deref()).await;
+        }
+        let store = (args.dry_run && have_store)
+            .then(|| ops::migrate::store(config))
+            .transpose()?;
+        return preview(&m, store, stdout_target && !args.dry_run).await;
+    }
+
+    let store = ops::migrate::store(config)?;
+    let stop = stop_on_signal();
+    let started = Instant::now();
+    let mut progress = Progress::new("migrate", ops::migrate::noun(&m), Arc::clone(&m.http));
+    let run = ops::migrate::run(&m, &store, stop, &mut |e| progress.on(e)).await;
+    let waited = progress.finish();
+    let (summary, state) = run?;
+    print_summary(&summary, started, waited)?;
+    if let Some(s) = state {
+        eprintln!("convsync: migration {name}: {}", s.describe());
+    }
+    let exit = Exit::of_job(summary.interrupted, summary.failed, summary.dead_letters);
+    if exit == Exit::DeadLetters {
+        eprintln!(
+            "convsync: {} conversation(s) set aside: convsync dead-letters --pipeline {} list",
+            summary.dead_letters,
+            m.cfg.pipeline()
+        );
+    }
+    if args.verify && exit == Exit::Success {
+        return verify(&m, config, &store, args.report.as_deref()).await;
+    }
+    Ok(exit)
+}
+
+/// Dry run (counts and warnings per conversation, nothing written) or a
+/// stdout target (every conversation converted, one JSON line each).
+async fn preview(
+    m: &convsync::sync::migrate::Migration,
+    store: Option<Arc<convsync::store::Store>>,
+    print_items: bool,
+) -> anyhow::Result<Exit> {
+    let what = ops::migrate::noun(m);
+    let key = match what {
+        "activities" => "activities",
+        _ => "messageEventRecords",
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut io_error = None;
+    let mut each = |p: &Preview| {
+        let w: u64 = p.report.warnings.values().sum();
+        let line = if print_items {
+            let mut doc = serde_json::Map::new();
+            doc.insert("conversationId".into(), p.conversation_id.clone().into());
+            doc.insert(key.into(), serde_json::Value::Array(p.items.clone()));
+            serde_json::to_string(&doc).expect("values serialize")
+        } else {
+            let mut l = format!(
+                "{}: {} read, {} {what} to write",
+                p.conversation_id,
+                p.read,
+                p.items.len()
+            );
+            if p.report.already_delivered > 0 {
+                l += &format!(", {} written before", p.report.already_delivered);
+            }
+            if w > 0 {
+                l += &format!(", {w} warnings");
+            }
+            for s in &p.report.samples {
+                l += &format!("\n    warning {}: {}", s.kind, s.detail);
+            }
+            l
+        };
+        if let Err(e) = writeln!(out, "{line}") {
+            io_error.get_or_insert(e);
+        }
+    };
+    let mut failed = |e: &Error| eprintln!("convsync: {e}");
+    let t = ops::migrate::preview(m, store, &mut each, &mut failed).await?;
+    out.flush()?;
+    drop(out);
+    if let Some(e) = io_error
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    let warnings: u64 = t.report.warnings.values().sum();
+    let (conversations, items, failed) = (t.conversations, t.items, t.failed);
+    if print_items {
+        eprintln!(
+            "convsync: {conversations} conversations, {items} {what}, {warnings} warnings, {failed} failed"
+        );
+    } else {
+        println!(
+            "dry run of {}: {conversations} conversations, {items} {what} would be written, {warnings} warnings, {failed} failed; nothing was written",
+            m.name()
+        );
+    }
+    Ok(if failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// `--verify`: compares, writes the JSON report, prints the summary.
+async fn verify(
+    m: &convsync::sync::migrate::Migration,
+    config: &Config,
+    store: &Arc<convsync::store::Store>,
+    report_path: Option<&std::path::Path>,
+) -> anyhow::Result<Exit> {
+    // A long comparison says how far it got every 5 s.
+    let (mut compared, mut differ) = (0u64, 0u64);
+    let mut last = Instant::now();
+    let mut each = |c: &ConversationCheck| {
+        compared += 1;
+        differ += u64::from(c.differences() > 0);
+        if last.elapsed() >= Duration::from_secs(5) {
+            last = Instant::now();
+            eprintln!("convsync: verify: {compared} conversations compared, {differ} differ");
+        }
+    };
+    let (report, path) = ops::migrate::verify(m, config, store, report_path, &mut each).await?;
+    eprint!("{report}");
+    eprintln!("  report: {}", path.display());
+    Ok(if report.differences == 0 {
+        Exit::Success
+    } else {
+        Exit::Differences
+    })
+}

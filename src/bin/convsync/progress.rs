@@ -1,0 +1,133 @@
+//! The progress display of every long command (backfill, migrate, demo):
+//! an indicatif bar on a terminal, a plain line every 5 s otherwise.
+
+use std::time::Duration;
+
+/// Progress of a long job on stderr: an indicatif bar on a terminal, a
+/// plain line every 5 s otherwise.
+pub struct Progress {
+    label: &'static str,
+    /// What is written: activities or records.
+    noun: &'static str,
+    http: std::sync::Arc<convsync::http::Metrics>,
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    last_line: std::time::Instant,
+}
+
+impl Progress {
+    pub fn new(
+        label: &'static str,
+        noun: &'static str,
+        http: std::sync::Arc<convsync::http::Metrics>,
+    ) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} conversations  {msg}  ETA {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        });
+        Progress {
+            label,
+            noun,
+            http,
+            bar,
+            started: std::time::Instant::now(),
+            last_line: std::time::Instant::now(),
+        }
+    }
+
+    /// Seconds spent waiting on 429s so far.
+    fn waited(&self) -> f64 {
+        // (+ 0.0: an empty f64 sum is -0.0)
+        self.http.snapshot().wait_seconds.values().sum::<f64>() + 0.0
+    }
+
+    pub fn on(&mut self, e: convsync::sync::backfill::Event) {
+        use convsync::sync::backfill::Event;
+        match e {
+            Event::Window {
+                index,
+                of,
+                from,
+                to,
+                found,
+                skipped,
+            } => {
+                let span = |ms: i64| {
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .map_or(ms.to_string(), |d| d.format("%Y-%m-%d").to_string())
+                };
+                let text = if skipped {
+                    format!(
+                        "window {}/{of} {}..{}: done before",
+                        index + 1,
+                        span(from),
+                        span(to)
+                    )
+                } else {
+                    format!(
+                        "window {}/{of} {}..{}: {found} conversations",
+                        index + 1,
+                        span(from),
+                        span(to)
+                    )
+                };
+                match &self.bar {
+                    Some(b) => {
+                        b.inc_length(found as u64);
+                        b.println(text);
+                    }
+                    None => eprintln!("convsync: {}: {text}", self.label),
+                }
+            }
+            Event::Found { conversations } => match &self.bar {
+                Some(b) => {
+                    b.inc_length(conversations as u64);
+                    b.println(format!("{conversations} conversations"));
+                }
+                None => eprintln!("convsync: {}: {conversations} conversations", self.label),
+            },
+            Event::Progress {
+                done,
+                found,
+                delivered,
+                dead,
+            } => {
+                let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+                let msg = format!(
+                    "{delivered} {} ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                    self.noun,
+                    self.waited()
+                );
+                match &self.bar {
+                    Some(b) => {
+                        b.set_position(done);
+                        b.set_message(msg);
+                    }
+                    None if self.last_line.elapsed() >= Duration::from_secs(5) || done == found => {
+                        self.last_line = std::time::Instant::now();
+                        eprintln!(
+                            "convsync: {}: {done}/{found} conversations, {msg}",
+                            self.label
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Clears the bar; returns the seconds spent waiting on 429s.
+    pub fn finish(self) -> f64 {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        self.waited()
+    }
+}

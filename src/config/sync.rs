@@ -1,0 +1,71 @@
+//! `[sync]`: the daemon's section (also the defaults of backfills and
+//! migrations: the store, concurrency, retry budget).
+
+use serde::{Deserialize, Serialize};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+/// `[sync]`: the daemon.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Where `convsync.redb` lives (systemd's `$STATE_DIRECTORY` when set).
+    pub state_dir: PathBuf,
+    /// The name checkpoints are kept under.
+    pub pipeline: String,
+    /// Conversations started before this are not synced: YYYY-MM-DD,
+    /// RFC 3339 or epoch ms; default 30 days before the first run.
+    pub since: Option<String>,
+    /// Seconds between discovery cycles (and between polls of OPEN ones).
+    pub poll_interval_secs: f64,
+    /// Each cycle re-reads this many seconds before the watermark
+    /// (LivePerson rounds to 10 minutes and lags up to a minute).
+    pub lookback_secs: f64,
+    /// Conversations synced at once.
+    pub concurrency: NonZeroUsize,
+    /// On SIGTERM, how long in-flight conversations may take to finish.
+    pub shutdown_timeout_secs: f64,
+    /// Failed runs in a row before a conversation goes to dead letters.
+    pub retry_budget: u32,
+    /// Where activities go.
+    pub sink: SinkConfig,
+    /// Where /metrics, /healthz and /status are served ("" turns it off).
+    pub metrics_listen: String,
+}
+
+/// `sink = "hubster"` or `sink = { files = "dir" }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkConfig {
+    Hubster,
+    Files(PathBuf),
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            state_dir: std::env::var_os("STATE_DIRECTORY")
+                .map_or_else(|| PathBuf::from("state"), PathBuf::from),
+            pipeline: "liveperson-to-hubster".into(),
+            since: None,
+            poll_interval_secs: 30.0,
+            lookback_secs: 1200.0,
+            concurrency: NonZeroUsize::new(8).expect("non-zero"),
+            shutdown_timeout_secs: 20.0,
+            retry_budget: 5,
+            sink: SinkConfig::Hubster,
+            metrics_listen: "127.0.0.1:9187".into(),
+        }
+    }
+}
+
+impl SyncConfig {
+    pub fn store_path(&self) -> PathBuf {
+        self.state_dir.join("convsync.redb")
+    }
+
+    /// Where a running daemon writes the address of its endpoint.
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.state_dir.join("convsync.endpoint")
+    }
+}

@@ -1,0 +1,77 @@
+//! `run`: the daemon with its endpoint; `status`: what it has done.
+
+use super::Error;
+use super::store::{self, Held};
+use crate::config::Config;
+use crate::sync::daemon::{Daemon, Until};
+use crate::telemetry::{self, Status, Telemetry};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens the store and builds the daemon of `config`.
+pub fn open(config: &Config) -> Result<Daemon, Error> {
+    let store = store::open(&config.sync, "")?;
+    Ok(Daemon::new(config, store)?)
+}
+
+/// Serves the daemon's /metrics, /healthz and /status (unless
+/// `sync.metrics_listen` is "").
+pub async fn serve_endpoint(daemon: &Daemon) -> Result<(), Error> {
+    if daemon.cfg.metrics_listen.is_empty() {
+        return Ok(());
+    }
+    telemetry::serve(
+        &daemon.cfg.metrics_listen,
+        &daemon.cfg.endpoint_file(),
+        Telemetry {
+            pipeline: daemon.cfg.pipeline.clone(),
+            counters: Arc::clone(&daemon.deps.counters),
+            http: Arc::clone(&daemon.deps.http),
+            store: Arc::clone(&daemon.deps.store),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs the daemon of `config` until `shutdown` (or, with [`Until::Idle`],
+/// until caught up).
+pub async fn run(
+    config: &Config,
+    until: Until,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let daemon = open(config)?;
+    serve_endpoint(&daemon).await?;
+    daemon.run(until, shutdown).await?;
+    Ok(())
+}
+
+/// The daemon's state: from the store, or from the running daemon that
+/// holds it.
+pub async fn status(config: &Config) -> Result<Status, Error> {
+    match store::open_or_daemon(&config.sync)? {
+        Held::Here(store) => Ok(telemetry::status_of(&store, &config.sync.pipeline)),
+        Held::Daemon { endpoint } => ask(&format!("http://{endpoint}/status"))
+            .await
+            .map_err(|e| Error::Endpoint(e.to_string())),
+    }
+}
+
+/// One GET of the daemon's own endpoint on this machine (loopback, no
+/// quota to keep: it is ours).
+async fn ask<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, reqwest::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+}

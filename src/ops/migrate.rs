@@ -1,0 +1,157 @@
+//! `migrate`: list, dry-run, run and verify the `[[migration]]`s of the
+//! config.
+
+use super::Error;
+use crate::config::Config;
+use crate::format::Report;
+use crate::store::Store;
+use crate::sync::migrate::{
+    ConversationCheck, Direction, Migration, Preview, State, Summary, VerifyReport,
+    default_report_path,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One configured migration, as `migrate --list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub name: String,
+    /// `source -> target`.
+    pub route: String,
+    /// Its selection: "since ..., 3 conversation ids" or "everything".
+    pub selection: String,
+    /// Its state in the store, in words.
+    pub state: String,
+}
+
+/// Every configured migration and its state.
+pub fn list(config: &Config) -> Result<Vec<Listing>, Error> {
+    let store = super::store::open_existing(&config.sync)?;
+    config
+        .migrations
+        .iter()
+        .map(|m| {
+            let mut selection = Vec::new();
+            if let Some(s) = &m.since {
+                selection.push(format!("since {s}"));
+            }
+            if let Some(u) = &m.until {
+                selection.push(format!("until {u}"));
+            }
+            if !m.conversation_ids.is_empty() {
+                selection.push(format!("{} conversation ids", m.conversation_ids.len()));
+            }
+            if let Some(f) = &m.conversation_ids_file {
+                selection.push(format!("ids in {}", f.display()));
+            }
+            if selection.is_empty() {
+                selection.push("everything".into());
+            }
+            let state = match &store {
+                Some(Ok(s)) => s
+                    .progress::<State>(&State::key(&m.name))?
+                    .unwrap_or_default()
+                    .describe(),
+                None => State::default().describe(),
+                Some(Err(_)) => "unknown: the store is in use".to_owned(),
+            };
+            Ok(Listing {
+                name: m.name.clone(),
+                route: format!("{} -> {}", m.source.describe(), m.target.describe()),
+                selection: selection.join(", "),
+                state,
+            })
+        })
+        .collect()
+}
+
+/// The migration called `name`, ready to run.
+pub fn open(config: &Config, name: &str) -> Result<Migration, Error> {
+    Migration::new(config, name).map_err(|e| Error::MigrationConfig(Box::new(e)))
+}
+
+/// What a migration writes: `activities` or `records`.
+pub fn noun(m: &Migration) -> &'static str {
+    match m.cfg.direction() {
+        Direction::ToHubster => "activities",
+        Direction::ToLivePerson => "records",
+    }
+}
+
+/// The store, for a migration that writes (or a dry run that reads its
+/// resume points).
+pub fn store(config: &Config) -> Result<Arc<Store>, Error> {
+    super::store::open(
+        &config.sync,
+        " (stop the daemon first: a migration needs the store)",
+    )
+}
+
+/// Runs it until done or `stop`; also its state in the store afterwards.
+pub async fn run(
+    m: &Migration,
+    store: &Arc<Store>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    on: &mut dyn FnMut(crate::sync::backfill::Event),
+) -> Result<(Summary, Option<State>), Error> {
+    let summary = m.run(Arc::clone(store), stop, on).await?;
+    let state = store.progress::<State>(&State::key(m.name()))?;
+    Ok((summary, state))
+}
+
+/// What a dry run or a stdout target converted, in all.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewTotals {
+    pub conversations: u64,
+    pub items: u64,
+    pub failed: u64,
+    pub report: Report,
+}
+
+/// Converts every selected conversation without writing. `store`: read
+/// the resume points there (a dry run of a migration that ran). `each`
+/// gets every conversation converted; `failed` every one that was not.
+pub async fn preview(
+    m: &Migration,
+    store: Option<Arc<Store>>,
+    each: &mut dyn FnMut(&Preview),
+    failed: &mut dyn FnMut(&Error),
+) -> Result<PreviewTotals, Error> {
+    let mut t = PreviewTotals::default();
+    let mut one = |r: Result<Preview, _>| match r {
+        Ok(p) => {
+            t.conversations += 1;
+            t.items += p.items.len() as u64;
+            each(&p);
+            t.report.merge(p.report);
+        }
+        Err(e) => {
+            t.failed += 1;
+            failed(&Error::from(e));
+        }
+    };
+    m.preview(store, &mut one).await?;
+    Ok(t)
+}
+
+/// `--verify`: compares, and writes the JSON report to `report_path` (or
+/// `<state_dir>/<name>.verify.json`). Returns the report and where it is.
+pub async fn verify(
+    m: &Migration,
+    config: &Config,
+    store: &Arc<Store>,
+    report_path: Option<&Path>,
+    each: &mut dyn FnMut(&ConversationCheck),
+) -> Result<(VerifyReport, PathBuf), Error> {
+    let report = m.verify(store, each).await?;
+    let path = report_path.map_or_else(
+        || default_report_path(&config.sync, m.name()),
+        Path::to_path_buf,
+    );
+    let json = serde_json::to_vec_pretty(&report).expect("reports serialize");
+    std::fs::write(&path, json).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((report, path))
+}

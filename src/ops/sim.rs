@@ -1,0 +1,72 @@
+//! The simulator's side of the operations: a convsync config pointing at a
+//! running one (`sim --write-config`, the demo).
+
+use crate::sim::Sim;
+
+/// A complete convsync config pointing at a running simulator, with the
+/// clients' quota at `rps` requests per second.
+pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
+    let c = &sim.shared.creds;
+    let base = sim.base_url();
+    format!(
+        r#"# convsync config for the simulator at {base} (written by `convsync sim`).
+# The credentials below are the simulator's own, fake ones: real accounts
+# take secrets from the environment or systemd credentials instead, e.g.
+# bearer = {{ env = "LP_BEARER" }}.
+
+[liveperson]
+account = "{account}"
+source = "convsync_sim"
+csds_url = "{base}"
+
+[liveperson.auth]
+bearer = {{ value = "{bearer}" }}
+
+[liveperson.http]
+requests_per_second = {rps}
+burst = 10
+
+[hubster]
+identity_url = "{base}"
+engine_url = "{base}"
+direct_url = "{base}"
+client_id = "{client_id}"
+client_secret = {{ value = "{secret}" }}
+# The hub whose established conversations Hubster-sourced migrations list.
+hub_id = "sim-hub"
+
+[hubster.http]
+requests_per_second = {rps}
+burst = 10
+
+# Two ready migrations (README, "Migrations"). Rehearse them with
+#   convsync --config <this file> migrate --list
+#   convsync --config <this file> migrate liveperson-to-hubster --dry-run
+#   convsync --config <this file> migrate liveperson-to-hubster --verify
+#   convsync --config <this file> migrate hubster-to-liveperson-files --verify
+
+# Every LivePerson conversation of the last 13 months (what LivePerson
+# keeps) into the hub. It shares its checkpoints with the daemon (whose
+# pipeline has the same name): neither delivers what the other did.
+[[migration]]
+name = "liveperson-to-hubster"
+source = {{ platform = "liveperson" }}
+target = {{ platform = "hubster" }}
+# since = "2026-01-01"
+# until = "2026-07-01"
+# conversation_ids_file = "ids.txt"
+
+# Every conversation the hub has established, as LivePerson JSON files
+# (./export/<binding>.json: the LivePerson conversation id for those that
+# came from LivePerson); a second run adds only what is new.
+[[migration]]
+name = "hubster-to-liveperson-files"
+source = {{ platform = "hubster" }}
+target = {{ platform = "files", dir = "export", format = "liveperson" }}
+"#,
+        account = c.account,
+        bearer = c.bearer,
+        client_id = c.hubster_client_id,
+        secret = c.hubster_client_secret,
+    )
+}

@@ -1,0 +1,162 @@
+//! THE loop that works a set of conversations: `concurrency` at a time,
+//! one conversation never twice at once, in passes up to a budget, a
+//! failing one tried again on the next pass and given up as a dead letter
+//! when its [`Work`] says so. The daemon's cycles, backfills, migrations in
+//! both directions all run through it; what differs is the [`Work`].
+
+use super::deps::{Deps, blocking};
+use crate::clock::now_ms;
+use crate::store::StoreError;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::watch;
+
+/// Why one conversation did not finish.
+pub trait Failure: std::error::Error + Send + 'static {
+    /// A short name for dead letters and metrics.
+    fn class(&self) -> &'static str;
+    /// Whether the same conversation may succeed on a later try.
+    fn is_retryable(&self) -> bool;
+    /// The store failed: the whole run stops (it cannot record anything).
+    fn store_error(self) -> Result<StoreError, Self>
+    where
+        Self: Sized;
+}
+
+/// What becomes of a conversation that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Try it again on the next pass (or run, after the last pass).
+    Retry,
+    /// Set it aside as a dead letter.
+    Dead,
+}
+
+/// One kind of conversation work.
+pub trait Work: Send + Sync + 'static {
+    type Error: Failure;
+    /// Syncs one conversation; how many items it wrote.
+    fn sync(&self, id: &str) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+    /// Decides (and records) what a failure means for the conversation.
+    fn failed(
+        &self,
+        id: &str,
+        e: &Self::Error,
+    ) -> impl Future<Output = Result<Verdict, StoreError>> + Send;
+}
+
+/// What a [`run`] did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SetOutcome {
+    /// Synced.
+    pub synced: Vec<String>,
+    /// Items written.
+    pub delivered: u64,
+    /// Still failing after the last pass: for a later run.
+    pub failed: Vec<String>,
+    /// Filed as dead letters.
+    pub dead: Vec<String>,
+}
+
+impl SetOutcome {
+    /// Conversations finished either way (synced or set aside).
+    pub fn done(&self) -> u64 {
+        (self.synced.len() + self.dead.len()) as u64
+    }
+}
+
+/// Works `ids` with `work` until done, out of passes, or `stop`. A
+/// conversation in `dead` (the pipeline's dead letters) that now syncs
+/// leaves the list. `each` is told the outcome so far after every
+/// conversation (for progress displays and the watchdog). Only a store
+/// failure ends it early.
+pub async fn run<W: Work>(
+    deps: &Deps,
+    work: &Arc<W>,
+    ids: Vec<String>,
+    passes: u32,
+    stop: &watch::Receiver<bool>,
+    dead: &mut BTreeSet<String>,
+    each: &mut dyn FnMut(&SetOutcome),
+) -> Result<SetOutcome, StoreError> {
+    let mut out = SetOutcome::default();
+    let concurrency = deps.settings.concurrency.get();
+    let mut todo = ids;
+    for pass in 1..=passes.max(1) {
+        if todo.is_empty() || *stop.borrow() {
+            break;
+        }
+        let last = pass == passes.max(1);
+        let mut again = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut queue = std::mem::take(&mut todo).into_iter();
+        loop {
+            while tasks.len() < concurrency && !*stop.borrow() {
+                let Some(id) = queue.next() else { break };
+                let w = Arc::clone(work);
+                tasks.spawn(async move {
+                    let r = w.sync(&id).await;
+                    (id, r)
+                });
+            }
+            let Some(done) = tasks.join_next().await else {
+                break;
+            };
+            let (id, result) = done.expect("conversation tasks do not panic");
+            match result {
+                Ok(n) => {
+                    out.delivered += n;
+                    deps.counters
+                        .conversations_synced
+                        .fetch_add(1, Ordering::Relaxed);
+                    deps.counters
+                        .activities_delivered
+                        .fetch_add(n, Ordering::Relaxed);
+                    if dead.remove(&id) {
+                        let (p, i) = (deps.settings.pipeline.clone(), id.clone());
+                        blocking(&deps.store, move |s| s.remove_dead_letter(&p, &i)).await?;
+                        tracing::info!(conversation = %id, "synced: no longer a dead letter");
+                    }
+                    out.synced.push(id);
+                }
+                Err(e) => {
+                    let e = match e.store_error() {
+                        Ok(store) => return Err(store),
+                        Err(e) => e,
+                    };
+                    deps.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    match work.failed(&id, &e).await? {
+                        Verdict::Dead => {
+                            let (p, i, class, message) = (
+                                deps.settings.pipeline.clone(),
+                                id.clone(),
+                                e.class(),
+                                e.to_string(),
+                            );
+                            blocking(&deps.store, move |s| {
+                                s.dead_letter(&p, &i, class, &message, now_ms())
+                            })
+                            .await?;
+                            deps.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(conversation = %id, error = %e, "dead letter");
+                            out.dead.push(id);
+                        }
+                        Verdict::Retry if last => {
+                            tracing::warn!(conversation = %id, error = %e, "sync failed; trying again on the next run");
+                            out.failed.push(id);
+                        }
+                        Verdict::Retry => {
+                            tracing::warn!(conversation = %id, error = %e, "sync failed; trying again");
+                            again.push(id);
+                        }
+                    }
+                }
+            }
+            each(&out);
+        }
+        todo = again;
+    }
+    Ok(out)
+}
