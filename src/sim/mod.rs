@@ -3,9 +3,17 @@
 //!
 //! - [`generate`]: deterministic conversation data from a seed.
 //! - [`world`]: what the simulator holds (LivePerson conversations, the hub).
-//! - [`server`]: the HTTP endpoints, faults, quota and counters.
+//! - [`server`]: the simulator itself: its config, its state, its routes.
+//! - [`liveperson`], [`hubster`]: each platform's endpoints.
+//! - [`faults`]: the quota, Retry-After bookkeeping and injected faults
+//!   every request goes through.
+//! - [`ledger`]: its counters and the ledger of what was delivered.
 
+pub mod faults;
 pub mod generate;
+pub mod hubster;
+pub mod ledger;
+pub mod liveperson;
 pub mod server;
 pub mod world;
 

@@ -180,9 +180,10 @@ mod tests {
 
     #[test]
     fn documented_shapes_read_and_others_do_not() {
-        let fixture: Value =
-            serde_json::from_str(include_str!("../../../tests/data/hubster-get-activities.json"))
-                .unwrap();
+        let fixture: Value = serde_json::from_str(include_str!(
+            "../../../tests/data/hubster-get-activities.json"
+        ))
+        .unwrap();
         assert_eq!(
             Message::of(&fixture[0]["message"]),
             Some(Message::Text {

@@ -47,6 +47,17 @@ pub const MESSAGE_FIELDS: &[&str] = &[
 ];
 
 /// Provenance read from either place, values normalized to JSON.
+/// Provenance that cannot be read back: which key, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadProvenance(pub String);
+
+impl From<BadProvenance> for String {
+    fn from(e: BadProvenance) -> String {
+        e.0
+    }
+}
+
 pub struct Source {
     fields: Map<String, Value>,
     /// Metadata values are strings; payload values are typed.
@@ -85,51 +96,54 @@ impl Source {
         self.fields.contains_key(k)
     }
 
-    pub fn str(&self, k: &str) -> Result<Option<&str>, String> {
+    pub fn str(&self, k: &str) -> Result<Option<&str>, BadProvenance> {
         match self.fields.get(k) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(format!("provenance key {k:?} is not a string")),
+            Some(_) => Err(BadProvenance(format!(
+                "provenance key {k:?} is not a string"
+            ))),
         }
     }
 
-    pub fn int(&self, k: &str) -> Result<Option<i64>, String> {
+    pub fn int(&self, k: &str) -> Result<Option<i64>, BadProvenance> {
         match self.fields.get(k) {
             None => Ok(None),
-            Some(Value::String(s)) if self.stringly => s
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("provenance key {k:?} is not an integer: {s:?}")),
+            Some(Value::String(s)) if self.stringly => s.parse().map(Some).map_err(|_| {
+                BadProvenance(format!("provenance key {k:?} is not an integer: {s:?}"))
+            }),
             Some(v) => v
                 .as_i64()
                 .map(Some)
-                .ok_or_else(|| format!("provenance key {k:?} is not an integer")),
+                .ok_or_else(|| BadProvenance(format!("provenance key {k:?} is not an integer"))),
         }
     }
 
     /// A JSON value; in metadata it is JSON text. `Some(None)` = marked absent.
-    pub fn json(&self, k: &str) -> Result<Option<Option<Value>>, String> {
+    pub fn json(&self, k: &str) -> Result<Option<Option<Value>>, BadProvenance> {
         match self.fields.get(k) {
             None => Ok(None),
             Some(Value::String(s)) if s == ABSENT => Ok(Some(None)),
             Some(Value::String(s)) if self.stringly => serde_json::from_str(s)
                 .map(|v| Some(Some(v)))
-                .map_err(|e| format!("provenance key {k:?} is not JSON: {e}")),
+                .map_err(|e| BadProvenance(format!("provenance key {k:?} is not JSON: {e}"))),
             Some(v) => Ok(Some(Some(v.clone()))),
         }
     }
 
     /// A value that must be an object when present (extra, eventExtra, ...).
-    fn object(&self, k: &str) -> Result<Map<String, Value>, String> {
+    fn object(&self, k: &str) -> Result<Map<String, Value>, BadProvenance> {
         match self.json(k)? {
             None | Some(None) => Ok(Map::new()),
             Some(Some(Value::Object(o))) => Ok(o),
-            Some(Some(_)) => Err(format!("provenance key {k:?} is not a JSON object")),
+            Some(Some(_)) => Err(BadProvenance(format!(
+                "provenance key {k:?} is not a JSON object"
+            ))),
         }
     }
 
     /// The original record around `event` (whose own fields the caller set).
-    pub fn record(&self, mut event: Map<String, Value>) -> Result<Value, String> {
+    pub fn record(&self, mut event: Map<String, Value>) -> Result<Value, BadProvenance> {
         let mut rec = Map::new();
         if let Some(v) = self.int(key::SEQUENCE)? {
             rec.insert("sequence".into(), v.into());
@@ -169,7 +183,7 @@ impl Source {
     }
 
     /// The message object of a hosted/file or form record.
-    pub fn message_object(&self) -> Result<Map<String, Value>, String> {
+    pub fn message_object(&self) -> Result<Map<String, Value>, BadProvenance> {
         let mut m = Map::new();
         for k in MESSAGE_FIELDS {
             if let Some(v) = self.str(k)? {

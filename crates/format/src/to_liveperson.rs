@@ -379,7 +379,7 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                     "LivePerson channel names neither a contentType nor rich content".into(),
                 );
             }
-            src.record(ev).map(Some)
+            Ok(Some(src.record(ev)?))
         }
         Some("event") => {
             let Some(ptype) = a.str_at(&["event", "payloadType"]) else {
@@ -426,7 +426,7 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                 }
                 _ => return Err(format!("unknown payload type {ptype:?}")),
             }
-            src.record(ev).map(Some)
+            Ok(Some(src.record(ev)?))
         }
         _ => Ok(None),
     }

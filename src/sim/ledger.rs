@@ -1,0 +1,102 @@
+//! What the simulator saw: its counters, and the ledger of delivered
+//! activities that tests and the demo check against the source.
+
+use super::server::{Shared, Stats};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+impl Shared {
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.lock().expect("stats lock").clone();
+        let hub = self.hub.lock().expect("hub lock");
+        s.delivered_activities = hub.delivered;
+        s.duplicate_deliveries = hub.duplicates;
+        s
+    }
+
+    /// The delivered activities, per source conversation (the binding), in
+    /// arrival order.
+    pub fn ledger(&self) -> BTreeMap<String, Vec<Value>> {
+        let hub = self.hub.lock().expect("hub lock");
+        hub.conversations
+            .values()
+            .map(|c| {
+                (
+                    c.binding.clone(),
+                    c.activities.iter().map(|d| d.activity.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The externalIds delivered, per source conversation, in arrival order.
+    pub fn ledger_external_ids(&self) -> BTreeMap<String, Vec<String>> {
+        self.ledger()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.iter()
+                        .filter_map(|a| a["externalId"].as_str().map(str::to_owned))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The externalIds a conversation's records convert to, in delivery
+    /// order: of the records visible now, or (`grown`) of every record it
+    /// will have. `None` for an unknown or unconvertible (poison) one.
+    pub fn expected_external_ids(
+        &self,
+        id: &str,
+        mapping: &crate::format::Mapping,
+        grown: bool,
+    ) -> Option<Vec<String>> {
+        let c = &self.lp.conversations[*self.lp.by_id.get(id)?];
+        let records = if grown {
+            self.lp.all_records(c)
+        } else {
+            self.lp.records(c)
+        };
+        let text = serde_json::to_string(&records).expect("values serialize");
+        let parsed: Vec<crate::format::liveperson::Record> = serde_json::from_str(&text).ok()?;
+        let out =
+            crate::format::to_hubster(id, &parsed, mapping, &crate::format::LpResume::default())
+                .ok()?;
+        Some(
+            out.activities
+                .iter()
+                .filter_map(|a| a.external_id().map(str::to_owned))
+                .collect(),
+        )
+    }
+
+    /// Forgets every Hubster token, as if they had all expired.
+    pub fn revoke_tokens(&self) {
+        self.tokens.lock().expect("tokens lock").clear();
+    }
+
+    pub(super) fn count(&self, endpoint: &str, status: u16) {
+        let mut s = self.stats.lock().expect("stats lock");
+        *s.requests
+            .entry(endpoint.to_owned())
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
+    }
+
+    pub(super) fn fault(&self, kind: &str) {
+        *self
+            .stats
+            .lock()
+            .expect("stats lock")
+            .faults
+            .entry(kind.to_owned())
+            .or_default() += 1;
+    }
+
+    pub(super) fn chance(&self, p: f64) -> bool {
+        p > 0.0 && (self.rng.lock().expect("rng lock").below(1_000_000) as f64) < p * 1_000_000.0
+    }
+}
