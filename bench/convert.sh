@@ -7,6 +7,7 @@
 #
 #   bash bench/convert.sh                 # 15000 conversations, ~223 MB
 #   CONVERSATIONS=2000 bash bench/convert.sh
+#   BASELINE=/tmp/convsync-old bash bench/convert.sh   # also another build, side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,13 +45,18 @@ run() {
 for i in $(seq "$runs"); do
   run convsync "$bin" convert --from liveperson --report none -o /dev/null "$corpus"
   run serde_json target/release/examples/json_roundtrip "$corpus" /dev/null
+  [ -z "${BASELINE:-}" ] || run baseline "$BASELINE" convert --from liveperson --report none -o /dev/null "$corpus"
   # jq takes a minute a run: once is enough to see the order of magnitude.
   [ "$i" -gt 1 ] || run jq jq -c -f bench/mapping.jq "$corpus"
 done
 
 printf '%-12s %9s %9s %9s %12s %10s %14s\n' tool "wall s" "MB/s" "CPU s" "peak RSS MiB" "vs jq" "vs serde_json"
-for t in convsync serde_json jq; do
+for t in convsync ${BASELINE:+baseline} serde_json jq; do
   awk -v t="$t" -v w="${wall[$t]}" -v c="${cpu[$t]}" -v r="${rss[$t]}" -v b="$bytes" \
       -v jq="${wall[jq]}" -v sj="${wall[serde_json]}" 'BEGIN {
     printf "%-12s %9.2f %9.1f %9.2f %12.1f %9.1fx %13.2fx\n", t, w, b / 1e6 / w, c, r / 1024, jq / w, sj / w }'
 done
+if [ -n "${BASELINE:-}" ]; then
+  awk -v a="${wall[convsync]}" -v b="${wall[baseline]}" -v ra="${rss[convsync]}" -v rb="${rss[baseline]}" 'BEGIN {
+    printf "\nconvsync vs baseline (%s): %.3fx the throughput, peak RSS %.1f vs %.1f MiB\n", ENVIRON["BASELINE"], b / a, ra / 1024, rb / 1024 }'
+fi

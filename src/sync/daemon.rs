@@ -14,7 +14,6 @@ use crate::platform::ClientError;
 use crate::platform::hubster::HubsterClient;
 use crate::platform::liveperson::LivePersonClient;
 use crate::store::{Store, StoreError};
-use crate::telemetry::Counters;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -83,7 +82,8 @@ impl Daemon {
             settings: Settings::from_sync(&cfg, &cfg.pipeline),
             store,
             mapping: Arc::new(config.mapping.clone()),
-            counters: Arc::new(Counters::default()),
+            // The counters telemetry serves: the daemon only adds to them.
+            counters: Arc::default(),
             http,
         };
         Ok(Daemon {

@@ -424,14 +424,11 @@ async fn verify(
 ) -> anyhow::Result<Exit> {
     // A long comparison says how far it got every 5 s.
     let (mut compared, mut differ) = (0u64, 0u64);
-    let mut last = Instant::now();
+    let mut progress = Progress::comparison(Arc::clone(&m.http));
     let mut each = |c: &ConversationCheck| {
         compared += 1;
         differ += u64::from(c.differences() > 0);
-        if last.elapsed() >= Duration::from_secs(5) {
-            last = Instant::now();
-            eprintln!("convsync: verify: {compared} conversations compared, {differ} differ");
-        }
+        progress.compared(compared, differ);
     };
     let (report, path) = ops::migrate::verify(m, config, store, report_path, &mut each).await?;
     eprint!("{report}");

@@ -1,5 +1,6 @@
-//! The progress display of every long command (backfill, migrate, demo):
-//! an indicatif bar on a terminal, a plain line every 5 s otherwise.
+//! The progress display of every long command (backfill, migrate and its
+//! verify): an indicatif bar on a terminal, a plain line every 5 s
+//! otherwise.
 
 use std::time::Duration;
 
@@ -39,6 +40,29 @@ impl Progress {
             bar,
             started: std::time::Instant::now(),
             last_line: std::time::Instant::now(),
+        }
+    }
+
+    /// Progress of a comparison (`--verify`): plain lines only, every 5 s.
+    pub fn comparison(http: std::sync::Arc<convsync::http::Metrics>) -> Progress {
+        Progress {
+            label: "verify",
+            noun: "items",
+            http,
+            bar: None,
+            started: std::time::Instant::now(),
+            last_line: std::time::Instant::now(),
+        }
+    }
+
+    /// `compared` conversations so far, `differ` of them with differences.
+    pub fn compared(&mut self, compared: u64, differ: u64) {
+        if self.last_line.elapsed() >= Duration::from_secs(5) {
+            self.last_line = std::time::Instant::now();
+            eprintln!(
+                "convsync: {}: {compared} conversations compared, {differ} differ",
+                self.label
+            );
         }
     }
 
