@@ -155,19 +155,14 @@ impl Store {
             {
                 return Err(StoreError::Foreign(path.to_owned()));
             }
-            Err(e) => {
-                let text = e.to_string();
-                return Err(
-                    if text.contains("magic")
-                        || text.contains("not a redb")
-                        || text.contains("invalid")
-                    {
-                        StoreError::Foreign(path.to_owned())
-                    } else {
-                        db_err(&e)
-                    },
-                );
+            // Not a redb file (or one of an older redb format): not ours.
+            Err(
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
+                | redb::DatabaseError::UpgradeRequired(_),
+            ) => {
+                return Err(StoreError::Foreign(path.to_owned()));
             }
+            Err(e) => return Err(db_err(&e)),
         };
         let store = Store {
             db,

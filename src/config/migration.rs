@@ -59,7 +59,7 @@ fn default_window_days() -> u32 {
 /// A migration's source or target: `{ platform = "liveperson" }`,
 /// `{ platform = "hubster" }`, `{ platform = "files", dir = "...", format =
 /// "liveperson" | "hubster" }` or `{ platform = "stdout" }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "platform", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Endpoint {
     /// The LivePerson Messaging History API (`[liveperson]`); a source only.
@@ -73,6 +73,44 @@ pub enum Endpoint {
     /// Standard output, one JSON line per conversation; a target only. It
     /// keeps no checkpoints: every run prints everything.
     Stdout {},
+}
+
+/// The platforms an [`Endpoint`] may name.
+const PLATFORMS: [&str; 4] = ["liveperson", "hubster", "files", "stdout"];
+
+impl<'de> Deserialize<'de> for Endpoint {
+    /// As the derived one would, but a platform convsync does not know is
+    /// "unknown platform `x`" (the derived error says "variant").
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(tag = "platform", rename_all = "lowercase", deny_unknown_fields)]
+        enum Known {
+            Liveperson {},
+            Hubster {},
+            Files { dir: PathBuf, format: Format },
+            Stdout {},
+        }
+        let table = toml::Table::deserialize(d)?;
+        if let Some(p) = table.get("platform").and_then(toml::Value::as_str)
+            && !PLATFORMS.contains(&p)
+        {
+            let expected: Vec<String> = PLATFORMS.iter().map(|p| format!("`{p}`")).collect();
+            return Err(D::Error::custom(format!(
+                "unknown platform `{p}`, expected one of {}",
+                expected.join(", ")
+            )));
+        }
+        let known: Known = toml::Value::Table(table)
+            .try_into()
+            .map_err(D::Error::custom)?;
+        Ok(match known {
+            Known::Liveperson {} => Endpoint::Liveperson {},
+            Known::Hubster {} => Endpoint::Hubster {},
+            Known::Files { dir, format } => Endpoint::Files { dir, format },
+            Known::Stdout {} => Endpoint::Stdout {},
+        })
+    }
 }
 
 impl Endpoint {

@@ -92,19 +92,11 @@ impl Config {
             let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
             let line = text[..offset].matches('\n').count() + 1;
             let column = offset - text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-            let key_path = key_at(text, line);
-            let key = key_path
+            let key = key_at(text, line)
                 .as_ref()
                 .map(|k| format!("key `{k}`: "))
                 .unwrap_or_default();
-            let mut message = e.message().trim().to_owned();
-            // A migration's source or target names its platform by a tag.
-            if key_path.as_deref().is_some_and(|k| {
-                k.starts_with("migration.source") || k.starts_with("migration.target")
-            }) && message.starts_with("unknown variant")
-            {
-                message = message.replacen("unknown variant", "unknown platform", 1);
-            }
+            let message = e.message().trim().to_owned();
             ConfigError::Invalid {
                 path: path.to_owned(),
                 line,

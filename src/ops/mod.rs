@@ -52,7 +52,7 @@ pub enum Error {
     },
     /// The store does not exist yet.
     #[error(
-        "no store at {}: the daemon has not run with this config (sync.state_dir)",
+        "no store at {} yet: the daemon has not run with this config (sync.state_dir)",
         path.display()
     )]
     NoStore { path: PathBuf },

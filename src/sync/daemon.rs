@@ -6,6 +6,7 @@
 use super::deps::{Deps, Settings};
 use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
 use super::runner::{self, SetOutcome};
+use super::select;
 use crate::clock::{DateError, now_ms};
 use crate::config::{MissingSection, SinkConfig, SyncConfig};
 use crate::http::HttpError;
@@ -214,7 +215,7 @@ impl Daemon {
         let Some(lp) = self.route.source.liveperson() else {
             return Err(DaemonError::NotLivePerson);
         };
-        let found = match lp.discover(since, now_ms(), updated_since).await {
+        let found = match select::updated(lp, since, now_ms(), updated_since).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");

@@ -5,7 +5,7 @@
 use crate::http::HttpError;
 use crate::platform::files::FileSet;
 use crate::platform::hubster::{HubConversationInfo, HubsterClient};
-use crate::platform::liveperson::{LivePersonClient, Search, windows_of};
+use crate::platform::liveperson::{ConversationInfo, LivePersonClient, Search, windows_of};
 use std::collections::{HashMap, HashSet};
 
 /// A selection that could not be read.
@@ -19,6 +19,8 @@ pub enum SelectError {
     },
     #[error("hub {hub_id}: established conversations: {source}")]
     Established { hub_id: String, source: HttpError },
+    #[error("discovery: {0}")]
+    Discover(HttpError),
     #[error("a time range needs the LivePerson API as source")]
     NoTimeRange,
 }
@@ -71,6 +73,20 @@ pub async fn range(
         out.extend(w.ids.into_iter().filter(|id| seen.insert(id.clone())));
     }
     Ok(out)
+}
+
+/// The daemon's discovery: conversations started in `[since, until]` and
+/// updated at or after `updated_since` (all of them without one), with
+/// their status.
+pub async fn updated(
+    lp: &LivePersonClient,
+    since: i64,
+    until: i64,
+    updated_since: Option<i64>,
+) -> Result<Vec<ConversationInfo>, SelectError> {
+    lp.discover(since, until, updated_since)
+        .await
+        .map_err(SelectError::Discover)
 }
 
 /// Every conversation of a files source.
