@@ -33,6 +33,26 @@ fn key(parts: &[&str]) -> String {
     parts.join(&SEP.to_string())
 }
 
+/// The keys of the progress table, all in one place: what each job keeps
+/// there and under which name.
+pub mod progress_key {
+    /// A Hubster conversation's export cursor (its `leid`) in a pipeline.
+    pub fn export(pipeline: &str, hub_conversation_id: &str) -> String {
+        format!("export:{pipeline}:{hub_conversation_id}")
+    }
+
+    /// A migration's state (runs, totals, its pinned `since`).
+    pub fn migration(name: &str) -> String {
+        format!("migration:{name}")
+    }
+
+    /// A backfill's finished windows: one per pipeline, range and id list
+    /// (`until`: epoch ms, or "now"; `ids`: a digest of the list, or "all").
+    pub fn backfill(pipeline: &str, since_ms: i64, until: &str, ids: &str) -> String {
+        format!("backfill:{pipeline}:{since_ms}:{until}:{ids}")
+    }
+}
+
 /// What the store knows of one (pipeline, conversation).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConversationState {

@@ -47,7 +47,7 @@ impl Request {
         } else {
             "now".into()
         };
-        format!("backfill:{pipeline}:{}:{until}:{ids}", self.since_ms)
+        crate::store::progress_key::backfill(pipeline, self.since_ms, &until, &ids)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
 use crate::platform::files::{FileError, FileSet, append_records, file_name};
 use crate::platform::hubster::HubsterClient;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, progress_key};
 use crate::sync::deps::{Deps, Settings, blocking};
 use crate::sync::runner::{Failure, Verdict, Work};
 use serde_json::Value;
@@ -120,11 +120,6 @@ impl Work for ExportWork {
     }
 }
 
-/// The store key of a Hubster conversation's export cursor.
-pub fn cursor_key(pipeline: &str, hub_conversation_id: &str) -> String {
-    format!("export:{pipeline}:{hub_conversation_id}")
-}
-
 /// Where Hubster activities come from.
 pub enum ActivitySource {
     /// The engine's get activities, merged over the integration types.
@@ -178,7 +173,7 @@ pub async fn export_conversation(
     store: &Arc<Store>,
     mapping: &Mapping,
 ) -> Result<usize, ExportError> {
-    let key = cursor_key(pipeline, hub_conversation_id);
+    let key = progress_key::export(pipeline, hub_conversation_id);
     let k = key.clone();
     let resume: HubsterResume = blocking(store, move |s| s.progress(&k))
         .await?

@@ -5,7 +5,7 @@ use super::{Direction, MigrateError, Migration};
 use crate::format::{self, HubsterResume, LpResume, Report};
 use crate::store::Store;
 use crate::sync::deps::blocking;
-use crate::sync::export::{ActivitySource, ExportError, cursor_key};
+use crate::sync::export::{ActivitySource, ExportError};
 use crate::sync::pipeline::{self, Source};
 use serde::Serialize;
 use serde_json::Value;
@@ -100,7 +100,7 @@ impl Migration {
     ) -> Result<Preview, MigrateError> {
         let resume: HubsterResume = match store {
             Some(s) => {
-                let k = cursor_key(pipeline, id);
+                let k = crate::store::progress_key::export(pipeline, id);
                 blocking(s, move |s| s.progress(&k))
                     .await?
                     .unwrap_or_default()

@@ -28,7 +28,7 @@ pub struct State {
 
 impl State {
     pub fn key(name: &str) -> String {
-        format!("migration:{name}")
+        crate::store::progress_key::migration(name)
     }
 
     /// One line: "never run", "complete ...", "incomplete ...".

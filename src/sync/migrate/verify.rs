@@ -8,7 +8,7 @@ use crate::format::{self, HubsterResume, LpResume, identity};
 use crate::platform::files::{FileError, file_name, read_activities, read_records};
 use crate::store::Store;
 use crate::sync::deps::blocking;
-use crate::sync::export::{ExportError, cursor_key};
+use crate::sync::export::ExportError;
 use crate::sync::pipeline::{self, PipelineError};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -151,7 +151,7 @@ impl Migration {
                         .iter()
                         .map(|r| identity::record_identity(name, r))
                         .collect();
-                    let k = cursor_key(pipeline, id);
+                    let k = crate::store::progress_key::export(pipeline, id);
                     let resume: HubsterResume = blocking(store, move |s| s.progress(&k))
                         .await?
                         .unwrap_or_default();
