@@ -68,6 +68,11 @@ pub struct ConversationState {
     pub last_polled_ms: Option<i64>,
     /// The source's latest update time when last synced.
     pub last_updated_ms: Option<i64>,
+    /// The latest eventId the target gave a delivered activity (Hubster
+    /// assigns its own; the resume point keeps convsync's, which follow the
+    /// source's timestamps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_event_id: Option<i64>,
 }
 
 /// An activity about to be sent: if the process dies before the checkpoint

@@ -34,8 +34,56 @@ pub struct HubsterConfig {
     /// is given no conversation ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_id: Option<String>,
+    /// What an inbound post carries: `documented` (the default: only what
+    /// Hubster documents) or `full` (the whole activity convsync converted,
+    /// for engines that accept it).
+    #[serde(default)]
+    pub inbound_body: InboundBody,
     #[serde(default)]
     pub http: HttpConfig,
+}
+
+/// `hubster.inbound_body`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboundBody {
+    /// `externalId`, `type`, `sender.integrationId` (business senders
+    /// only) and `message` or `event`: the engine assigns the rest
+    /// (`eventId`, `interactionId`) and derives the sender's type, the
+    /// recipient and the trigger.
+    #[default]
+    Documented,
+    /// Every property of the activity but `eventId` (the engine assigns it).
+    Full,
+}
+
+/// The body of an inbound post of `activity` on `side`'s path.
+pub fn inbound_body(activity: &Value, side: Side, mode: InboundBody) -> Value {
+    let Some(all) = activity.as_object() else {
+        return activity.clone();
+    };
+    let mut body = serde_json::Map::new();
+    match mode {
+        InboundBody::Full => {
+            body = all.clone();
+            body.remove("eventId");
+        }
+        InboundBody::Documented => {
+            for k in ["externalId", "type", "message", "event"] {
+                if let Some(v) = all.get(k) {
+                    body.insert(k.into(), v.clone());
+                }
+            }
+            // The customer's path knows its sender: the integration that
+            // established the conversation.
+            if side == Side::Business
+                && let Some(id) = all.get("sender").and_then(|s| s.get("integrationId"))
+            {
+                body.insert("sender".into(), json!({ "integrationId": id }));
+            }
+        }
+    }
+    Value::Object(body)
 }
 
 fn default_identity() -> String {
@@ -212,8 +260,10 @@ impl HubsterClient {
         Ok(parse_established(&doc))
     }
 
-    /// Posts one activity on the path of its sender's side. The engine has
-    /// no idempotency: an answer lost once the post may have arrived is
+    /// Posts one activity on the path of its sender's side, with the body
+    /// `hubster.inbound_body` asks for ([`inbound_body`]); returns the
+    /// engine's answer (with the `eventId` it assigned). The engine has no
+    /// idempotency: an answer lost once the post may have arrived is
     /// [`HttpError::Unsure`], never a blind second post.
     pub async fn send_activity(
         &self,
@@ -233,13 +283,12 @@ impl HubsterClient {
             "{}/inbound/{path}/v1/direct/activity/{conversation_id}",
             self.cfg.direct_url.trim_end_matches('/')
         );
+        let body = inbound_body(activity, side, self.cfg.inbound_body);
         self.authorized(|t| {
-            let url = &url;
+            let (url, body) = (&url, &body);
             async move {
                 self.upstream
-                    .send_json_once(endpoint, |c| {
-                        c.post(url).bearer_auth(t.expose()).json(activity)
-                    })
+                    .send_json_once(endpoint, |c| c.post(url).bearer_auth(t.expose()).json(body))
                     .await
             }
         })

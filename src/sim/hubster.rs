@@ -4,8 +4,9 @@
 // Handlers pass a ready answer back as the error of their checks.
 #![allow(clippy::result_large_err)]
 
-use super::server::{Leid, S, Shared};
-use super::world::now_ms;
+use super::server::{CustomerSender, Leid, S, Shared};
+use super::world::{known_integration, now_ms};
+use crate::format::hubster::IntegrationType;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -80,6 +81,22 @@ pub(super) async fn establish(
             hub_error("ENG005003", "integrationId and binding are required"),
         );
     };
+    // Establishing is the customer side's act.
+    if s.config.strict
+        && !matches!(
+            known_integration(integration),
+            Some((IntegrationType::Customer, _))
+        )
+    {
+        return s.answer(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            hub_error(
+                "ENG005003",
+                &format!("establish takes a customer integration; {integration} is not one"),
+            ),
+        );
+    }
     let (id, is_new) = s
         .hub
         .lock()
@@ -157,7 +174,7 @@ pub(super) async fn inbound(
     if let Err(why) = s.hub_auth(&headers) {
         return s.error(ctx, StatusCode::UNAUTHORIZED, why);
     }
-    let Ok(activity) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(mut activity) = serde_json::from_slice::<Value>(&body) else {
         return s.answer(
             ctx,
             StatusCode::BAD_REQUEST,
@@ -171,6 +188,17 @@ pub(super) async fn inbound(
             StatusCode::BAD_REQUEST,
             hub_error("ENG005002", "type must be message or event, with its body"),
         );
+    }
+    if s.config.strict {
+        if let Err((code, why)) = documented(&activity, path, s.config.customer_sender) {
+            return s.answer(ctx, StatusCode::BAD_REQUEST, hub_error(code, &why));
+        }
+        if path == "customer"
+            && let Some(sender) = activity.get_mut("sender").and_then(Value::as_object_mut)
+        {
+            // The engine knows the customer's path's sender.
+            sender.remove("integrationId");
+        }
     }
     if path == "business"
         && activity["sender"]["integrationId"]
@@ -196,13 +224,81 @@ pub(super) async fn inbound(
                 hub_error("ENG006500", "conversation does not exist"),
             );
         }
-        hub.deliver(&conversation, activity.clone(), path)
+        let interaction_id = uuid_v4(&s);
+        hub.deliver(&conversation, activity.clone(), path, interaction_id)
     } else {
         None
     };
-    s.answer(ctx, StatusCode::OK, json!({"status": 200, "eventId": stored.unwrap_or_else(now_ms),
+    let answered = stored.as_ref().unwrap_or(&activity);
+    s.answer(ctx, StatusCode::OK, json!({"status": 200,
+        "eventId": stored.as_ref().and_then(|a| a["eventId"].as_i64()).unwrap_or_else(now_ms),
         "externalId": activity["externalId"], "hubId": "sim-hub", "conversationId": conversation,
-        "integrationId": activity["sender"]["integrationId"], "interactionId": activity["interactionId"]}))
+        "integrationId": answered["sender"]["integrationId"], "interactionId": answered["interactionId"]}))
+}
+
+/// A random UUID from the simulator's generator (the engine's
+/// interactionIds).
+fn uuid_v4(s: &Shared) -> String {
+    let mut rng = s.rng.lock().expect("rng lock");
+    let bytes: Vec<u8> = (0..16).map(|_| rng.next_u64() as u8).collect();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&bytes);
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}
+
+/// Whether an inbound body holds only what Hubster documents: `externalId`,
+/// `type`, `sender.integrationId` and `message` or `event` (`ENG005002`
+/// "does not support provided property" names anything else), with
+/// lower-case `urlType`s.
+fn documented(
+    activity: &Value,
+    path: &str,
+    customer_sender: CustomerSender,
+) -> Result<(), (&'static str, String)> {
+    let unsupported = |k: &str| {
+        (
+            "ENG005002",
+            format!("does not support provided property '{k}'"),
+        )
+    };
+    let Some(a) = activity.as_object() else {
+        return Ok(());
+    };
+    for k in a.keys() {
+        if !matches!(
+            k.as_str(),
+            "externalId" | "type" | "sender" | "message" | "event"
+        ) {
+            return Err(unsupported(k));
+        }
+    }
+    if let Some(sender) = a.get("sender").and_then(Value::as_object) {
+        for k in sender.keys() {
+            if k != "integrationId" {
+                return Err(unsupported(&format!("sender.{k}")));
+            }
+            if path == "customer" && customer_sender == CustomerSender::Reject {
+                return Err(unsupported("sender.integrationId"));
+            }
+        }
+    }
+    let message = &a.get("message").cloned().unwrap_or(Value::Null);
+    let items = message["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for t in std::iter::once(message)
+        .chain(items)
+        .filter_map(|m| m["urlType"].as_str())
+    {
+        if t != t.to_ascii_lowercase() {
+            return Err((
+                "ENG005003",
+                format!("urlType '{t}' is not a media type (they are lower case)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -17,4 +17,4 @@ pub mod liveperson;
 pub mod server;
 pub mod world;
 
-pub use server::{Credentials, Leid, RetryAfter, Sim, SimConfig, Stats};
+pub use server::{Credentials, CustomerSender, Leid, RetryAfter, Sim, SimConfig, Stats};

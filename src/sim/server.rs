@@ -77,6 +77,24 @@ pub struct SimConfig {
     /// The first this many conversations carry a record no converter can
     /// read (a `sequence` that is not a number).
     pub poison: usize,
+    /// Hubster as strict as its documentation: establish only with a
+    /// customer integration; inbound bodies with documented properties
+    /// only (`ENG005002` names any other); lower-case `urlType`s.
+    pub strict: bool,
+    /// Strict: what the customer path does with a `sender.integrationId`
+    /// (documented for business senders only).
+    pub customer_sender: CustomerSender,
+}
+
+/// What a strict customer path does with a `sender.integrationId`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CustomerSender {
+    /// Leaves it out (the sender is the conversation's customer).
+    #[default]
+    Ignore,
+    /// Answers 400 `ENG005002` naming it.
+    Reject,
 }
 
 impl Default for SimConfig {
@@ -102,6 +120,8 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3600),
             violation_grace: Duration::from_millis(250),
             poison: 0,
+            strict: false,
+            customer_sender: CustomerSender::Ignore,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! are delivered to.
 
 use super::generate::{self, Rng, Shape};
+use crate::format::hubster::IntegrationType;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -210,6 +211,86 @@ pub struct HubConversation {
     pub activities: Vec<Delivered>,
     pub external_ids: HashSet<String>,
     pub last_event_id: i64,
+    /// The last agent or bot that wrote (whom a customer's message goes to).
+    pub last_business: Option<Value>,
+}
+
+/// The integration types and channels the simulated hub knows its
+/// integrations by: convsync's default mapping's.
+pub fn known_integration(id: &str) -> Option<(IntegrationType, String)> {
+    let all = crate::format::mapping::Integrations::default();
+    IntegrationType::SENDERS.into_iter().find_map(|t| {
+        let i = all.get(t);
+        (i.integration_id == id).then(|| (t, i.channel_type.clone()))
+    })
+}
+
+/// What the engine adds to an inbound activity it stores (only where the
+/// post did not say): the sender's type and channel (the customer path's
+/// sender is the integration that established the conversation), the
+/// recipient (a customer's message goes to the last agent or bot that
+/// wrote, else an agent; a business one to the customer), the trigger, an
+/// interactionId for a message, `isEcho` and `flowProcess`.
+fn enrich(conv: &HubConversation, activity: &mut Value, path: &str, interaction_id: String) {
+    let Some(a) = activity.as_object_mut() else {
+        return;
+    };
+    let customer = || {
+        let channel = known_integration(&conv.integration_id).map_or("Direct".into(), |k| k.1);
+        json!({"integrationId": conv.integration_id, "integrationType": "Customer", "channelType": channel})
+    };
+    let sender = a.entry("sender").or_insert_with(|| json!({}));
+    if let Some(s) = sender.as_object_mut() {
+        if path == "customer" {
+            s.entry("integrationId")
+                .or_insert_with(|| conv.integration_id.clone().into());
+        }
+        let id = s
+            .get("integrationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let known = known_integration(&id);
+        s.entry("integrationType").or_insert_with(|| {
+            match (path, &known) {
+                ("customer", _) => "Customer",
+                (_, Some((t, _))) => t.as_str(),
+                _ => "Agent",
+            }
+            .into()
+        });
+        s.entry("channelType")
+            .or_insert_with(|| known.map_or("Direct".into(), |k| k.1).into());
+    }
+    let sender_type = a["sender"]["integrationType"]
+        .as_str()
+        .unwrap_or("Agent")
+        .to_ascii_lowercase();
+    if !a.contains_key("recipient") {
+        let recipient = if path == "customer" {
+            conv.last_business.clone().unwrap_or_else(|| {
+                let i = crate::format::mapping::Integrations::default();
+                json!({"integrationId": i.agent.integration_id, "integrationType": "Agent",
+                    "channelType": i.agent.channel_type})
+            })
+        } else {
+            customer()
+        };
+        a.insert("recipient".into(), recipient);
+    }
+    let kind = a
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message")
+        .to_owned();
+    a.entry("eventTrigger")
+        .or_insert_with(|| format!("{kind}:{sender_type}").into());
+    if kind == "message" {
+        a.entry("interactionId")
+            .or_insert_with(|| interaction_id.into());
+    }
+    a.entry("isEcho").or_insert(false.into());
+    a.entry("flowProcess").or_insert("Default".into());
 }
 
 /// The Hubster side.
@@ -245,14 +326,21 @@ impl Hub {
         (id, true)
     }
 
-    /// Stores an inbound activity; the hub assigns its eventId.
+    /// Stores an inbound activity as the engine would (see [`enrich`]); the
+    /// hub assigns its eventId (and `interaction_id`, for a message that
+    /// has none). Returns the stored activity.
     pub fn deliver(
         &mut self,
         conversation_id: &str,
         mut activity: Value,
         path: &'static str,
-    ) -> Option<i64> {
+        interaction_id: String,
+    ) -> Option<Value> {
         let conv = self.conversations.get_mut(conversation_id)?;
+        enrich(conv, &mut activity, path, interaction_id);
+        if path == "business" {
+            conv.last_business = Some(activity["sender"].clone());
+        }
         let event_id = now_ms().max(conv.last_event_id + 1);
         conv.last_event_id = event_id;
         activity["eventId"] = event_id.into();
@@ -262,7 +350,10 @@ impl Hub {
             self.duplicates += 1;
         }
         self.delivered += 1;
-        conv.activities.push(Delivered { activity, path });
-        Some(event_id)
+        conv.activities.push(Delivered {
+            activity: activity.clone(),
+            path,
+        });
+        Some(activity)
     }
 }

@@ -15,7 +15,7 @@ use crate::platform::hubster::{HubsterClient, Side};
 use crate::platform::liveperson::LivePersonClient;
 use crate::store::{ConversationState, Intent, Store, StoreError, StoredMark};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -202,9 +202,9 @@ impl Sink {
     ) -> Result<String, PipelineError> {
         match self {
             Sink::Hubster(h) => {
-                let agent = mapping.integrations.get(IntegrationType::Agent);
+                let by = mapping.integrations.get(mapping.establish_with);
                 let e = h
-                    .establish(&agent.integration_id, conversation_id, &agent.channel_type)
+                    .establish(&by.integration_id, conversation_id, &by.channel_type)
                     .await
                     .map_err(|source| PipelineError::Http {
                         conversation_id: conversation_id.to_owned(),
@@ -222,12 +222,14 @@ impl Sink {
         }
     }
 
+    /// Delivers one activity; the eventId the target gave it, if it gives
+    /// them.
     async fn deliver(
         &self,
         conversation_id: &str,
         target: &str,
         activity: &Value,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<Option<i64>, PipelineError> {
         match self {
             Sink::Hubster(h) => {
                 let side = match activity["sender"]["integrationType"]
@@ -237,14 +239,10 @@ impl Sink {
                     Some(t) => Side::of(t),
                     None => Side::Business,
                 };
-                let mut body = activity.clone();
-                if let Some(o) = body.as_object_mut() {
-                    // The hub assigns eventIds.
-                    o.remove("eventId");
-                }
-                h.send_activity(target, side, &body)
+                // The engine assigns eventIds and says which.
+                h.send_activity(target, side, activity)
                     .await
-                    .map(|_| ())
+                    .map(|answer| answer["eventId"].as_i64())
                     .map_err(|source| PipelineError::Http {
                         conversation_id: conversation_id.to_owned(),
                         source,
@@ -252,21 +250,24 @@ impl Sink {
             }
             Sink::Files(dir) => {
                 let path = dir.join(format!("{}.jsonl", file_name(target)));
-                append_activity(&path, activity).map_err(|e| PipelineError::Sink {
-                    conversation_id: conversation_id.to_owned(),
-                    message: e.to_string(),
-                })
+                append_activity(&path, activity)
+                    .map(|()| None)
+                    .map_err(|e| PipelineError::Sink {
+                        conversation_id: conversation_id.to_owned(),
+                        message: e.to_string(),
+                    })
             }
         }
     }
 
-    /// Of `external_ids`, those the target already has.
+    /// Of `external_ids`, those the target already has, with the eventId
+    /// it gave each (if it gives them).
     async fn delivered(
         &self,
         conversation_id: &str,
         target: &str,
         external_ids: &HashSet<String>,
-    ) -> Result<HashSet<String>, PipelineError> {
+    ) -> Result<HashMap<String, Option<i64>>, PipelineError> {
         let found: Vec<Value> = match self {
             Sink::Hubster(h) => {
                 let types = IntegrationType::SENDERS;
@@ -287,24 +288,26 @@ impl Sink {
                     .unwrap_or_default()
             }
         };
+        let event_ids = matches!(self, Sink::Hubster(_));
         Ok(found
             .iter()
-            .filter_map(|a| a["externalId"].as_str())
-            .filter(|e| external_ids.contains(*e))
-            .map(str::to_owned)
+            .filter_map(|a| Some((a["externalId"].as_str()?, a["eventId"].as_i64())))
+            .filter(|(e, _)| external_ids.contains(*e))
+            .map(|(e, id)| (e.to_owned(), id.filter(|_| event_ids)))
             .collect())
     }
 }
 
 /// Delivers one activity exactly once: when the answer to a send is lost
 /// after the send may have arrived, the target is asked whether it has the
-/// activity before sending again (a few times at most).
+/// activity before sending again (a few times at most). The eventId the
+/// target gave it, if it gives them.
 async fn deliver_once(
     sink: &Sink,
     conversation_id: &str,
     target: &str,
     activity: &Value,
-) -> Result<(), PipelineError> {
+) -> Result<Option<i64>, PipelineError> {
     const TRIES: usize = 5;
     let external_id = activity["externalId"]
         .as_str()
@@ -312,19 +315,19 @@ async fn deliver_once(
         .to_owned();
     for attempt in 1..=TRIES {
         match sink.deliver(conversation_id, target, activity).await {
-            Ok(()) => return Ok(()),
+            Ok(event_id) => return Ok(event_id),
             Err(PipelineError::Http {
                 source: HttpError::Unsure { reason, .. },
                 ..
             }) if attempt < TRIES => {
                 let wanted: HashSet<String> = [external_id.clone()].into();
-                if !sink
+                if let Some(event_id) = sink
                     .delivered(conversation_id, target, &wanted)
                     .await?
-                    .is_empty()
+                    .remove(&external_id)
                 {
                     tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost, but the activity arrived");
-                    return Ok(());
+                    return Ok(event_id);
                 }
                 tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost and the activity did not arrive: sending again");
             }
@@ -375,11 +378,14 @@ pub async fn recover(
         let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
         let found = match &state.target_conversation_id {
             Some(target) => sink.delivered(&conv, target, &ids).await?,
-            None => HashSet::new(),
+            None => HashMap::new(),
         };
-        for i in intents.iter().filter(|i| found.contains(&i.external_id)) {
-            state.resume.mark(&i.mark.as_mark(), i.event_id);
-            state.delivered += 1;
+        for i in &intents {
+            if let Some(given) = found.get(&i.external_id) {
+                state.resume.mark(&i.mark.as_mark(), i.event_id);
+                state.target_event_id = state.target_event_id.max(*given);
+                state.delivered += 1;
+            }
         }
         found_total += found.len() as u64;
         tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), "recovered delivery intents");
@@ -484,18 +490,26 @@ pub async fn sync_conversation(
         .await?;
     }
 
-    let mut sent = 0;
+    // The checkpoint keeps the latest eventId the target gave.
+    let mut given = Vec::with_capacity(activities.len());
     let mut failure = None;
     for a in &activities {
-        if let Err(e) = deliver_once(sink, conversation_id, &target, a).await {
-            failure = Some(e);
-            break;
+        match deliver_once(sink, conversation_id, &target, a).await {
+            Ok(event_id) => given.push(event_id),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
-        sent += 1;
     }
+    let sent = given.len();
     for i in &intents[..sent] {
         state.resume.mark(&i.mark.as_mark(), i.event_id);
     }
+    state.target_event_id = given
+        .iter()
+        .copied()
+        .fold(state.target_event_id, Option::max);
     state.delivered += sent as u64;
     outcome.delivered = sent as u64;
     match &failure {

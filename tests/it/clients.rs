@@ -68,6 +68,7 @@ fn hub(sim: &Sim, http: HttpConfig) -> HubsterClient {
         client_secret: SecretSource::Value(sim.shared.creds.hubster_client_secret.clone()),
         token_refresh_margin_secs: 120,
         hub_id: None,
+        inbound_body: Default::default(),
         http,
     };
     HubsterClient::new(&cfg, Arc::new(Metrics::default())).unwrap()

@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod daemon;
 mod golden;
+mod hubster_strict;
 mod migrate;
 mod pipeline;
 mod roundtrip;

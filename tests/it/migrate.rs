@@ -339,6 +339,13 @@ async fn hubster_to_liveperson_files_to_a_second_hubster_round_trips() {
     let cfg_a = config(dir.path(), &a, &a, &to_files);
     let to_b = migration("files-to-hub", &files(&export, "liveperson"), HUB, "");
     let cfg_b = config(dir.path(), &a, &b, &to_b);
+    // To the letter (below) holds where the engine stores what it is sent:
+    // both hubs take full inbound bodies.
+    for cfg in [&cfg_a, &cfg_b] {
+        let text = std::fs::read_to_string(cfg).unwrap();
+        let text = text.replacen("[hubster]\n", "[hubster]\ninbound_body = \"full\"\n", 1);
+        std::fs::write(cfg, text).unwrap();
+    }
 
     // Hub A: the LivePerson conversations, plus conversations and messages
     // of its own (no LivePerson provenance).
@@ -605,7 +612,7 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
                     "sender": {"integrationId": format!("int-{from}"), "integrationType": from},
                     "recipient": {"integrationId": format!("int-{to}"), "integrationType": to},
                     "message": {"type": "text", "text": format!("message {k} of {c}")}});
-                h.deliver(&id, a, "customer").unwrap();
+                h.deliver(&id, a, "customer", format!("i-{c}-{k}")).unwrap();
             }
         }
     }

@@ -64,6 +64,7 @@ async fn setup(cfg: SimConfig) -> Setup {
             client_secret: SecretSource::Value(c.hubster_client_secret.clone()),
             token_refresh_margin_secs: 120,
             hub_id: None,
+            inbound_body: Default::default(),
             http: http(),
         },
         Arc::new(Metrics::default()),

@@ -246,7 +246,7 @@ pub struct Card {
     pub title: Option<String>,
     pub subtitle: Option<String>,
     pub content: Option<String>,
-    /// An image url (`urlType` Image).
+    /// An image url (`urlType` image, lower case as Hubster writes it).
     pub url: Option<String>,
     pub actions: Vec<Action>,
 }
@@ -267,7 +267,7 @@ impl Card {
             }
         }
         if let Some(url) = &self.url {
-            out.extend_from_slice(b",\"urlType\":\"Image\",\"url\":");
+            out.extend_from_slice(b",\"urlType\":\"image\",\"url\":");
             write_str(out, url);
         }
         if !self.actions.is_empty() {

@@ -29,6 +29,9 @@ pub struct Mapping {
     /// Drop Hubster activities with no LivePerson equivalent instead of
     /// carrying them as `hubster/activity` content.
     pub drop_unmapped: bool,
+    /// The side whose integration establishes a Hubster conversation
+    /// (Hubster documents establishing as the customer's act).
+    pub establish_with: IntegrationType,
 }
 
 impl Default for Mapping {
@@ -42,6 +45,7 @@ impl Default for Mapping {
             keep_previews: true,
             unknown_role: UnknownRole::Agent,
             drop_unmapped: false,
+            establish_with: IntegrationType::Customer,
         }
     }
 }

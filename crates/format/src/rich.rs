@@ -466,7 +466,7 @@ mod tests {
         assert_eq!(
             written(c),
             json!({"type":"card","title":"Title","subtitle":"Sub","content":"More",
-            "urlType":"Image","url":"https://x/i.png",
+            "urlType":"image","url":"https://x/i.png",
             "actions":[{"type":"link","title":"Go","url":"https://x"},{"type":"reply","title":"Yes","payload":"yes"}]})
         );
     }

@@ -169,7 +169,8 @@ pub enum Command {
     /// Serves LivePerson (CSDS, content search, conversations/search,
     /// conversation/search) and Hubster (token, establish, inbound
     /// activities, get activities, the hub's established conversations) from
-    /// seeded data, with faults on demand.
+    /// seeded data, with faults on demand. --strict makes Hubster as strict
+    /// as its documentation.
     /// When ready it prints one JSON line with its URLs, account and
     /// credentials; --write-config writes a convsync config pointing at it.
     /// GET /sim/stats, /sim/ledger and /sim/conversations show what it saw.
@@ -359,6 +360,15 @@ pub struct SimArgs {
     /// Lifetime of Hubster tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
+    /// Hubster as strict as its documentation: conversations established
+    /// only by a customer integration; inbound bodies with documented
+    /// properties only (400 ENG005002 names any other); lower-case urlTypes.
+    #[arg(long)]
+    pub strict: bool,
+    /// With --strict: what the customer path does with a
+    /// sender.integrationId (documented for agents and bots only).
+    #[arg(long, value_enum, default_value = "ignore")]
+    pub customer_sender: CustomerSender,
     /// Also write a convsync config pointing at this simulator.
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
@@ -470,6 +480,24 @@ impl From<RetryAfter> for convsync::sim::RetryAfter {
             RetryAfter::HttpDate => Self::HttpDate,
             RetryAfter::None => Self::None,
             RetryAfter::Mixed => Self::Mixed,
+        }
+    }
+}
+
+/// What a strict customer path does with a `sender.integrationId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CustomerSender {
+    /// Leave it out: the sender is the conversation's customer.
+    Ignore,
+    /// Answer 400 ENG005002 naming it.
+    Reject,
+}
+
+impl From<CustomerSender> for convsync::sim::CustomerSender {
+    fn from(c: CustomerSender) -> Self {
+        match c {
+            CustomerSender::Ignore => Self::Ignore,
+            CustomerSender::Reject => Self::Reject,
         }
     }
 }

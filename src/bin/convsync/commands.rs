@@ -98,6 +98,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         leid: args.leid.into(),
         content_paging: args.content_paging == OnOff::On,
         token_ttl: Duration::from_secs(args.token_ttl),
+        strict: args.strict,
+        customer_sender: args.customer_sender.into(),
         ..SimConfig::default()
     };
     let sim = Sim::start(cfg, args.listen)

@@ -1,0 +1,247 @@
+//! Writing to a Hubster as strict as its documentation (`sim --strict`):
+//! conversations established by the customer's integration, inbound bodies
+//! with documented properties only, and what is lost (or not) on the way
+//! back to LivePerson.
+
+use convsync::format::Mapping;
+use convsync::sim::{CustomerSender, Sim, SimConfig};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+async fn strict_sim(conversations: usize, customer_sender: CustomerSender) -> Sim {
+    Sim::start(
+        SimConfig {
+            conversations,
+            growth: 0,
+            strict: true,
+            customer_sender,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A config for the daemon against `sim`, with `extra` added to `[hubster]`.
+fn config(dir: &Path, sim: &Sim, hubster_extra: &str) -> PathBuf {
+    let platforms = crate::support::platforms_toml(sim, sim).replacen(
+        "[hubster]\n",
+        &format!("[hubster]\n{hubster_extra}\n"),
+        1,
+    );
+    let text = format!(
+        "{platforms}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.2\nsince = \"2000-01-01\"\nmetrics_listen = \"\"\n\n[[migration]]\nname = \"back\"\nsource = {{ platform = \"hubster\" }}\ntarget = {{ platform = \"files\", dir = {:?}, format = \"liveperson\" }}\n",
+        dir.join("state"),
+        dir.join("export"),
+    );
+    let path = dir.join("convsync.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn convsync(config: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsync"));
+    cmd.arg("--config").arg(config).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Answers with this status per inbound path, from the simulator's counts.
+fn inbound(sim: &Sim, status: u16) -> u64 {
+    let stats = sim.stats();
+    ["hubster.inbound_customer", "hubster.inbound_business"]
+        .iter()
+        .filter_map(|e| stats.requests.get(*e)?.get(&status))
+        .sum()
+}
+
+fn expected(sim: &Sim) -> BTreeMap<String, Vec<String>> {
+    let map = Mapping::default();
+    sim.shared
+        .lp
+        .conversations
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.id.clone(),
+                sim.shared.expected_external_ids(&c.id, &map, true)?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn documented_bodies_reach_a_strict_hub_once_each_and_come_back_whole() {
+    let sim = strict_sim(10, CustomerSender::Reject).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "");
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Every activity once, in order, and not one post refused.
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_eq!(inbound(&sim, 400), 0, "{:?}", sim.stats().requests);
+    assert!(inbound(&sim, 200) > 0);
+
+    // Established by the customer's integration; the engine filled in what
+    // the documented body leaves to it.
+    let customer = Mapping::default().integrations.customer.integration_id;
+    {
+        let hub = sim.shared.hub.lock().unwrap();
+        for c in hub.conversations.values() {
+            assert_eq!(c.integration_id, customer);
+            for d in &c.activities {
+                let a = &d.activity;
+                assert!(a["sender"]["integrationType"].is_string(), "{a}");
+                assert!(a["eventTrigger"].is_string(), "{a}");
+                if a["type"] == "message" {
+                    assert!(a["interactionId"].is_string(), "{a}");
+                }
+            }
+        }
+    }
+
+    // Back to LivePerson: every source record, to the letter (its dialogId
+    // and sequence included).
+    let out = convsync(&cfg, &["migrate", "back"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for c in &sim.shared.lp.conversations {
+        let doc: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("export").join(format!("{}.json", c.id))).unwrap(),
+        )
+        .unwrap();
+        let exported: BTreeSet<String> = doc["messageEventRecords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        let source: BTreeSet<String> = sim
+            .shared
+            .lp
+            .records(c)
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        assert!(source.is_subset(&exported), "conversation {}", c.id);
+    }
+}
+
+#[tokio::test]
+async fn full_bodies_against_a_strict_hub_fail_naming_the_property() {
+    let sim = strict_sim(3, CustomerSender::Ignore).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "inbound_body = \"full\"");
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(sim.shared.ledger_external_ids().values().all(Vec::is_empty));
+    assert!(inbound(&sim, 400) > 0);
+    let out = convsync(&cfg, &["dead-letters", "list"]).await;
+    let list = text(&out.stdout);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    for line in list.lines() {
+        assert!(
+            line.contains("ENG005002") && line.contains("does not support provided property"),
+            "{line}"
+        );
+        // The first property the engine does not take is named.
+        assert!(line.contains("'eventTrigger'"), "{line}");
+    }
+}
+
+/// One inbound post of `body` on `path`, raw.
+async fn post(sim: &Sim, conversation: &str, path: &str, body: &Value) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = &sim.shared.creds;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/connect/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c.hubster_client_id.as_str()),
+            ("client_secret", c.hubster_client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{}/inbound/{path}/v1/direct/activity/{conversation}",
+            sim.base_url()
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_strict_customer_path_ignores_or_rejects_a_sender_as_configured() {
+    let map = Mapping::default();
+    let customer = map.integrations.customer.integration_id.clone();
+    let body = json!({"externalId": "x-1", "type": "message",
+        "sender": {"integrationId": "someone-else"},
+        "message": {"type": "text", "text": "hi"}});
+    for (mode, status) in [(CustomerSender::Ignore, 200), (CustomerSender::Reject, 400)] {
+        let sim = strict_sim(0, mode).await;
+        let (id, _) = sim.shared.hub.lock().unwrap().establish("b", &customer);
+        let (got, answer) = post(&sim, &id, "customer", &body).await;
+        assert_eq!(got, status, "{mode:?}: {answer}");
+        if status == 200 {
+            // The customer's path's sender is the conversation's customer.
+            let hub = sim.shared.hub.lock().unwrap();
+            let stored = &hub.conversations[&id].activities[0].activity;
+            assert_eq!(stored["sender"]["integrationId"], customer.as_str());
+            assert_eq!(stored["sender"]["integrationType"], "Customer");
+        } else {
+            assert!(
+                answer.to_string().contains("'sender.integrationId'"),
+                "{answer}"
+            );
+        }
+        // Not case-insensitive media types, and not an undocumented property.
+        let card = json!({"externalId": "x-2", "type": "message",
+            "message": {"type": "card", "title": "t", "urlType": "Image", "url": "https://x/i.png"}});
+        let (got, answer) = post(&sim, &id, "customer", &card).await;
+        assert_eq!(got, 400, "{answer}");
+        assert!(answer.to_string().contains("urlType"), "{answer}");
+        let echo = json!({"externalId": "x-3", "type": "message", "isEcho": false,
+            "message": {"type": "text", "text": "hi"}});
+        let (got, answer) = post(&sim, &id, "customer", &echo).await;
+        assert_eq!(got, 400, "{answer}");
+        assert!(answer.to_string().contains("'isEcho'"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_strict_hub_is_established_only_by_a_customer_integration() {
+    let sim = strict_sim(2, CustomerSender::Ignore).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "");
+    let text_cfg = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[sync]\n",
+        "[mapping]\nestablish_with = \"Agent\"\n\n[sync]\n",
+        1,
+    );
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&convsync(&cfg, &["dead-letters", "list"]).await.stdout);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("customer integration"), "{list}");
+    assert!(sim.shared.hub.lock().unwrap().conversations.is_empty());
+}
