@@ -311,11 +311,29 @@ impl Store {
 
     /// Intents left by a run that did not finish, per conversation.
     pub fn pending_intents(&self, pipeline: &str) -> Result<Vec<(String, Intent)>, StoreError> {
+        self.intents_under(pipeline)
+    }
+
+    /// One conversation's intents left by a try that did not finish.
+    pub fn pending_intents_of(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+    ) -> Result<Vec<Intent>, StoreError> {
+        Ok(self
+            .intents_under(&key(&[pipeline, conversation_id]))?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect())
+    }
+
+    /// The intents whose key starts with `prefix` and a separator.
+    fn intents_under(&self, prefix: &str) -> Result<Vec<(String, Intent)>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
-        let lo = format!("{pipeline}{SEP}");
+        let lo = format!("{prefix}{SEP}");
         let hi = format!(
-            "{pipeline}{}",
+            "{prefix}{}",
             char::from_u32(SEP as u32 + 1).expect("valid char")
         );
         let mut out = Vec::new();

@@ -8,6 +8,14 @@ use crate::sim::Sim;
 pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
     let c = &sim.shared.creds;
     let base = sim.base_url();
+    let cfg = &sim.shared.config;
+    let read_lag = (cfg.activities_lag.as_secs_f64() + 0.2).max(0.2);
+    let late = if cfg.fault_timeout_late > 0.0 {
+        cfg.timeout_delay.as_secs_f64()
+    } else {
+        0.0
+    };
+    let settle = late + read_lag + 1.0;
     format!(
         r#"# convsync config for the simulator at {base} (written by `convsync sim`).
 # The credentials below are the simulator's own, fake ones: real accounts
@@ -34,6 +42,10 @@ client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
 # The hub whose established conversations Hubster-sourced migrations list.
 hub_id = "sim-hub"
+# How long this simulator takes to show a posted activity, and how long a
+# post whose answer was lost may still complete (real hubs: see README).
+read_lag_secs = {read_lag}
+unsure_settle_secs = {settle}
 
 [hubster.http]
 requests_per_second = {rps}
@@ -68,5 +80,7 @@ target = {{ platform = "files", dir = "export", format = "liveperson" }}
         bearer = c.bearer,
         client_id = c.hubster_client_id,
         secret = c.hubster_client_secret,
+        read_lag = read_lag,
+        settle = settle,
     )
 }

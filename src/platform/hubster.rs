@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -39,8 +40,24 @@ pub struct HubsterConfig {
     /// for engines that accept it).
     #[serde(default)]
     pub inbound_body: InboundBody,
+    /// How long a posted activity may take to show in Get Activities: after
+    /// a post whose answer was lost, convsync waits this long before it
+    /// reads whether the activity arrived.
+    #[serde(default = "default_read_lag")]
+    pub read_lag_secs: f64,
+    /// How long a post whose answer was lost may still complete: until
+    /// then its activity is never sent again, only looked for.
+    #[serde(default = "default_unsure_settle")]
+    pub unsure_settle_secs: f64,
     #[serde(default)]
     pub http: HttpConfig,
+}
+
+fn default_read_lag() -> f64 {
+    5.0
+}
+fn default_unsure_settle() -> f64 {
+    120.0
 }
 
 /// `hubster.inbound_body`.
@@ -138,6 +155,8 @@ pub struct HubsterClient {
     secret: Secret,
     upstream: Upstream,
     token: tokio::sync::Mutex<Option<Token>>,
+    /// The longest Get Activities answer seen (see [`Self::activities`]).
+    page_seen: AtomicUsize,
 }
 
 impl HubsterClient {
@@ -149,11 +168,22 @@ impl HubsterClient {
             secret,
             upstream,
             token: tokio::sync::Mutex::new(None),
+            page_seen: AtomicUsize::new(0),
         })
     }
 
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
+    }
+
+    /// `read_lag_secs`.
+    pub fn read_lag(&self) -> Duration {
+        Duration::from_secs_f64(self.cfg.read_lag_secs.max(0.0))
+    }
+
+    /// `unsure_settle_secs`.
+    pub fn unsure_settle(&self) -> Duration {
+        Duration::from_secs_f64(self.cfg.unsure_settle_secs.max(0.0))
     }
 
     /// A valid token: the cached one, or a new one when it is about to
@@ -300,6 +330,11 @@ impl HubsterClient {
     /// externalId) and ordered by eventId. Asks from `leid - 1` and keeps
     /// eventId >= `leid`, so it is right whether the server's `leid` is
     /// inclusive or exclusive.
+    ///
+    /// No page size is documented: each type is read page by page, the next
+    /// from the last eventId seen, until a page brings nothing new or is
+    /// shorter than the longest page this client has seen (a server that
+    /// caps its answers fills every page but the last).
     pub async fn activities(
         &self,
         conversation_id: &str,
@@ -310,31 +345,43 @@ impl HubsterClient {
             "{}/api/v1/interactions/activities/{conversation_id}",
             self.cfg.engine_url.trim_end_matches('/')
         );
-        let ask = leid.saturating_sub(1).max(0);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for t in types {
-            let query = [("type", t.as_str().to_owned()), ("leid", ask.to_string())];
-            let page: Vec<Value> = self
-                .authorized(|tok| {
-                    let (url, query) = (&url, &query);
-                    async move {
-                        self.upstream
-                            .send_json("get_activities", |c| {
-                                c.get(url).query(query).bearer_auth(tok.expose())
-                            })
-                            .await
+            let mut ask = leid.saturating_sub(1).max(0);
+            loop {
+                let query = [("type", t.as_str().to_owned()), ("leid", ask.to_string())];
+                let page: Vec<Value> = self
+                    .authorized(|tok| {
+                        let (url, query) = (&url, &query);
+                        async move {
+                            self.upstream
+                                .send_json("get_activities", |c| {
+                                    c.get(url).query(query).bearer_auth(tok.expose())
+                                })
+                                .await
+                        }
+                    })
+                    .await?;
+                let longest = self.page_seen.fetch_max(page.len(), Ordering::Relaxed);
+                let short = page.len() < longest;
+                let (mut new, mut last) = (0, ask);
+                for a in page {
+                    let e = a["eventId"].as_i64();
+                    last = last.max(e.unwrap_or(last));
+                    if e.is_some_and(|e| e < leid) {
+                        continue;
                     }
-                })
-                .await?;
-            for a in page {
-                if a["eventId"].as_i64().is_some_and(|e| e < leid) {
-                    continue;
+                    let id = json!([a["eventId"], a["interactionId"], a["externalId"]]).to_string();
+                    if seen.insert(id) {
+                        out.push(a);
+                        new += 1;
+                    }
                 }
-                let id = json!([a["eventId"], a["interactionId"], a["externalId"]]).to_string();
-                if seen.insert(id) {
-                    out.push(a);
+                if new == 0 || short || last <= ask {
+                    break;
                 }
+                ask = last;
             }
         }
         out.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));

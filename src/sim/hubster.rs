@@ -211,6 +211,32 @@ pub(super) async fn inbound(
             hub_error("ENG005003", "sender.integrationId is required"),
         );
     }
+    let lag_ms = s.config.activities_lag.as_millis() as i64;
+    // A post that completes late: the hub stores it once the client has
+    // given up waiting (a task of its own, so the client's leaving does not
+    // cancel it).
+    if s.chance(s.config.fault_timeout_late) {
+        s.fault("timeout_late");
+        let (s2, conversation2) = (s.clone(), conversation.clone());
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(s2.config.timeout_delay).await;
+            let interaction_id = uuid_v4(&s2);
+            s2.hub.lock().expect("hub lock").deliver_visible_after(
+                &conversation2,
+                activity,
+                path,
+                interaction_id,
+                lag_ms,
+            )
+        });
+        let stored = late.await.ok().flatten();
+        return s.answer(
+            ctx,
+            StatusCode::OK,
+            json!({"status": 200,
+            "eventId": stored.as_ref().and_then(|a| a["eventId"].as_i64())}),
+        );
+    }
     // A reset after the hub stored the activity loses only the answer: half
     // the time the activity is stored anyway, as on a real network.
     let store = !ctx.reset || s.chance(0.5);
@@ -225,7 +251,13 @@ pub(super) async fn inbound(
             );
         }
         let interaction_id = uuid_v4(&s);
-        hub.deliver(&conversation, activity.clone(), path, interaction_id)
+        hub.deliver_visible_after(
+            &conversation,
+            activity.clone(),
+            path,
+            interaction_id,
+            lag_ms,
+        )
     } else {
         None
     };
@@ -332,6 +364,7 @@ pub(super) async fn get_activities(
         );
     };
     let leid = q.leid.unwrap_or(0);
+    let now = now_ms();
     let hub = s.hub.lock().expect("hub lock");
     let Some(conv) = hub.conversations.get(&conversation) else {
         drop(hub);
@@ -340,6 +373,7 @@ pub(super) async fn get_activities(
     let mut out: Vec<Value> = conv
         .activities
         .iter()
+        .filter(|d| d.visible_ms <= now)
         .map(|d| &d.activity)
         .filter(|a| {
             a["sender"]["integrationType"] == kind.as_str()
@@ -356,5 +390,8 @@ pub(super) async fn get_activities(
         .collect();
     drop(hub);
     out.sort_by_key(|a| a["eventId"].as_i64());
+    if let Some(cap) = s.config.activities_cap {
+        out.truncate(cap);
+    }
     s.answer(ctx, StatusCode::OK, Value::Array(out))
 }

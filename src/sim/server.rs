@@ -84,6 +84,15 @@ pub struct SimConfig {
     /// Strict: what the customer path does with a `sender.integrationId`
     /// (documented for business senders only).
     pub customer_sender: CustomerSender,
+    /// How long a stored activity takes to show in Get Activities.
+    pub activities_lag: Duration,
+    /// The most activities one Get Activities answer holds (the oldest
+    /// first; the client pages by `leid`); `None`: all.
+    pub activities_cap: Option<usize>,
+    /// Share of inbound posts that complete only after `timeout_delay`:
+    /// the client has given up waiting by then, and the activity is stored
+    /// all the same.
+    pub fault_timeout_late: f64,
 }
 
 /// What a strict customer path does with a `sender.integrationId`.
@@ -122,6 +131,9 @@ impl Default for SimConfig {
             poison: 0,
             strict: false,
             customer_sender: CustomerSender::Ignore,
+            activities_lag: Duration::ZERO,
+            activities_cap: None,
+            fault_timeout_late: 0.0,
         }
     }
 }

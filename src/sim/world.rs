@@ -199,6 +199,8 @@ pub struct Delivered {
     pub activity: Value,
     /// Which inbound path it came by: `customer` or `business`.
     pub path: &'static str,
+    /// When Get Activities starts to show it (epoch ms).
+    pub visible_ms: i64,
 }
 
 /// One established Hubster conversation.
@@ -332,9 +334,22 @@ impl Hub {
     pub fn deliver(
         &mut self,
         conversation_id: &str,
+        activity: Value,
+        path: &'static str,
+        interaction_id: String,
+    ) -> Option<Value> {
+        self.deliver_visible_after(conversation_id, activity, path, interaction_id, 0)
+    }
+
+    /// As [`deliver`](Self::deliver), shown by Get Activities only `lag_ms`
+    /// after it is stored.
+    pub fn deliver_visible_after(
+        &mut self,
+        conversation_id: &str,
         mut activity: Value,
         path: &'static str,
         interaction_id: String,
+        lag_ms: i64,
     ) -> Option<Value> {
         let conv = self.conversations.get_mut(conversation_id)?;
         enrich(conv, &mut activity, path, interaction_id);
@@ -353,6 +368,7 @@ impl Hub {
         conv.activities.push(Delivered {
             activity: activity.clone(),
             path,
+            visible_ms: event_id + lag_ms,
         });
         Some(activity)
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where LivePerson records come from.
 pub enum Source {
@@ -260,6 +261,15 @@ impl Sink {
         }
     }
 
+    /// How long an activity may take to show when read back, and how long
+    /// a post whose answer was lost may still complete.
+    fn read_lag_and_settle(&self) -> (Duration, Duration) {
+        match self {
+            Sink::Hubster(h) => (h.read_lag(), h.unsure_settle()),
+            Sink::Files(_) => (Duration::ZERO, Duration::ZERO),
+        }
+    }
+
     /// Of `external_ids`, those the target already has, with the eventId
     /// it gave each (if it gives them).
     async fn delivered(
@@ -298,10 +308,12 @@ impl Sink {
     }
 }
 
-/// Delivers one activity exactly once: when the answer to a send is lost
-/// after the send may have arrived, the target is asked whether it has the
-/// activity before sending again (a few times at most). The eventId the
-/// target gave it, if it gives them.
+/// Delivers one activity exactly once. When the answer to a post is lost
+/// after the post may have arrived, the activity is never sent blindly
+/// again: the target is read (after its read lag, to the end) until the
+/// activity shows, or until the post can no longer complete (the sink's
+/// settle time); only then is it sent again (a few times at most). The
+/// eventId the target gave it, if it gives them.
 async fn deliver_once(
     sink: &Sink,
     conversation_id: &str,
@@ -313,28 +325,41 @@ async fn deliver_once(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    for attempt in 1..=TRIES {
-        match sink.deliver(conversation_id, target, activity).await {
+    let wanted: HashSet<String> = [external_id.clone()].into();
+    let (lag, settle) = sink.read_lag_and_settle();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let posted = std::time::Instant::now();
+        let unsure = match sink.deliver(conversation_id, target, activity).await {
             Ok(event_id) => return Ok(event_id),
-            Err(PipelineError::Http {
-                source: HttpError::Unsure { reason, .. },
-                ..
-            }) if attempt < TRIES => {
-                let wanted: HashSet<String> = [external_id.clone()].into();
-                if let Some(event_id) = sink
-                    .delivered(conversation_id, target, &wanted)
-                    .await?
-                    .remove(&external_id)
-                {
-                    tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost, but the activity arrived");
-                    return Ok(event_id);
-                }
-                tracing::debug!(conversation = conversation_id, external_id, %reason, "answer lost and the activity did not arrive: sending again");
-            }
+            Err(
+                e @ PipelineError::Http {
+                    source: HttpError::Unsure { .. },
+                    ..
+                },
+            ) => e,
             Err(e) => return Err(e),
+        };
+        loop {
+            tokio::time::sleep(lag).await;
+            if let Some(event_id) = sink
+                .delivered(conversation_id, target, &wanted)
+                .await?
+                .remove(&external_id)
+            {
+                tracing::debug!(conversation = conversation_id, external_id, error = %unsure, "answer lost, but the activity arrived");
+                return Ok(event_id);
+            }
+            if posted.elapsed() >= settle {
+                break;
+            }
         }
+        if attempt >= TRIES {
+            return Err(unsure);
+        }
+        tracing::debug!(conversation = conversation_id, external_id, error = %unsure, "answer lost and the activity did not arrive: sending again");
     }
-    unreachable!("the last try returns")
 }
 
 /// Every delivery needs its idempotency key. An activity given back from
@@ -369,34 +394,52 @@ pub async fn recover(
     for (c, i) in pending {
         by_conv.entry(c).or_default().push(i);
     }
+    if !by_conv.is_empty() {
+        // A post cut short by the stop may still show: give it the read lag.
+        tokio::time::sleep(sink.read_lag_and_settle().0).await;
+    }
     let mut found_total = 0;
     for (conv, intents) in by_conv {
         let (p, c) = (pipeline.to_owned(), conv.clone());
         let mut state = blocking(store, move |s| s.conversation(&p, &c))
             .await?
             .unwrap_or_default();
-        let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
-        let found = match &state.target_conversation_id {
-            Some(target) => sink.delivered(&conv, target, &ids).await?,
-            None => HashMap::new(),
-        };
-        for i in &intents {
-            if let Some(given) = found.get(&i.external_id) {
-                state.resume.mark(&i.mark.as_mark(), i.event_id);
-                state.target_event_id = state.target_event_id.max(*given);
-                state.delivered += 1;
-            }
-        }
-        found_total += found.len() as u64;
-        tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), "recovered delivery intents");
-        let (p, c) = (pipeline.to_owned(), conv.clone());
-        blocking(store, move |s| {
-            let settled: Vec<&str> = ids.iter().map(String::as_str).collect();
-            s.checkpoint(&p, &c, &state, &settled)
-        })
-        .await?;
+        found_total += settle_intents(pipeline, &conv, intents, &mut state, sink, store).await?;
     }
     Ok(found_total)
+}
+
+/// Settles a conversation's intents: those the target has are recorded as
+/// delivered, the others dropped (they are converted and sent again).
+/// Checkpoints `state`; returns how many were found delivered.
+async fn settle_intents(
+    pipeline: &str,
+    conv: &str,
+    intents: Vec<Intent>,
+    state: &mut ConversationState,
+    sink: &Sink,
+    store: &Arc<Store>,
+) -> Result<u64, PipelineError> {
+    let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
+    let found = match &state.target_conversation_id {
+        Some(target) => sink.delivered(conv, target, &ids).await?,
+        None => HashMap::new(),
+    };
+    for i in &intents {
+        if let Some(given) = found.get(&i.external_id) {
+            state.resume.mark(&i.mark.as_mark(), i.event_id);
+            state.target_event_id = state.target_event_id.max(*given);
+            state.delivered += 1;
+        }
+    }
+    tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), "settled delivery intents");
+    let (p, c, st) = (pipeline.to_owned(), conv.to_owned(), state.clone());
+    blocking(store, move |s| {
+        let settled: Vec<&str> = ids.iter().map(String::as_str).collect();
+        s.checkpoint(&p, &c, &st, &settled)
+    })
+    .await?;
+    Ok(found.len() as u64)
 }
 
 /// Converts what is new in a conversation's records (after `resume`) into
@@ -436,6 +479,13 @@ pub async fn sync_conversation(
     let mut state: ConversationState = blocking(store, move |s| s.conversation(&p, &c))
         .await?
         .unwrap_or_default();
+    // What an earlier try left unsettled (a post that failed, and may have
+    // arrived after all) is looked for first, never sent blindly again.
+    let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
+    let pending = blocking(store, move |s| s.pending_intents_of(&p, &c)).await?;
+    if !pending.is_empty() {
+        settle_intents(pipeline, conversation_id, pending, &mut state, sink, store).await?;
+    }
     let records = source.content(conversation_id).await?;
 
     let (activities, marks, report) =

@@ -69,6 +69,9 @@ fn hub(sim: &Sim, http: HttpConfig) -> HubsterClient {
         token_refresh_margin_secs: 120,
         hub_id: None,
         inbound_body: Default::default(),
+        // The simulator shows what it stores at once.
+        read_lag_secs: 0.0,
+        unsure_settle_secs: 0.0,
         http,
     };
     HubsterClient::new(&cfg, Arc::new(Metrics::default())).unwrap()

@@ -245,3 +245,104 @@ async fn a_strict_hub_is_established_only_by_a_customer_integration() {
     assert!(list.contains("customer integration"), "{list}");
     assert!(sim.shared.hub.lock().unwrap().conversations.is_empty());
 }
+
+/// A strict hub whose reads lag 2 s and hold at most 50 activities, where
+/// 5% of posts complete only after the client has stopped waiting and 5%
+/// of answers are cut off by a reset.
+async fn lagging_hub(seed: u64) -> Sim {
+    Sim::start(
+        SimConfig {
+            conversations: 3,
+            // Past the cap of 50 a read.
+            messages: 45,
+            growth: 0,
+            seed,
+            strict: true,
+            activities_lag: std::time::Duration::from_millis(2000),
+            activities_cap: Some(50),
+            fault_timeout_late: 0.05,
+            fault_reset: 0.05,
+            // Longer than the client waits for an answer (below).
+            timeout_delay: std::time::Duration::from_millis(1500),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The config for a lagging hub: the client waits 1 s for an answer, looks
+/// for an unanswered post after the read lag, and sends it again only once
+/// it can no longer complete.
+fn lagging_config(dir: &Path, sim: &Sim) -> PathBuf {
+    let cfg = config(dir, sim, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("read_lag_secs = 0.0", "read_lag_secs = 2.2")
+        .replace("unsure_settle_secs = 0.0", "unsure_settle_secs = 5.0")
+        .replacen(
+            "[hubster.http]\n",
+            "[hubster.http]\ntimeout_secs = 1\nconnect_timeout_secs = 1\n",
+            1,
+        );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn assert_once_each(sim: &Sim, what: &str) {
+    let (got, want) = (sim.shared.ledger_external_ids(), expected(sim));
+    let differ: Vec<&String> = want
+        .keys()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: {} conversations differ: {differ:?}",
+        differ.len()
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0, "{what}");
+    assert_eq!(inbound(sim, 400), 0, "{what}: {:?}", sim.stats().requests);
+}
+
+#[tokio::test]
+async fn the_daemon_delivers_once_each_through_read_lag_caps_and_late_posts_over_five_seeds() {
+    let runs = (1..=5).map(|seed| async move {
+        let sim = lagging_hub(seed).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = lagging_config(dir.path(), &sim);
+        let out = convsync(&cfg, &["run", "--until-idle"]).await;
+        assert!(out.status.success(), "seed {seed}: {}", text(&out.stderr));
+        (seed, sim, dir)
+    });
+    let mut faults = 0;
+    for (seed, sim, _dir) in futures_util::future::join_all(runs).await {
+        assert_once_each(&sim, &format!("seed {seed}"));
+        let f = sim.stats().faults;
+        faults +=
+            f.get("timeout_late").copied().unwrap_or(0) + f.get("reset").copied().unwrap_or(0);
+    }
+    assert!(faults > 0, "the faults happened");
+}
+
+#[tokio::test]
+async fn a_backfill_and_a_migration_deliver_once_each_through_read_lag_and_late_posts() {
+    let runs = [
+        (11, &["backfill", "--since", "2000-01-01"][..]),
+        (12, &["migrate", "to-hub"][..]),
+    ]
+    .map(|(seed, args)| async move {
+        let sim = lagging_hub(seed).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = lagging_config(dir.path(), &sim);
+        let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+        text_cfg.push_str("\n[[migration]]\nname = \"to-hub\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"hubster\" }\nsince = \"2000-01-01\"\n");
+        std::fs::write(&cfg, text_cfg).unwrap();
+        let out = convsync(&cfg, args).await;
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        (args, sim, dir)
+    });
+    for (args, sim, _dir) in futures_util::future::join_all(runs).await {
+        assert_once_each(&sim, &format!("{args:?}"));
+    }
+}

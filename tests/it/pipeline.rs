@@ -65,6 +65,9 @@ async fn setup(cfg: SimConfig) -> Setup {
             token_refresh_margin_secs: 120,
             hub_id: None,
             inbound_body: Default::default(),
+            // The simulator shows what it stores at once.
+            read_lag_secs: 0.0,
+            unsure_settle_secs: 0.0,
             http: http(),
         },
         Arc::new(Metrics::default()),

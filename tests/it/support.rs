@@ -43,6 +43,9 @@ direct_url = "{hub_base}"
 client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
 hub_id = "sim-hub"
+# The simulator shows what it stores at once (unless a test says otherwise).
+read_lag_secs = 0.0
+unsure_settle_secs = 0.0
 [hubster.http]
 {fast}
 "#,

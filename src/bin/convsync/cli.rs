@@ -369,6 +369,17 @@ pub struct SimArgs {
     /// sender.integrationId (documented for agents and bots only).
     #[arg(long, value_enum, default_value = "ignore")]
     pub customer_sender: CustomerSender,
+    /// Milliseconds before a posted activity shows in Get Activities.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub activities_lag_ms: u64,
+    /// The most activities one Get Activities answer holds (the client
+    /// pages by leid).
+    #[arg(long, value_name = "N")]
+    pub activities_cap: Option<usize>,
+    /// Share of inbound posts that complete only after --timeout-delay
+    /// seconds, once the client has stopped waiting (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_timeout_late: f64,
     /// Also write a convsync config pointing at this simulator.
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,

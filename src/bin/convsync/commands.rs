@@ -100,6 +100,9 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         token_ttl: Duration::from_secs(args.token_ttl),
         strict: args.strict,
         customer_sender: args.customer_sender.into(),
+        activities_lag: Duration::from_millis(args.activities_lag_ms),
+        activities_cap: args.activities_cap.filter(|&n| n > 0),
+        fault_timeout_late: rate("fault-timeout-late", args.fault_timeout_late)?,
         ..SimConfig::default()
     };
     let sim = Sim::start(cfg, args.listen)
