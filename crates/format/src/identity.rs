@@ -38,6 +38,24 @@ pub fn sequence_external_id(conversation_id: &str, dialog_id: &str, sequence: i6
     format!("lp:{conversation_id}:{dialog_id}:{sequence}")
 }
 
+/// The (dialogId, sequence) an externalId of a content record of
+/// `conversation_id` names (see [`sequence_external_id`]); `None` for any
+/// other externalId.
+pub fn parse_sequence_external_id<'a>(
+    conversation_id: &str,
+    external_id: &'a str,
+) -> Option<(&'a str, i64)> {
+    let rest = external_id
+        .strip_prefix("lp:")?
+        .strip_prefix(conversation_id)?
+        .strip_prefix(':')?;
+    let (dialog, seq) = rest.rsplit_once(':')?;
+    if dialog.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return None;
+    }
+    Some((dialog, seq.parse().ok()?))
+}
+
 /// The externalId of `rec` in conversation `conversation_id`, and its kind.
 /// `scratch` is a buffer the caller may reuse between calls.
 pub fn external_id(conversation_id: &str, rec: &Record, scratch: &mut String) -> (String, Kind) {
@@ -168,6 +186,15 @@ impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_content_record_externalid_reads_back() {
+        let id = sequence_external_id("c", "d:1", 7);
+        assert_eq!(parse_sequence_external_id("c", &id), Some(("d:1", 7)));
+        assert_eq!(parse_sequence_external_id("other", &id), None);
+        assert_eq!(parse_sequence_external_id("c", "lp:c:d:status:x"), None);
+        assert_eq!(parse_sequence_external_id("c", "native-1"), None);
+    }
 
     #[test]
     fn uuid5_is_the_standard_v5() {

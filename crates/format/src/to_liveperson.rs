@@ -125,10 +125,19 @@ pub fn to_liveperson(
         }
     }
 
-    // 3. Sequences continue after the highest already present.
-    let present = outs.iter().filter_map(|(_, _, o)| match o {
+    // 3. Sequences continue after the highest already present. A content
+    // activity whose provenance did not travel (a hub that keeps only the
+    // documented properties) but whose externalId names its record takes
+    // that record's dialogId and sequence back.
+    fn named<'v>(a: &'v Value, conversation_id: &str) -> Option<(&'v str, i64)> {
+        a.get("externalId")
+            .and_then(Value::as_str)
+            .and_then(|e| crate::identity::parse_sequence_external_id(conversation_id, e))
+    }
+    let present = outs.iter().filter_map(|(_, a, o)| match o {
         Out::Restored(r) => r.get("sequence").and_then(Value::as_i64),
-        _ => None,
+        Out::Content { .. } => named(a, conversation_id).map(|(_, s)| s),
+        Out::Seen { .. } => None,
     });
     let mut last_seq = present.chain(resume.last_sequence).max();
     let mut unread: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
@@ -148,10 +157,27 @@ pub fn to_liveperson(
                 r
             }
             Out::Content { event, side } => {
-                let seq = last_seq.map_or(0, |s| s + 1);
-                last_seq = Some(seq);
-                unread[side.other().index()].push(seq);
                 let mut r = native(a, conversation_id, event_id, event, map);
+                let seq = match named(a, conversation_id) {
+                    Some((dialog, seq)) => {
+                        r.insert("dialogId".into(), dialog.into());
+                        report.warn(
+                            warn::FROM_EXTERNAL_ID,
+                            conversation_id,
+                            format!(
+                                "activity {}: no LivePerson provenance; dialogId and sequence from its externalId, originator and time from the hub",
+                                event_id.map_or("-".to_owned(), |e| e.to_string())
+                            ),
+                        );
+                        seq
+                    }
+                    None => {
+                        let seq = last_seq.map_or(0, |s| s + 1);
+                        last_seq = Some(seq);
+                        seq
+                    }
+                };
+                unread[side.other().index()].push(seq);
                 r.insert("sequence".into(), seq.into());
                 let r = Value::Object(r);
                 report.count(&record_kind(&r));
@@ -429,5 +455,39 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
             Ok(Some(src.record(ev)?))
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::kind;
+    use serde_json::json;
+
+    #[test]
+    fn an_activity_without_provenance_takes_its_record_back_from_its_externalid() {
+        let acts = [
+            json!({"type": "message", "eventId": 10, "externalId": "lp:c:d1:7",
+                "sender": {"integrationId": "i", "integrationType": "Customer"},
+                "message": {"type": "text", "text": "hi"}}),
+            json!({"type": "message", "eventId": 11, "externalId": "native-x",
+                "sender": {"integrationId": "j", "integrationType": "Agent"},
+                "message": {"type": "text", "text": "yo"}}),
+        ];
+        let out =
+            to_liveperson("c", &acts, &Mapping::default(), &HubsterResume::default()).unwrap();
+        let r = &out.records;
+        assert_eq!(
+            (r[0]["dialogId"].as_str(), r[0]["sequence"].as_i64()),
+            (Some("d1"), Some(7))
+        );
+        assert_eq!(r[0]["originatorMetadata"]["role"], "CONSUMER");
+        // The rest continue after it, in the conversation's own dialog.
+        assert_eq!(
+            (r[1]["dialogId"].as_str(), r[1]["sequence"].as_i64()),
+            (Some("c"), Some(8))
+        );
+        // What could not be restored is said.
+        assert_eq!(out.report.warnings[kind::FROM_EXTERNAL_ID], 1);
     }
 }
