@@ -388,6 +388,23 @@ impl Store {
         Ok((n, delivered))
     }
 
+    /// The conversations a pipeline has checkpoints for, in key order.
+    pub fn conversation_ids(&self, pipeline: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+        let lo = format!("{pipeline}{SEP}");
+        let hi = format!(
+            "{pipeline}{}",
+            char::from_u32(SEP as u32 + 1).expect("valid char")
+        );
+        let mut out = Vec::new();
+        for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
+            let (k, _) = row.map_err(|e| self.err(e))?;
+            out.push(k.value().split(SEP).nth(1).unwrap_or_default().to_owned());
+        }
+        Ok(out)
+    }
+
     /// Progress of a long job (a backfill, a migration), by its key.
     pub fn progress<T: for<'de> Deserialize<'de>>(
         &self,

@@ -8,6 +8,7 @@
 //! - [`daemon`]: `run` (the daemon and its endpoint) and `status`.
 //! - [`demo`]: the simulator and the daemon, checked against each other.
 //! - [`backfill`], [`migrate`], [`dead_letters`]: the one-shot jobs.
+//! - [`verify`]: the daemon's pipeline compared with its target.
 //! - [`sim`]: the simulator's config for convsync.
 //! - [`store`]: the one way the commands open the store.
 
@@ -20,6 +21,7 @@ pub mod migrate;
 pub mod platforms;
 pub mod sim;
 pub mod store;
+pub mod verify;
 
 use crate::config::MissingSection;
 use crate::http::HttpError;

@@ -346,3 +346,36 @@ async fn a_backfill_and_a_migration_deliver_once_each_through_read_lag_and_late_
         assert_once_each(&sim, &format!("{args:?}"));
     }
 }
+
+#[tokio::test]
+async fn verify_finds_a_duplicate_in_the_daemons_pipeline() {
+    let sim = strict_sim(3, CustomerSender::Ignore).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim, "");
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = convsync(&cfg, &["verify"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 differences"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A post that arrived twice (as a blind retry would make it).
+    {
+        let mut hub = sim.shared.hub.lock().unwrap();
+        let (id, first) = hub
+            .conversations
+            .iter()
+            .find_map(|(id, c)| Some((id.clone(), c.activities.first()?.activity.clone())))
+            .unwrap();
+        hub.deliver(&id, first, "business", "again".into()).unwrap();
+    }
+    let report = dir.path().join("verify.json");
+    let out = convsync(&cfg, &["verify", "--report", report.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["duplicated"], 1, "{r}");
+    assert_eq!(r["conversations"], 3, "{r}");
+}

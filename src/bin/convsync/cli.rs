@@ -142,6 +142,21 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
 
+    /// Compare the daemon's pipeline with its target: for every
+    /// conversation the daemon has synced, what LivePerson holds, converted,
+    /// against what the hub (or the sink's files) holds, by externalId and
+    /// order; missing, unexpected, duplicated and out-of-order activities
+    /// are listed. The same report as `migrate --verify`. Reads the store:
+    /// stop the daemon first.
+    ///
+    /// Exit codes: 0 no differences; 1 failed; 2 bad config; 4 another
+    /// convsync is using the store; 6 differences found.
+    ///
+    /// Example:
+    ///   convsync --config config.toml verify --report verify.json
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
+
     /// What the daemon has done: conversations, activities delivered,
     /// watermark and lag, dead letters, pending intents. Works while the
     /// daemon runs (asking its endpoint) and while it does not (reading
@@ -222,6 +237,14 @@ pub struct MigrateArgs {
     /// Where --verify writes its JSON report (default:
     /// <sync.state_dir>/<NAME>.verify.json).
     #[arg(long, value_name = "FILE", requires = "verify")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Where the JSON report goes (default:
+    /// <sync.state_dir>/<sync.pipeline>.verify.json).
+    #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 

@@ -4,7 +4,7 @@
 
 use crate::cli::{
     BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, FetchArgs,
-    MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs,
+    MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs, VerifyArgs,
 };
 use crate::exit::Exit;
 use crate::progress::Progress;
@@ -188,6 +188,29 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             summary.differing
         );
         Ok(Exit::Failed)
+    }
+}
+
+pub async fn verify_daemon(args: VerifyArgs, config: &Config) -> anyhow::Result<Exit> {
+    let (mut compared, mut differ) = (0u64, 0u64);
+    let mut progress = Progress::comparison(Arc::new(convsync::http::Metrics::default()));
+    let mut each = |c: &ConversationCheck| {
+        compared += 1;
+        differ += u64::from(c.differences() > 0);
+        progress.compared(compared, differ);
+    };
+    let (report, path) = ops::verify::daemon(config, args.report.as_deref(), &mut each).await?;
+    Ok(print_verify(&report, &path))
+}
+
+/// Prints a comparison's summary; its exit.
+fn print_verify(report: &convsync::sync::migrate::VerifyReport, path: &std::path::Path) -> Exit {
+    eprint!("{report}");
+    eprintln!("  report: {}", path.display());
+    if report.differences == 0 {
+        Exit::Success
+    } else {
+        Exit::Differences
     }
 }
 
@@ -436,11 +459,5 @@ async fn verify(
         progress.compared(compared, differ);
     };
     let (report, path) = ops::migrate::verify(m, config, store, report_path, &mut each).await?;
-    eprint!("{report}");
-    eprintln!("  report: {}", path.display());
-    Ok(if report.differences == 0 {
-        Exit::Success
-    } else {
-        Exit::Differences
-    })
+    Ok(print_verify(&report, &path))
 }
