@@ -73,6 +73,11 @@ pub struct ConversationState {
     /// source's timestamps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_event_id: Option<i64>,
+    /// When the intents of the last try were written (its posts came
+    /// after): until the target's settle time has passed since, an
+    /// activity not yet seen there may still arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intents_written_ms: Option<i64>,
 }
 
 /// An activity about to be sent: if the process dies before the checkpoint

@@ -404,13 +404,17 @@ pub async fn recover(
         let mut state = blocking(store, move |s| s.conversation(&p, &c))
             .await?
             .unwrap_or_default();
-        found_total += settle_intents(pipeline, &conv, intents, &mut state, sink, store).await?;
+        found_total +=
+            settle_intents(pipeline, &conv, intents, &mut state, sink, store, false).await?;
     }
     Ok(found_total)
 }
 
 /// Settles a conversation's intents: those the target has are recorded as
-/// delivered, the others dropped (they are converted and sent again).
+/// delivered; the others are dropped (converted and sent again) once they
+/// can no longer arrive: the target's settle time has passed since they
+/// were written. Before that, with `wait`, it keeps looking (each read lag)
+/// until then; without, it leaves them pending for a later try.
 /// Checkpoints `state`; returns how many were found delivered.
 async fn settle_intents(
     pipeline: &str,
@@ -419,12 +423,26 @@ async fn settle_intents(
     state: &mut ConversationState,
     sink: &Sink,
     store: &Arc<Store>,
+    wait: bool,
 ) -> Result<u64, PipelineError> {
     let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
-    let found = match &state.target_conversation_id {
-        Some(target) => sink.delivered(conv, target, &ids).await?,
-        None => HashMap::new(),
+    let (lag, settle) = sink.read_lag_and_settle();
+    let deadline = state
+        .intents_written_ms
+        .map(|w| w + settle.as_millis() as i64);
+    let may_arrive = || deadline.is_some_and(|d| now_ms() < d);
+    let read = || async {
+        match &state.target_conversation_id {
+            Some(target) => sink.delivered(conv, target, &ids).await,
+            None => Ok(HashMap::new()),
+        }
     };
+    let mut found = read().await?;
+    while wait && found.len() < ids.len() && state.target_conversation_id.is_some() && may_arrive()
+    {
+        tokio::time::sleep(lag.max(Duration::from_millis(20))).await;
+        found = read().await?;
+    }
     for i in &intents {
         if let Some(given) = found.get(&i.external_id) {
             state.resume.mark(&i.mark.as_mark(), i.event_id);
@@ -432,10 +450,17 @@ async fn settle_intents(
             state.delivered += 1;
         }
     }
-    tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), "settled delivery intents");
+    // What may still arrive stays pending.
+    let keep = state.target_conversation_id.is_some() && found.len() < ids.len() && may_arrive();
+    let settled: Vec<String> = ids
+        .iter()
+        .filter(|id| !keep || found.contains_key(*id))
+        .cloned()
+        .collect();
+    tracing::info!(conversation = %conv, pending = intents.len(), found = found.len(), left = ids.len() - settled.len(), "settled delivery intents");
     let (p, c, st) = (pipeline.to_owned(), conv.to_owned(), state.clone());
     blocking(store, move |s| {
-        let settled: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let settled: Vec<&str> = settled.iter().map(String::as_str).collect();
         s.checkpoint(&p, &c, &st, &settled)
     })
     .await?;
@@ -484,7 +509,16 @@ pub async fn sync_conversation(
     let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
     let pending = blocking(store, move |s| s.pending_intents_of(&p, &c)).await?;
     if !pending.is_empty() {
-        settle_intents(pipeline, conversation_id, pending, &mut state, sink, store).await?;
+        settle_intents(
+            pipeline,
+            conversation_id,
+            pending,
+            &mut state,
+            sink,
+            store,
+            true,
+        )
+        .await?;
     }
     let records = source.content(conversation_id).await?;
 
@@ -525,6 +559,7 @@ pub async fn sync_conversation(
             event_id: a["eventId"].as_i64(),
         })
         .collect();
+    state.intents_written_ms = Some(now_ms());
     {
         let (p, c, i, st) = (
             pipeline.to_owned(),
@@ -532,7 +567,8 @@ pub async fn sync_conversation(
             intents.clone(),
             state.clone(),
         );
-        // The target id and the intents, durable before the first send.
+        // The target id and the intents, durable before the first send
+        // (and when: the posts come after).
         blocking(store, move |s| {
             s.checkpoint(&p, &c, &st, &[])?;
             s.write_intents(&p, &c, &i)

@@ -326,12 +326,15 @@ async fn the_daemon_delivers_once_each_through_read_lag_caps_and_late_posts_over
 }
 
 #[tokio::test]
-async fn a_backfill_and_a_migration_deliver_once_each_through_read_lag_and_late_posts() {
-    let runs = [
-        (11, &["backfill", "--since", "2000-01-01"][..]),
-        (12, &["migrate", "to-hub"][..]),
-    ]
-    .map(|(seed, args)| async move {
+async fn a_backfill_and_a_migration_deliver_once_each_through_read_lag_and_late_posts_over_five_seeds()
+ {
+    let jobs = [
+        &["backfill", "--since", "2000-01-01"][..],
+        &["migrate", "to-hub"][..],
+    ];
+    let runs = (1..=5u64)
+        .flat_map(|seed| jobs.map(|args| (seed, args)))
+        .map(|(seed, args)| async move {
         let sim = lagging_hub(seed).await;
         let dir = tempfile::tempdir().unwrap();
         let cfg = lagging_config(dir.path(), &sim);
@@ -339,11 +342,11 @@ async fn a_backfill_and_a_migration_deliver_once_each_through_read_lag_and_late_
         text_cfg.push_str("\n[[migration]]\nname = \"to-hub\"\nsource = { platform = \"liveperson\" }\ntarget = { platform = \"hubster\" }\nsince = \"2000-01-01\"\n");
         std::fs::write(&cfg, text_cfg).unwrap();
         let out = convsync(&cfg, args).await;
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        (args, sim, dir)
+        assert!(out.status.success(), "{args:?} seed {seed}: {}", text(&out.stderr));
+        (args, seed, sim, dir)
     });
-    for (args, sim, _dir) in futures_util::future::join_all(runs).await {
-        assert_once_each(&sim, &format!("{args:?}"));
+    for (args, seed, sim, _dir) in futures_util::future::join_all(runs).await {
+        assert_once_each(&sim, &format!("{args:?} seed {seed}"));
     }
 }
 
@@ -378,4 +381,32 @@ async fn verify_finds_a_duplicate_in_the_daemons_pipeline() {
     let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(r["duplicated"], 1, "{r}");
     assert_eq!(r["conversations"], 3, "{r}");
+}
+
+#[tokio::test]
+async fn a_daemon_killed_while_posts_are_unanswered_sends_nothing_twice() {
+    let sim = lagging_hub(21).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = lagging_config(dir.path(), &sim);
+    // SIGKILL three times, while unanswered posts may still complete.
+    for wait_ms in [2500, 4000, 3000] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(
+        sim.stats().delivered_activities > 0,
+        "it was killed mid-sync"
+    );
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_once_each(&sim, "after three SIGKILLs");
 }
