@@ -33,6 +33,11 @@ fn key(parts: &[&str]) -> String {
     parts.join(&SEP.to_string())
 }
 
+/// The conversation part of a `pipeline, conversation, ...` key.
+fn conversation_of(key: &str) -> String {
+    key.split(SEP).nth(1).unwrap_or_default().to_owned()
+}
+
 /// The keys of the progress table, all in one place: what each job keeps
 /// there and under which name.
 pub mod progress_key {
@@ -332,10 +337,23 @@ impl Store {
             .collect())
     }
 
-    /// The intents whose key starts with `prefix` and a separator.
+    /// The intents whose key starts with `prefix` and a separator, with
+    /// their conversation.
     fn intents_under(&self, prefix: &str) -> Result<Vec<(String, Intent)>, StoreError> {
+        self.rows_under(INTENTS, prefix)?
+            .into_iter()
+            .map(|(k, v)| Ok((conversation_of(&k), self.decode(&v)?)))
+            .collect()
+    }
+
+    /// The rows of `table` whose key starts with `prefix` and a separator.
+    fn rows_under(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
+        let t = tx.open_table(table).map_err(|e| self.err(e))?;
         let lo = format!("{prefix}{SEP}");
         let hi = format!(
             "{prefix}{}",
@@ -344,8 +362,7 @@ impl Store {
         let mut out = Vec::new();
         for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            let conversation = k.value().split(SEP).nth(1).unwrap_or_default().to_owned();
-            out.push((conversation, self.decode(v.value())?));
+            out.push((k.value().to_owned(), v.value().to_vec()));
         }
         Ok(out)
     }
@@ -376,17 +393,9 @@ impl Store {
 
     /// (conversations known, activities delivered) of a pipeline.
     pub fn totals(&self, pipeline: &str) -> Result<(u64, u64), StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
-        let lo = format!("{pipeline}{SEP}");
-        let hi = format!(
-            "{pipeline}{}",
-            char::from_u32(SEP as u32 + 1).expect("valid char")
-        );
         let (mut n, mut delivered) = (0, 0);
-        for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
-            let (_, v) = row.map_err(|e| self.err(e))?;
-            let st: ConversationState = self.decode(v.value())?;
+        for (_, v) in self.rows_under(CONVERSATIONS, pipeline)? {
+            let st: ConversationState = self.decode(&v)?;
             n += 1;
             delivered += st.delivered;
         }
@@ -395,19 +404,11 @@ impl Store {
 
     /// The conversations a pipeline has checkpoints for, in key order.
     pub fn conversation_ids(&self, pipeline: &str) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
-        let lo = format!("{pipeline}{SEP}");
-        let hi = format!(
-            "{pipeline}{}",
-            char::from_u32(SEP as u32 + 1).expect("valid char")
-        );
-        let mut out = Vec::new();
-        for row in t.range(lo.as_str()..hi.as_str()).map_err(|e| self.err(e))? {
-            let (k, _) = row.map_err(|e| self.err(e))?;
-            out.push(k.value().split(SEP).nth(1).unwrap_or_default().to_owned());
-        }
-        Ok(out)
+        Ok(self
+            .rows_under(CONVERSATIONS, pipeline)?
+            .into_iter()
+            .map(|(k, _)| conversation_of(&k))
+            .collect())
     }
 
     /// Progress of a long job (a backfill, a migration), by its key.

@@ -144,14 +144,26 @@ pub async fn verify(
     each: &mut dyn FnMut(&ConversationCheck),
 ) -> Result<(VerifyReport, PathBuf), Error> {
     let report = m.verify(store, each).await?;
+    let path = write_report(&report, report_path, config, m.name())?;
+    Ok((report, path))
+}
+
+/// Writes a verify report to `report_path` (or
+/// `<state_dir>/<name>.verify.json`); where it went.
+pub fn write_report(
+    report: &VerifyReport,
+    report_path: Option<&Path>,
+    config: &Config,
+    name: &str,
+) -> Result<PathBuf, Error> {
     let path = report_path.map_or_else(
-        || default_report_path(&config.sync, m.name()),
+        || default_report_path(&config.sync, name),
         Path::to_path_buf,
     );
-    let json = serde_json::to_vec_pretty(&report).expect("reports serialize");
+    let json = serde_json::to_vec_pretty(report).expect("reports serialize");
     std::fs::write(&path, json).map_err(|source| Error::Write {
         path: path.clone(),
         source,
     })?;
-    Ok((report, path))
+    Ok(path)
 }

@@ -60,14 +60,6 @@ pub async fn daemon(
             Migration::new(&config, &pipeline).map_err(|e| Error::MigrationConfig(Box::new(e)))?;
         m.verify(&store, each).await?
     };
-    let path = report_path.map_or_else(
-        || crate::sync::migrate::default_report_path(&config.sync, &config.sync.pipeline),
-        Path::to_path_buf,
-    );
-    let json = serde_json::to_vec_pretty(&report).expect("reports serialize");
-    std::fs::write(&path, json).map_err(|source| Error::Write {
-        path: path.clone(),
-        source,
-    })?;
+    let path = super::migrate::write_report(&report, report_path, config, &config.sync.pipeline)?;
     Ok((report, path))
 }

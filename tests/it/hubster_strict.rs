@@ -8,7 +8,7 @@ use convsync::sim::{CustomerSender, Sim, SimConfig};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 async fn strict_sim(conversations: usize, customer_sender: CustomerSender) -> Sim {
     Sim::start(
@@ -42,13 +42,7 @@ fn config(dir: &Path, sim: &Sim, hubster_extra: &str) -> PathBuf {
     path
 }
 
-async fn convsync(config: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsync"));
-    cmd.arg("--config").arg(config).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
+use crate::support::convsync;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -158,37 +152,6 @@ async fn full_bodies_against_a_strict_hub_fail_naming_the_property() {
     }
 }
 
-/// One inbound post of `body` on `path`, raw.
-async fn post(sim: &Sim, conversation: &str, path: &str, body: &Value) -> (u16, Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = &sim.shared.creds;
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/connect/token", sim.base_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.hubster_client_id.as_str()),
-            ("client_secret", c.hubster_client_secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = http
-        .post(format!(
-            "{}/inbound/{path}/v1/direct/activity/{conversation}",
-            sim.base_url()
-        ))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn a_strict_customer_path_ignores_or_rejects_a_sender_as_configured() {
     let map = Mapping::default();
@@ -199,7 +162,7 @@ async fn a_strict_customer_path_ignores_or_rejects_a_sender_as_configured() {
     for (mode, status) in [(CustomerSender::Ignore, 200), (CustomerSender::Reject, 400)] {
         let sim = strict_sim(0, mode).await;
         let (id, _) = sim.shared.hub.lock().unwrap().establish("b", &customer);
-        let (got, answer) = post(&sim, &id, "customer", &body).await;
+        let (got, answer) = crate::support::post_inbound(&sim, &id, "customer", &body).await;
         assert_eq!(got, status, "{mode:?}: {answer}");
         if status == 200 {
             // The customer's path's sender is the conversation's customer.
@@ -216,12 +179,12 @@ async fn a_strict_customer_path_ignores_or_rejects_a_sender_as_configured() {
         // Not case-insensitive media types, and not an undocumented property.
         let card = json!({"externalId": "x-2", "type": "message",
             "message": {"type": "card", "title": "t", "urlType": "Image", "url": "https://x/i.png"}});
-        let (got, answer) = post(&sim, &id, "customer", &card).await;
+        let (got, answer) = crate::support::post_inbound(&sim, &id, "customer", &card).await;
         assert_eq!(got, 400, "{answer}");
         assert!(answer.to_string().contains("urlType"), "{answer}");
         let echo = json!({"externalId": "x-3", "type": "message", "isEcho": false,
             "message": {"type": "text", "text": "hi"}});
-        let (got, answer) = post(&sim, &id, "customer", &echo).await;
+        let (got, answer) = crate::support::post_inbound(&sim, &id, "customer", &echo).await;
         assert_eq!(got, 400, "{answer}");
         assert!(answer.to_string().contains("'isEcho'"), "{answer}");
     }

@@ -35,13 +35,7 @@ fn config(dir: &Path, lp: &Sim, hub: &Sim, migrations: &str) -> PathBuf {
     path
 }
 
-async fn convsync(config: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsync"));
-    cmd.arg("--config").arg(config).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
+use crate::support::convsync;
 
 const LP: &str = "{ platform = \"liveperson\" }";
 const HUB: &str = "{ platform = \"hubster\" }";
@@ -229,23 +223,6 @@ async fn verify_reports_what_the_target_lacks_doubles_or_reorders() {
 
 /// An activity posted to the hub as a client of the engine would.
 async fn post_native(hub: &Sim, conversation: &str, side: &str, text: &str, n: usize) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = &hub.shared.creds;
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/connect/token", hub.base_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.hubster_client_id.as_str()),
-            ("client_secret", c.hubster_client_secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
     let (path, sender, recipient) = match side {
         "customer" => ("customer", "Customer", "Agent"),
         _ => ("business", "Agent", "Customer"),
@@ -254,17 +231,8 @@ async fn post_native(hub: &Sim, conversation: &str, side: &str, text: &str, n: u
         "sender": {"integrationId": format!("int-{sender}"), "integrationType": sender, "channelType": "WebChat"},
         "recipient": {"integrationId": format!("int-{recipient}"), "integrationType": recipient},
         "message": {"type": "text", "text": text}});
-    let r = http
-        .post(format!(
-            "{}/inbound/{path}/v1/direct/activity/{conversation}",
-            hub.base_url()
-        ))
-        .bearer_auth(token)
-        .json(&activity)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (status, answer) = crate::support::post_inbound(hub, conversation, path, &activity).await;
+    assert!((200..300).contains(&status), "{answer}");
 }
 
 async fn establish_native(hub: &Sim, binding: &str) -> String {

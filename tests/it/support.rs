@@ -57,3 +57,44 @@ unsure_settle_secs = 0.0
         secret = h.hubster_client_secret,
     )
 }
+
+/// One inbound post of `body` on the hub's `path` (`customer` or
+/// `business`), raw, with a fresh token: (status, answer).
+pub async fn post_inbound(hub: &Sim, conversation: &str, path: &str, body: &Value) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = &hub.shared.creds;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/connect/token", hub.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c.hubster_client_id.as_str()),
+            ("client_secret", c.hubster_client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{}/inbound/{path}/v1/direct/activity/{conversation}",
+            hub.base_url()
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The binary with `--config config` and `args`, run to its end.
+pub async fn convsync(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_convsync"));
+    cmd.arg("--config").arg(config).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}

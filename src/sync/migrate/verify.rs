@@ -25,6 +25,11 @@ impl Migration {
     ) -> Result<VerifyReport, MigrateError> {
         let (ids, names) = self.selection().await?;
         let names = &names;
+        // What was posted just before shows in the hub's reads only after
+        // its read lag.
+        if let (Endpoint::Hubster {}, Some(hub)) = (&self.cfg.target, &self.hub) {
+            tokio::time::sleep(hub.read_lag()).await;
+        }
         let pipeline = self.cfg.pipeline().to_owned();
         let mut report = VerifyReport {
             migration: self.cfg.name.clone(),
