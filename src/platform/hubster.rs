@@ -249,11 +249,27 @@ impl HubsterClient {
         binding: &str,
         channel_type: &str,
     ) -> Result<Established, HttpError> {
+        self.establish_with_profile(integration_id, binding, channel_type, None)
+            .await
+    }
+
+    /// As [`establish`](Self::establish), with what is known of the user
+    /// (`properties.profile`: `device`, `full name`, ...).
+    pub async fn establish_with_profile(
+        &self,
+        integration_id: &str,
+        binding: &str,
+        channel_type: &str,
+        profile: Option<&Value>,
+    ) -> Result<Established, HttpError> {
         let url = format!(
             "{}/api/v1/conversations/establish",
             self.cfg.engine_url.trim_end_matches('/')
         );
-        let body = json!({"integrationId": integration_id, "binding": binding, "channelType": channel_type});
+        let mut body = json!({"integrationId": integration_id, "binding": binding, "channelType": channel_type});
+        if let Some(p) = profile {
+            body["properties"] = json!({ "profile": p });
+        }
         self.authorized(|t| {
             let (url, body) = (&url, &body);
             async move {

@@ -200,12 +200,18 @@ impl Sink {
         &self,
         conversation_id: &str,
         mapping: &Mapping,
+        profile: Option<&Value>,
     ) -> Result<String, PipelineError> {
         match self {
             Sink::Hubster(h) => {
                 let by = mapping.integrations.get(mapping.establish_with);
                 let e = h
-                    .establish(&by.integration_id, conversation_id, &by.channel_type)
+                    .establish_with_profile(
+                        &by.integration_id,
+                        conversation_id,
+                        &by.channel_type,
+                        profile,
+                    )
                     .await
                     .map_err(|source| PipelineError::Http {
                         conversation_id: conversation_id.to_owned(),
@@ -467,6 +473,31 @@ async fn settle_intents(
     Ok(found.len() as u64)
 }
 
+/// What the records say of the consumer, as Hubster's establish takes it
+/// (`properties.profile`): the device of the consumer's client (its
+/// `originatorClientProperties`), when a record says. Names are not in
+/// content search records.
+fn consumer_profile(records: &[Value]) -> Option<Value> {
+    records
+        .iter()
+        .filter(|r| {
+            r["originatorMetadata"]["role"]
+                .as_str()
+                .is_some_and(|role| role.eq_ignore_ascii_case("CONSUMER"))
+        })
+        .find_map(|r| {
+            let client = r
+                .get("originatorClientProperties")
+                .or_else(|| r["originatorMetadata"].get("clientProperties"))?;
+            let device: Vec<&str> = ["deviceFamily", "os", "browser"]
+                .iter()
+                .filter_map(|k| client.get(*k)?.as_str())
+                .filter(|v| !v.is_empty())
+                .collect();
+            (!device.is_empty()).then(|| serde_json::json!({ "device": device.join(" ") }))
+        })
+}
+
 /// Converts what is new in a conversation's records (after `resume`) into
 /// the activities to deliver, each with its idempotency key, and what marks
 /// each delivered. The records are parsed from text so that the converter
@@ -545,7 +576,13 @@ pub async fn sync_conversation(
     let target = match &state.target_conversation_id {
         Some(t) => t.clone(),
         None => {
-            let t = sink.open(conversation_id, mapping).await?;
+            let t = sink
+                .open(
+                    conversation_id,
+                    mapping,
+                    consumer_profile(&records).as_ref(),
+                )
+                .await?;
             state.target_conversation_id = Some(t.clone());
             t
         }
@@ -635,6 +672,21 @@ pub async fn sync_conversation(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_consumers_device_is_their_profile_when_a_record_says() {
+        let records = vec![
+            json!({"originatorMetadata": {"role": "ASSIGNED_AGENT"},
+                "originatorClientProperties": {"deviceFamily": "DESKTOP"}}),
+            json!({"originatorMetadata": {"role": "CONSUMER"},
+                "originatorClientProperties": {"type": ".ClientProperties", "deviceFamily": "MOBILE", "os": "ANDROID"}}),
+        ];
+        assert_eq!(
+            consumer_profile(&records),
+            Some(json!({"device": "MOBILE ANDROID"}))
+        );
+        assert_eq!(consumer_profile(&records[..1]), None);
+    }
 
     #[test]
     fn activities_without_an_external_id_get_their_records_key() {
