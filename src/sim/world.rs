@@ -368,7 +368,8 @@ impl Hub {
         conv.activities.push(Delivered {
             activity: activity.clone(),
             path,
-            visible_ms: event_id + lag_ms,
+            // (Real time: an eventId may run ahead of the clock.)
+            visible_ms: now_ms() + lag_ms,
         });
         Some(activity)
     }
