@@ -186,9 +186,15 @@ fn single(
             let records: Vec<liveperson::Record> = match first {
                 Some(b'[') => serde_json::from_slice(text).map_err(bad)?,
                 Some(b'{') => {
-                    serde_json::from_slice::<liveperson::ContentSearch>(text)
-                        .map_err(bad)?
-                        .records
+                    let doc =
+                        serde_json::from_slice::<liveperson::ContentSearch>(text).map_err(bad)?;
+                    if !doc.has_records {
+                        return Err(ConvertFailure::Input(format!(
+                            "not LivePerson records: found {} where a content-search response ({{\"messageEventRecords\": [...]}}), an array of records or JSONL was expected",
+                            doc.extra.shape()
+                        )));
+                    }
+                    doc.records
                 }
                 _ => return Err(not_json_start()),
             };
@@ -572,6 +578,12 @@ fn line_to_hubster(
     let Some(id) = parsed.conversation_id.as_ref().map(|s| s.as_str()) else {
         return Err(Failed::because("no conversationId"));
     };
+    if !parsed.has_records {
+        return Err(Failed::because(format!(
+            "no messageEventRecords: found {}",
+            parsed.extra.shape()
+        )));
+    }
     let conv = format::to_hubster(id, &parsed.records, mapping, &LpResume::default())
         .map_err(Failed::because)?;
     out.extend_from_slice(b"{\"conversationId\":");

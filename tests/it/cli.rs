@@ -338,3 +338,36 @@ fn help_teaches_the_input_shapes_and_exit_codes() {
         assert!(h.contains(s), "help lacks {s}: {h}");
     }
 }
+
+#[test]
+fn input_that_holds_no_records_is_named_not_converted_to_nothing() {
+    // A structured-content object is not a LivePerson conversation.
+    let sc = br#"{"type": "vertical", "elements": [{"type": "text", "text": "hi"}]}"#;
+    let o = convsync(&["convert", "--from", "liveperson"], Some(sc));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("not LivePerson records") && e.contains("type, elements"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+    // In JSONL, such a line fails and names what it found; the rest converts.
+    let mut jsonl = jsonl_corpus(2);
+    jsonl.extend_from_slice(b"{\"conversationId\": \"c9\", \"records\": []}\n");
+    let o = convsync(
+        &["convert", "--from", "liveperson", "--report", "json"],
+        Some(&jsonl),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("line 3") && e.contains("no messageEventRecords") && e.contains("records"),
+        "{e}"
+    );
+    // An empty list of records is still a conversation with nothing in it.
+    let o = convsync(
+        &["convert", "--from", "liveperson", "--conversation-id", "c"],
+        Some(br#"{"messageEventRecords": []}"#),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

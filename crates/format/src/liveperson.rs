@@ -72,6 +72,8 @@ impl Record<'_> {
 #[derive(Debug, Default)]
 pub struct ContentSearch<'a> {
     pub records: Vec<Record<'a>>,
+    /// Whether the object had a `messageEventRecords` at all.
+    pub has_records: bool,
     pub extra: Extras<'a>,
 }
 
@@ -80,7 +82,30 @@ pub struct ContentSearch<'a> {
 pub struct ConversationLine<'a> {
     pub conversation_id: Option<Str<'a>>,
     pub records: Vec<Record<'a>>,
+    /// Whether the line had a `messageEventRecords` at all.
+    pub has_records: bool,
     pub extra: Extras<'a>,
+}
+
+impl Extras<'_> {
+    /// What an object that should have held records held instead: its
+    /// first keys, for an error that says what shape was found.
+    pub fn shape(&self) -> String {
+        let keys: Vec<&str> = self.0.iter().take(6).map(|(k, _)| k.as_str()).collect();
+        if keys.is_empty() {
+            "an empty object".into()
+        } else {
+            format!(
+                "an object with {}{}",
+                keys.join(", "),
+                if self.0.len() > keys.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+        }
+    }
 }
 
 macro_rules! object_visitor {
@@ -170,7 +195,10 @@ object_visitor!(
     "a content-search response (an object)",
     |map, out, key| {
         match key.as_str() {
-            "messageEventRecords" => out.records = map.next_value()?,
+            "messageEventRecords" => {
+                out.records = map.next_value()?;
+                out.has_records = true;
+            }
             _ => out.extra.0.push((key, map.next_value()?)),
         }
     }
@@ -182,7 +210,10 @@ object_visitor!(
     |map, out, key| {
         match key.as_str() {
             "conversationId" => set_once(&mut map, &mut out.conversation_id, "conversationId")?,
-            "messageEventRecords" => out.records = map.next_value()?,
+            "messageEventRecords" => {
+                out.records = map.next_value()?;
+                out.has_records = true;
+            }
             _ => out.extra.0.push((key, map.next_value()?)),
         }
     }
