@@ -339,6 +339,23 @@ impl Upstream {
         self.send_parsed(endpoint, build, parse_json, false).await
     }
 
+    /// As [`send_json`](Self::send_json), where an answer with no content
+    /// (204, or an empty body) means "nothing": `T::default()`.
+    pub async fn send_json_or_default<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<T, HttpError> {
+        let parse = |r: Reply| {
+            if r.status == 204 || r.body.iter().all(u8::is_ascii_whitespace) {
+                Ok(T::default())
+            } else {
+                parse_json(r)
+            }
+        };
+        self.send_parsed(endpoint, build, parse, false).await
+    }
+
     /// As [`send_json`](Self::send_json), for a request that must not be
     /// applied twice (no idempotency key on the server's side): once it may
     /// have reached the server, a timeout, reset, 5xx or garbled answer is

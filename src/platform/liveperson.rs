@@ -167,8 +167,16 @@ pub fn windows(from: i64, to: i64) -> Vec<(i64, i64)> {
     windows_of(from, to, MAX_WINDOW_MS)
 }
 
+/// `ms` plus three calendar months (what LivePerson means by "three
+/// months"; a 90-day window from February 1st is a day longer).
+pub fn three_months_after(ms: i64) -> i64 {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(3)))
+        .map_or(ms + MAX_WINDOW_MS, |d| d.timestamp_millis())
+}
+
 /// As [`windows`], at most `width` wide (clamped to 10 minutes ..=
-/// [`MAX_WINDOW_MS`]).
+/// [`MAX_WINDOW_MS`]), and never wider than three calendar months.
 pub fn windows_of(from: i64, to: i64, width: i64) -> Vec<(i64, i64)> {
     let width = width.clamp(TEN_MINUTES_MS, MAX_WINDOW_MS);
     let from = from - from.rem_euclid(TEN_MINUTES_MS);
@@ -176,7 +184,7 @@ pub fn windows_of(from: i64, to: i64, width: i64) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut a = from;
     while a < to || out.is_empty() {
-        let b = (a + width).min(to.max(a));
+        let b = (a + width).min(three_months_after(a)).min(to.max(a));
         out.push((a, b));
         if b >= to {
             break;
@@ -392,9 +400,10 @@ impl LivePersonClient {
         };
         let mut url = query(0)?;
         loop {
+            // 204 No Content (documented): an empty window.
             let page: SearchPage = self
                 .upstream
-                .send_json("conversations_search", |c| {
+                .send_json_or_default("conversations_search", |c| {
                     self.sign(c.post(url.clone()).json(&body), "POST", &url)
                 })
                 .await?;
@@ -432,7 +441,7 @@ impl LivePersonClient {
             let body = json!({"conversationIds": chunk});
             let page: SearchPage = self
                 .upstream
-                .send_json("conversation_search", |c| {
+                .send_json_or_default("conversation_search", |c| {
                     self.sign(c.post(url.clone()).json(&body), "POST", &url)
                 })
                 .await?;
@@ -489,7 +498,7 @@ struct Link {
     href: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct SearchPage {
     #[serde(rename = "_metadata")]
     metadata: Option<Meta>,
@@ -522,6 +531,18 @@ mod tests {
             assert_eq!(pair[0].1, pair[1].0, "contiguous");
         }
         assert_eq!(windows(from, from).len(), 1);
+    }
+
+    #[test]
+    fn a_window_over_february_stops_at_three_calendar_months() {
+        let ms = |d: &str| crate::clock::parse_date(d).unwrap();
+        let w = windows(ms("2026-02-01"), ms("2026-06-01"));
+        // 90 days from February 1st would be May 2nd.
+        assert_eq!(w[0], (ms("2026-02-01"), ms("2026-05-01")));
+        assert_eq!(w[1].0, ms("2026-05-01"));
+        for (a, b) in &w {
+            assert!(*b <= three_months_after(*a));
+        }
     }
 
     #[test]

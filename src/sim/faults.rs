@@ -202,6 +202,15 @@ impl Shared {
         builder.body(Body::from(bytes)).expect("valid response")
     }
 
+    /// An answer with no body (204), counted.
+    pub(super) fn answer_empty(&self, ctx: Ctx, status: StatusCode) -> Response {
+        self.count(ctx.endpoint, status.as_u16());
+        Response::builder()
+            .status(status)
+            .body(Body::empty())
+            .expect("valid response")
+    }
+
     pub(super) fn error(&self, ctx: Ctx, status: StatusCode, message: &str) -> Response {
         self.answer(
             Ctx {

@@ -224,7 +224,12 @@ pub(super) async fn conversations_search(
             "start.from and start.to are required",
         );
     };
-    if to < from || to - from > MAX_WINDOW_MS {
+    let strict_months = s.config.strict
+        && to
+            > crate::platform::liveperson::three_months_after(
+                from - from.rem_euclid(TEN_MINUTES_MS),
+            );
+    if to < from || to - from > MAX_WINDOW_MS || strict_months {
         return s.error(
             ctx,
             StatusCode::BAD_REQUEST,
@@ -255,6 +260,10 @@ pub(super) async fn conversations_search(
             .filter(|c| lut.is_none_or(|l| s.lp.latest_update_ms(c) >= l))
             .map(|c| json!({"info": s.lp.info(c, c.partial), "messageRecords": []}))
             .collect();
+    if s.config.strict && hits.is_empty() {
+        // As documented: nothing found is 204 No Content.
+        return s.answer_empty(ctx, StatusCode::NO_CONTENT);
+    }
     let offset = q.offset.unwrap_or(0).min(hits.len());
     let end = (offset + limit).min(hits.len());
     let mut meta = json!({"count": hits.len(), "self": {"rel": "self", "href": uri.to_string()},

@@ -77,9 +77,11 @@ pub struct SimConfig {
     /// The first this many conversations carry a record no converter can
     /// read (a `sequence` that is not a number).
     pub poison: usize,
-    /// Hubster as strict as its documentation: establish only with a
-    /// customer integration; inbound bodies with documented properties
-    /// only (`ENG005002` names any other); lower-case `urlType`s.
+    /// Both platforms as strict as their documentation. LivePerson:
+    /// conversations/search answers 204 when it finds nothing. Hubster:
+    /// establish only with a customer integration; inbound bodies with
+    /// documented properties only (`ENG005002` names any other);
+    /// lower-case `urlType`s.
     pub strict: bool,
     /// Strict: what the customer path does with a `sender.integrationId`
     /// (documented for business senders only).

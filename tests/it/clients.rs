@@ -528,3 +528,37 @@ async fn the_simulator_catches_a_client_that_ignores_retry_after_or_the_quota() 
     assert!(s.stats().violations_quota >= 5, "{:?}", s.stats());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_empty_window_answered_204_is_an_empty_window() {
+    // LivePerson documents 204 No Content for a search that finds nothing.
+    let s = sim(SimConfig {
+        conversations: 3,
+        strict: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = lp(&s, fast_http());
+    let day = 24 * 3600 * 1000;
+    let q = Search {
+        start_from: 10 * day,
+        start_to: 20 * day,
+        status: vec!["OPEN".into(), "CLOSE".into()],
+        latest_update_from: None,
+    };
+    assert!(client.search(&q).await.unwrap().is_empty());
+    let searches = &s.stats().requests["lp.conversations_search"];
+    assert_eq!(searches.get(&204), Some(&1), "{searches:?}");
+    assert_eq!(
+        searches.len(),
+        1,
+        "answered once, not retried: {searches:?}"
+    );
+    // Discovery over empty windows and full ones finds what there is.
+    let found = client
+        .discover(0, convsync::clock::now_ms(), None)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    s.stop().await;
+}
