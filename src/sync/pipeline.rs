@@ -531,14 +531,15 @@ pub async fn sync_conversation(
     store: &Arc<Store>,
     mapping: &Arc<Mapping>,
 ) -> Result<Outcome, PipelineError> {
+    // The checkpoint, and what an earlier try left unsettled (a post that
+    // failed, and may have arrived after all): looked for first, never sent
+    // blindly again. One trip to the store.
     let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
-    let mut state: ConversationState = blocking(store, move |s| s.conversation(&p, &c))
-        .await?
-        .unwrap_or_default();
-    // What an earlier try left unsettled (a post that failed, and may have
-    // arrived after all) is looked for first, never sent blindly again.
-    let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
-    let pending = blocking(store, move |s| s.pending_intents_of(&p, &c)).await?;
+    let (state, pending) = blocking(store, move |s| {
+        Ok((s.conversation(&p, &c)?, s.pending_intents_of(&p, &c)?))
+    })
+    .await?;
+    let mut state: ConversationState = state.unwrap_or_default();
     if !pending.is_empty() {
         settle_intents(
             pipeline,

@@ -7,7 +7,7 @@ use crate::cli::{
     MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs, VerifyArgs,
 };
 use crate::exit::Exit;
-use crate::progress::Progress;
+use crate::progress::{Comparison, Progress};
 use anyhow::{Context, bail};
 use convsync::config::Config;
 use convsync::ops::{self, Error};
@@ -192,13 +192,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
 }
 
 pub async fn verify_daemon(args: VerifyArgs, config: &Config) -> anyhow::Result<Exit> {
-    let (mut compared, mut differ) = (0u64, 0u64);
-    let mut progress = Progress::comparison(Arc::new(convsync::http::Metrics::default()));
-    let mut each = |c: &ConversationCheck| {
-        compared += 1;
-        differ += u64::from(c.differences() > 0);
-        progress.compared(compared, differ);
-    };
+    let mut progress = Comparison::new();
+    let mut each = |c: &ConversationCheck| progress.checked(c);
     let (report, path) = ops::verify::daemon(config, args.report.as_deref(), &mut each).await?;
     Ok(print_verify(&report, &path))
 }
@@ -451,13 +446,8 @@ async fn verify(
     report_path: Option<&std::path::Path>,
 ) -> anyhow::Result<Exit> {
     // A long comparison says how far it got every 5 s.
-    let (mut compared, mut differ) = (0u64, 0u64);
-    let mut progress = Progress::comparison(Arc::clone(&m.http));
-    let mut each = |c: &ConversationCheck| {
-        compared += 1;
-        differ += u64::from(c.differences() > 0);
-        progress.compared(compared, differ);
-    };
+    let mut progress = Comparison::new();
+    let mut each = |c: &ConversationCheck| progress.checked(c);
     let (report, path) = ops::migrate::verify(m, config, store, report_path, &mut each).await?;
     Ok(print_verify(&report, &path))
 }

@@ -43,29 +43,6 @@ impl Progress {
         }
     }
 
-    /// Progress of a comparison (`--verify`): plain lines only, every 5 s.
-    pub fn comparison(http: std::sync::Arc<convsync::http::Metrics>) -> Progress {
-        Progress {
-            label: "verify",
-            noun: "items",
-            http,
-            bar: None,
-            started: std::time::Instant::now(),
-            last_line: std::time::Instant::now(),
-        }
-    }
-
-    /// `compared` conversations so far, `differ` of them with differences.
-    pub fn compared(&mut self, compared: u64, differ: u64) {
-        if self.last_line.elapsed() >= Duration::from_secs(5) {
-            self.last_line = std::time::Instant::now();
-            eprintln!(
-                "convsync: {}: {compared} conversations compared, {differ} differ",
-                self.label
-            );
-        }
-    }
-
     /// Seconds spent waiting on 429s so far.
     fn waited(&self) -> f64 {
         // (+ 0.0: an empty f64 sum is -0.0)
@@ -153,5 +130,36 @@ impl Progress {
             b.finish_and_clear();
         }
         self.waited()
+    }
+}
+
+/// Progress of a comparison (`verify`, `migrate --verify`): a plain line
+/// every 5 s with the conversations compared and how many differ.
+pub struct Comparison {
+    compared: u64,
+    differ: u64,
+    last_line: std::time::Instant,
+}
+
+impl Comparison {
+    pub fn new() -> Comparison {
+        Comparison {
+            compared: 0,
+            differ: 0,
+            last_line: std::time::Instant::now(),
+        }
+    }
+
+    /// One more conversation compared.
+    pub fn checked(&mut self, c: &convsync::sync::migrate::ConversationCheck) {
+        self.compared += 1;
+        self.differ += u64::from(c.differences() > 0);
+        if self.last_line.elapsed() >= Duration::from_secs(5) {
+            self.last_line = std::time::Instant::now();
+            eprintln!(
+                "convsync: verify: {} conversations compared, {} differ",
+                self.compared, self.differ
+            );
+        }
     }
 }
