@@ -12,6 +12,7 @@
 pub mod hubster;
 pub mod hubster_in;
 pub mod identity;
+pub mod interactions;
 pub mod json;
 pub mod liveperson;
 pub mod mapping;
