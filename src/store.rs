@@ -51,6 +51,11 @@ pub mod progress_key {
         format!("migration:{name}")
     }
 
+    /// What `liveperson.transcripts = "auto"` learned for an account.
+    pub fn transcript_route(account: &str) -> String {
+        format!("liveperson:transcripts:{account}")
+    }
+
     /// A backfill's finished windows: one per pipeline, range and id list
     /// (`until`: epoch ms, or "now"; `ids`: a digest of the list, or "all").
     pub fn backfill(pipeline: &str, since_ms: i64, until: &str, ids: &str) -> String {

@@ -152,6 +152,15 @@ impl HttpError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, HttpError::Exhausted { .. } | HttpError::Unsure { .. })
     }
+
+    /// Whether the server refused these credentials for this call (401 or
+    /// 403): another route, or other credentials, may still work.
+    pub fn is_refused(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. }
+        )
+    }
 }
 
 /// A successful answer, body read whole.

@@ -81,6 +81,8 @@ pub enum Error {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error(transparent)]
+    Transcript(#[from] crate::platform::liveperson::TranscriptError),
+    #[error(transparent)]
     Daemon(Box<DaemonError>),
     #[error(transparent)]
     Backfill(Box<BackfillError>),

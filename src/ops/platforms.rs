@@ -16,9 +16,14 @@ fn liveperson(config: &Config) -> Result<LivePersonClient, Error> {
     )?)
 }
 
-/// One LivePerson conversation's records, as content search returns them.
+/// One LivePerson conversation's records, by the configured transcript
+/// route (`auto`: content search, else Messaging Interactions), in content
+/// search's shape.
 pub async fn fetch_liveperson(config: &Config, conversation_id: &str) -> Result<Vec<Value>, Error> {
-    Ok(liveperson(config)?.content(conversation_id).await?)
+    Ok(liveperson(config)?
+        .transcript(conversation_id)
+        .await?
+        .records)
 }
 
 /// One Hubster conversation's activities from eventId `leid` on.

@@ -16,6 +16,28 @@ pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
         0.0
     };
     let settle = late + read_lag + 1.0;
+    // Strict, as a brand's real account: an app key, which content search
+    // refuses (`transcripts = "auto"` then reads Messaging Interactions).
+    let lp_auth = if cfg.liveperson_strict {
+        format!(
+            r#"# transcripts = "auto" (the default): content search, or Messaging
+# Interactions once content search refuses these credentials.
+transcripts = "auto"
+
+[liveperson.auth]
+consumer_key = {{ value = "{}" }}
+consumer_secret = {{ value = "{}" }}
+token = {{ value = "{}" }}
+token_secret = {{ value = "{}" }}
+"#,
+            c.consumer_key, c.consumer_secret, c.token, c.token_secret
+        )
+    } else {
+        format!(
+            "\n[liveperson.auth]\nbearer = {{ value = \"{}\" }}\n",
+            c.bearer
+        )
+    };
     format!(
         r#"# convsync config for the simulator at {base} (written by `convsync sim`).
 # The credentials below are the simulator's own, fake ones: real accounts
@@ -26,10 +48,7 @@ pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
 account = "{account}"
 source = "convsync_sim"
 csds_url = "{base}"
-
-[liveperson.auth]
-bearer = {{ value = "{bearer}" }}
-
+{lp_auth}
 [liveperson.http]
 requests_per_second = {rps}
 burst = 10
@@ -77,7 +96,7 @@ source = {{ platform = "hubster" }}
 target = {{ platform = "files", dir = "export", format = "liveperson" }}
 "#,
         account = c.account,
-        bearer = c.bearer,
+        lp_auth = lp_auth,
         client_id = c.hubster_client_id,
         secret = c.hubster_client_secret,
         read_lag = read_lag,

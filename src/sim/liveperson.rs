@@ -14,21 +14,43 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// Who is calling LivePerson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caller {
+    /// A brand: its bearer or its app key (OAuth 1.0a).
+    Brand,
+    /// A consumer, with its JWT.
+    Consumer,
+}
+
+/// Which endpoints a caller may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Api {
+    /// Consumer Messaging History (content search): documented for a
+    /// consumer's JWT.
+    ConsumerHistory,
+    /// Messaging Interactions (the searches): a brand's credentials.
+    Interactions,
+}
+
 impl Shared {
-    /// LivePerson auth: the bearer token, or a valid OAuth 1.0a signature.
+    /// LivePerson auth: a brand's bearer, a consumer's JWT, or a valid
+    /// OAuth 1.0a signature of the brand's app key.
     pub(super) fn lp_auth(
         &self,
         headers: &HeaderMap,
         method: &Method,
         uri: &Uri,
-    ) -> Result<(), &'static str> {
+    ) -> Result<Caller, &'static str> {
         let h = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .ok_or("no Authorization header")?;
         if let Some(t) = h.strip_prefix("Bearer ") {
             return if t == self.creds.bearer {
-                Ok(())
+                Ok(Caller::Brand)
+            } else if t == self.creds.consumer_jwt {
+                Ok(Caller::Consumer)
             } else {
                 Err("unknown bearer token")
             };
@@ -41,7 +63,7 @@ impl Shared {
             token: self.creds.token.clone(),
             token_secret: self.creds.token_secret.clone(),
         };
-        oauth1::verify(h, method.as_str(), &url, &keys)
+        oauth1::verify(h, method.as_str(), &url, &keys).map(|()| Caller::Brand)
     }
 
     /// Everything a LivePerson endpoint checks before its own work:
@@ -56,8 +78,33 @@ impl Shared {
         source: Option<&str>,
     ) -> Result<Ctx, Response> {
         let ctx = self.admit(endpoint, headers).await?;
-        if let Err(why) = self.lp_auth(headers, method, uri) {
-            return Err(self.error(ctx, StatusCode::UNAUTHORIZED, why));
+        let api = if endpoint == "lp.content_search" {
+            Api::ConsumerHistory
+        } else {
+            Api::Interactions
+        };
+        let caller = match self.lp_auth(headers, method, uri) {
+            Ok(c) => c,
+            Err(why) => return Err(self.error(ctx, StatusCode::UNAUTHORIZED, why)),
+        };
+        if self.config.liveperson_strict {
+            match (api, caller) {
+                (Api::ConsumerHistory, Caller::Brand) => {
+                    return Err(self.error(
+                        ctx,
+                        StatusCode::UNAUTHORIZED,
+                        "content search requires a consumer's JWT",
+                    ));
+                }
+                (Api::Interactions, Caller::Consumer) => {
+                    return Err(self.error(
+                        ctx,
+                        StatusCode::UNAUTHORIZED,
+                        "Messaging Interactions requires a brand's credentials",
+                    ));
+                }
+                _ => {}
+            }
         }
         self.check_source(ctx, source)?;
         if account != self.creds.account {
@@ -136,7 +183,7 @@ pub(super) async fn content_search(
         Some(&i) => s.lp.records(&s.lp.conversations[i]),
         None => Vec::new(),
     };
-    if !s.config.content_paging {
+    if !s.config.content_paging && !s.config.liveperson_strict {
         return s.answer(ctx, StatusCode::OK, json!({"messageEventRecords": records}));
     }
     let limit = q.limit.unwrap_or(50);
@@ -145,6 +192,15 @@ pub(super) async fn content_search(
     }
     let offset = q.offset.unwrap_or(0).min(records.len());
     let end = (offset + limit).min(records.len());
+    if s.config.liveperson_strict {
+        // Pages as an early version of the page documented, and says
+        // nothing of it.
+        return s.answer(
+            ctx,
+            StatusCode::OK,
+            json!({"messageEventRecords": records[offset..end]}),
+        );
+    }
     let mut meta = json!({"count": records.len()});
     if end < records.len() {
         meta["next"] = json!({"rel": "next", "href": format!(
@@ -173,6 +229,8 @@ pub(super) struct Range {
 
 #[derive(Deserialize)]
 pub(super) struct SearchBody {
+    #[serde(rename = "contentToRetrieve")]
+    content_to_retrieve: Option<Vec<String>>,
     start: Option<Range>,
     status: Option<Vec<String>>,
     #[serde(rename = "latestUpdateTime")]
@@ -224,7 +282,7 @@ pub(super) async fn conversations_search(
             "start.from and start.to are required",
         );
     };
-    let strict_months = s.config.strict
+    let strict_months = s.config.liveperson_strict
         && to
             > crate::platform::liveperson::three_months_after(
                 from - from.rem_euclid(TEN_MINUTES_MS),
@@ -248,7 +306,13 @@ pub(super) async fn conversations_search(
     let statuses = b
         .status
         .unwrap_or_else(|| vec!["OPEN".into(), "CLOSE".into()]);
-    let hits: Vec<Value> =
+    if b.content_to_retrieve.is_none() {
+        s.stats
+            .lock()
+            .expect("stats lock")
+            .searches_without_content_to_retrieve += 1;
+    }
+    let hits: Vec<&super::world::LpConversation> =
         s.lp.conversations
             .iter()
             .filter(|c| c.start_ms >= from && c.start_ms <= to)
@@ -258,26 +322,42 @@ pub(super) async fn conversations_search(
                     .any(|st| st == if c.open { "OPEN" } else { "CLOSE" })
             })
             .filter(|c| lut.is_none_or(|l| s.lp.latest_update_ms(c) >= l))
-            .map(|c| json!({"info": s.lp.info(c, c.partial), "messageRecords": []}))
             .collect();
-    if s.config.strict && hits.is_empty() {
+    if s.config.liveperson_strict && hits.is_empty() {
         // As documented: nothing found is 204 No Content.
         return s.answer_empty(ctx, StatusCode::NO_CONTENT);
     }
     let offset = q.offset.unwrap_or(0).min(hits.len());
     let end = (offset + limit).min(hits.len());
-    let mut meta = json!({"count": hits.len(), "self": {"rel": "self", "href": uri.to_string()},
+    let page: Vec<Value> = hits[offset..end]
+        .iter()
+        .map(|c| {
+            s.lp.interactions_entry(c, c.partial, b.content_to_retrieve.as_deref())
+        })
+        .collect();
+    // Strict: links as the documentation's own examples give them, to an
+    // internal host and without `source`.
+    let link = |off: usize| {
+        if s.config.liveperson_strict {
+            format!(
+                "https://localhost:8082/messaging_history/api/account/{account}/conversations/search?limit={limit}&offset={off}"
+            )
+        } else {
+            let path = uri
+                .to_string()
+                .replace(&format!("offset={offset}"), &format!("offset={off}"));
+            format!("http://{}{path}", s.addr)
+        }
+    };
+    let mut meta = json!({"count": hits.len(), "self": {"rel": "self", "href": link(offset)},
         "shardsStatusResult": {"partialResult": false}});
     if end < hits.len() {
-        let path = uri
-            .to_string()
-            .replace(&format!("offset={offset}"), &format!("offset={end}"));
-        meta["next"] = json!({"rel": "next", "href": format!("http://{}{path}", s.addr)});
+        meta["next"] = json!({"rel": "next", "href": link(end)});
     }
     s.answer(
         ctx,
         StatusCode::OK,
-        json!({"_metadata": meta, "conversationHistoryRecords": hits[offset..end]}),
+        json!({"_metadata": meta, "conversationHistoryRecords": page}),
     )
 }
 
@@ -308,6 +388,8 @@ pub(super) async fn conversation_search(
     struct Ids {
         #[serde(rename = "conversationIds")]
         conversation_ids: Vec<String>,
+        #[serde(rename = "contentToRetrieve")]
+        content_to_retrieve: Option<Vec<String>>,
     }
     let Ok(ids) = serde_json::from_slice::<Ids>(&body) else {
         return s.error(
@@ -323,8 +405,20 @@ pub(super) async fn conversation_search(
         .conversation_ids
         .iter()
         .filter_map(|id| s.lp.by_id.get(id))
-        .map(|&i| json!({"info": s.lp.info(&s.lp.conversations[i], false), "messageRecords": []}))
+        .map(|&i| {
+            s.lp.interactions_entry(
+                &s.lp.conversations[i],
+                false,
+                ids.content_to_retrieve.as_deref(),
+            )
+        })
         .collect();
+    if ids.content_to_retrieve.is_none() {
+        s.stats
+            .lock()
+            .expect("stats lock")
+            .searches_without_content_to_retrieve += 1;
+    }
     s.answer(
         ctx,
         StatusCode::OK,

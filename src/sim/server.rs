@@ -77,8 +77,14 @@ pub struct SimConfig {
     /// The first this many conversations carry a record no converter can
     /// read (a `sequence` that is not a number).
     pub poison: usize,
-    /// Both platforms as strict as their documentation. LivePerson:
-    /// conversations/search answers 204 when it finds nothing. Hubster:
+    /// LivePerson as strict as its documentation: content search takes
+    /// only a consumer's JWT (401 otherwise) and pages silently at 50
+    /// records (no `_metadata`); the Messaging Interactions searches refuse
+    /// a consumer's JWT, answer 204 when they find nothing, take windows of
+    /// three calendar months at most, and give `next` links to an internal
+    /// host without `source`.
+    pub liveperson_strict: bool,
+    /// Hubster as strict as its documentation:
     /// establish only with a customer integration; inbound bodies with
     /// documented properties only (`ENG005002` names any other);
     /// lower-case `urlType`s.
@@ -132,6 +138,7 @@ impl Default for SimConfig {
             violation_grace: Duration::from_millis(250),
             poison: 0,
             strict: false,
+            liveperson_strict: false,
             customer_sender: CustomerSender::Ignore,
             activities_lag: Duration::ZERO,
             activities_cap: None,
@@ -144,7 +151,11 @@ impl Default for SimConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct Credentials {
     pub account: String,
+    /// A brand's bearer (an agent's or an app's token).
     pub bearer: String,
+    /// A consumer's JWT: what content search is documented for (strict:
+    /// the only credential it takes).
+    pub consumer_jwt: String,
     pub consumer_key: String,
     pub consumer_secret: String,
     pub token: String,
@@ -158,6 +169,8 @@ impl Default for Credentials {
         Credentials {
             account: "12345678".into(),
             bearer: "sim-bearer-token".into(),
+            // Shaped as a JWT; the simulator only compares it.
+            consumer_jwt: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzaW0tY29uc3VtZXIifQ.c2lt".into(),
             consumer_key: "sim-consumer-key".into(),
             consumer_secret: "sim-consumer-secret".into(),
             token: "sim-access-token".into(),
@@ -172,6 +185,9 @@ impl Default for Credentials {
 pub struct Stats {
     /// endpoint -> status -> count.
     pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// conversations/search and conversation/search asked without
+    /// `contentToRetrieve` (LivePerson then sends its heavy default set).
+    pub searches_without_content_to_retrieve: u64,
     pub violations_retry_after: u64,
     pub violations_quota: u64,
     pub delivered_activities: u64,

@@ -1,7 +1,9 @@
 //! `convsync run`: keeps the target in step with LivePerson. Each cycle
-//! discovers conversations updated since the watermark (less a lookback),
-//! adds the OPEN ones it knows, syncs them with bounded concurrency, then
-//! moves the watermark to the cycle's start, and sleeps `poll_interval`.
+//! discovers conversations updated since the watermark (less a lookback;
+//! since `sync.since` on the first cycle), whenever they started within
+//! LivePerson's 13 months, adds the OPEN ones it knows, syncs them with
+//! bounded concurrency, then moves the watermark to the cycle's start, and
+//! sleeps `poll_interval`.
 
 use super::deps::{Deps, Settings};
 use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
@@ -41,6 +43,9 @@ pub enum DaemonError {
     Pipeline(#[from] PipelineError),
 }
 
+/// How long LivePerson keeps conversations (13 months, in days).
+pub const RETENTION_MS: i64 = 396 * 24 * 3600 * 1000;
+
 /// How a run should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
@@ -72,6 +77,7 @@ impl Daemon {
             config.liveperson()?,
             Arc::clone(&http),
         )?)));
+        source.remember_route_in(&store);
         let sink = match &cfg.sink {
             SinkConfig::Hubster => Sink::Hubster(Arc::new(HubsterClient::new(
                 config.hubster()?,
@@ -211,11 +217,16 @@ impl Daemon {
             .await
             .expect("no panic")?;
         let lookback = (self.cfg.lookback_secs * 1000.0) as i64;
-        let updated_since = watermark.map(|w| w - lookback);
+        // Updated since the watermark (since `since` on the first cycle),
+        // started at any time LivePerson still keeps: a conversation that
+        // started before `since` and gains messages is found too.
+        let updated_since = watermark.map_or(since, |w| w - lookback);
+        let now = now_ms();
+        let started_from = since.min(now - RETENTION_MS);
         let Some(lp) = self.route.source.liveperson() else {
             return Err(DaemonError::NotLivePerson);
         };
-        let found = match select::updated(lp, since, now_ms(), updated_since).await {
+        let found = match select::updated(lp, started_from, now, Some(updated_since)).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");

@@ -12,7 +12,7 @@ use crate::format::{self, identity, liveperson::Record};
 use crate::http::HttpError;
 use crate::platform::files::{FileSet, append_activity, file_name, read_activity_lines};
 use crate::platform::hubster::{HubsterClient, Side};
-use crate::platform::liveperson::LivePersonClient;
+use crate::platform::liveperson::{LivePersonClient, RouteChoice, RouteMemory, TranscriptError};
 use crate::store::{ConversationState, Intent, Store, StoreError, StoredMark};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -29,24 +29,55 @@ pub enum Source {
 }
 
 impl Source {
-    /// One conversation's records.
-    pub async fn content(&self, conversation_id: &str) -> Result<Vec<Value>, PipelineError> {
+    /// One conversation's records, and what the source says of its
+    /// consumer (Hubster's `properties.profile`), if anything.
+    pub async fn content(
+        &self,
+        conversation_id: &str,
+    ) -> Result<(Vec<Value>, Option<Value>), PipelineError> {
+        let id = || conversation_id.to_owned();
         match self {
-            Source::LivePerson(lp) => {
-                lp.content(conversation_id)
-                    .await
-                    .map_err(|source| PipelineError::Http {
-                        conversation_id: conversation_id.to_owned(),
-                        source,
-                    })
-            }
-            Source::Files(set) => {
-                set.records(conversation_id)
-                    .map_err(|e| PipelineError::Convert {
-                        conversation_id: conversation_id.to_owned(),
-                        message: e.to_string(),
-                    })
-            }
+            Source::LivePerson(lp) => match lp.transcript(conversation_id).await {
+                Ok(f) => Ok((f.records, f.consumer)),
+                Err(TranscriptError::Http(source)) => Err(PipelineError::Http {
+                    conversation_id: id(),
+                    source,
+                }),
+                Err(TranscriptError::Malformed(e)) => Err(PipelineError::Convert {
+                    conversation_id: id(),
+                    message: format!("{}: {}", e.field, e.reason),
+                }),
+                Err(e @ TranscriptError::NotFound(_)) => Err(PipelineError::Missing {
+                    conversation_id: id(),
+                    message: e.to_string(),
+                }),
+            },
+            Source::Files(set) => set
+                .records(conversation_id)
+                .map(|r| (r, None))
+                .map_err(|e| PipelineError::Convert {
+                    conversation_id: id(),
+                    message: e.to_string(),
+                }),
+        }
+    }
+
+    /// Keeps what the LivePerson client learns of its transcript route in
+    /// `store`, and reads what it learned before (blocking: at setup).
+    pub fn remember_route_in(&self, store: &Arc<Store>) {
+        if let Source::LivePerson(lp) = self {
+            lp.remember_with(Arc::new(StoredRoute {
+                store: Arc::clone(store),
+                key: crate::store::progress_key::transcript_route(lp.account()),
+            }));
+        }
+    }
+
+    /// Says in which order conversations will be synced (the interactions
+    /// route fetches them 100 at a time in that order).
+    pub fn hint(&self, ids: &[String]) {
+        if let Source::LivePerson(lp) = self {
+            lp.hint(ids);
         }
     }
 
@@ -55,6 +86,30 @@ impl Source {
         match self {
             Source::LivePerson(lp) => Some(lp),
             Source::Files(_) => None,
+        }
+    }
+}
+
+/// `auto`'s transcript route, kept in the store's progress table.
+struct StoredRoute {
+    store: Arc<Store>,
+    key: String,
+}
+
+impl RouteMemory for StoredRoute {
+    fn load(&self) -> Option<RouteChoice> {
+        match self.store.progress(&self.key) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the remembered transcript route");
+                None
+            }
+        }
+    }
+
+    fn save(&self, choice: &RouteChoice) {
+        if let Err(e) = self.store.set_progress(&self.key, choice) {
+            tracing::warn!(error = %e, "cannot remember the transcript route");
         }
     }
 }
@@ -81,6 +136,12 @@ pub enum PipelineError {
         conversation_id: String,
         source: HttpError,
     },
+    /// The source did not return it (yet): a later try may find it.
+    #[error("{message}")]
+    Missing {
+        conversation_id: String,
+        message: String,
+    },
     #[error("conversation {conversation_id}: {message}")]
     Sink {
         conversation_id: String,
@@ -96,6 +157,7 @@ impl PipelineError {
         match self {
             PipelineError::Convert { .. } => "convert",
             PipelineError::Http { .. } => "http",
+            PipelineError::Missing { .. } => "missing",
             PipelineError::Sink { .. } => "sink",
             PipelineError::Store(_) => "store",
         }
@@ -106,7 +168,9 @@ impl PipelineError {
         match self {
             PipelineError::Convert { .. } => false,
             PipelineError::Http { source, .. } => source.is_retryable(),
-            PipelineError::Sink { .. } | PipelineError::Store(_) => true,
+            PipelineError::Missing { .. }
+            | PipelineError::Sink { .. }
+            | PipelineError::Store(_) => true,
         }
     }
 }
@@ -170,6 +234,10 @@ impl Work for LpWork {
         )
         .await
         .map(|o| o.delivered)
+    }
+
+    fn plan(&self, ids: &[String]) {
+        self.route.source.hint(ids);
     }
 
     async fn failed(&self, id: &str, e: &PipelineError) -> Result<Verdict, StoreError> {
@@ -473,12 +541,13 @@ async fn settle_intents(
     Ok(found.len() as u64)
 }
 
-/// What the records say of the consumer, as Hubster's establish takes it
-/// (`properties.profile`): the device of the consumer's client (its
+/// What the source says of the consumer, as Hubster's establish takes it
+/// (`properties.profile`): names from the participants lists (`known`,
+/// interactions only), and the device of the consumer's client (its
 /// `originatorClientProperties`), when a record says. Names are not in
 /// content search records.
-fn consumer_profile(records: &[Value]) -> Option<Value> {
-    records
+fn consumer_profile(records: &[Value], known: Option<Value>) -> Option<Value> {
+    let device = records
         .iter()
         .filter(|r| {
             r["originatorMetadata"]["role"]
@@ -494,8 +563,17 @@ fn consumer_profile(records: &[Value]) -> Option<Value> {
                 .filter_map(|k| client.get(*k)?.as_str())
                 .filter(|v| !v.is_empty())
                 .collect();
-            (!device.is_empty()).then(|| serde_json::json!({ "device": device.join(" ") }))
-        })
+            (!device.is_empty()).then(|| device.join(" "))
+        });
+    match (known, device) {
+        (Some(mut p), Some(d)) => {
+            p["device"] = d.into();
+            Some(p)
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(d)) => Some(serde_json::json!({ "device": d })),
+        (None, None) => None,
+    }
 }
 
 /// Converts what is new in a conversation's records (after `resume`) into
@@ -552,7 +630,7 @@ pub async fn sync_conversation(
         )
         .await?;
     }
-    let records = source.content(conversation_id).await?;
+    let (records, consumer) = source.content(conversation_id).await?;
 
     let (activities, marks, report) =
         convert_records(conversation_id, &records, mapping, &state.resume)?;
@@ -581,7 +659,7 @@ pub async fn sync_conversation(
                 .open(
                     conversation_id,
                     mapping,
-                    consumer_profile(&records).as_ref(),
+                    consumer_profile(&records, consumer).as_ref(),
                 )
                 .await?;
             state.target_conversation_id = Some(t.clone());
@@ -683,10 +761,22 @@ mod tests {
                 "originatorClientProperties": {"type": ".ClientProperties", "deviceFamily": "MOBILE", "os": "ANDROID"}}),
         ];
         assert_eq!(
-            consumer_profile(&records),
+            consumer_profile(&records, None),
             Some(json!({"device": "MOBILE ANDROID"}))
         );
-        assert_eq!(consumer_profile(&records[..1]), None);
+        assert_eq!(consumer_profile(&records[..1], None), None);
+    }
+
+    #[test]
+    fn names_from_the_participants_list_join_the_device() {
+        let records = vec![json!({"originatorMetadata": {"role": "CONSUMER"},
+            "originatorClientProperties": {"deviceFamily": "MOBILE"}})];
+        let names = json!({"first name": "Ada", "full name": "Ada L"});
+        assert_eq!(
+            consumer_profile(&records, Some(names.clone())),
+            Some(json!({"first name": "Ada", "full name": "Ada L", "device": "MOBILE"}))
+        );
+        assert_eq!(consumer_profile(&[], Some(names.clone())), Some(names));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub trait Work: Send + Sync + 'static {
     type Error: Failure;
     /// Syncs one conversation; how many items it wrote.
     fn sync(&self, id: &str) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+    /// Told, before each pass, which conversations it will be asked for
+    /// and in what order (a source may fetch them in batches).
+    fn plan(&self, _ids: &[String]) {}
     /// Decides (and records) what a failure means for the conversation.
     fn failed(
         &self,
@@ -89,6 +92,7 @@ pub async fn run<W: Work>(
             break;
         }
         let last = pass == passes.max(1);
+        work.plan(&todo);
         let mut again = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = std::mem::take(&mut todo).into_iter();

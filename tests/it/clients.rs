@@ -43,6 +43,7 @@ fn lp_config(sim: &Sim, auth: LpAuth, http: HttpConfig) -> LivePersonConfig {
         domain: None,
         csds_cache_secs: 3600,
         auth,
+        transcripts: Default::default(),
         http,
     }
 }
@@ -534,7 +535,7 @@ async fn an_empty_window_answered_204_is_an_empty_window() {
     // LivePerson documents 204 No Content for a search that finds nothing.
     let s = sim(SimConfig {
         conversations: 3,
-        strict: true,
+        liveperson_strict: true,
         ..SimConfig::default()
     })
     .await;

@@ -5,6 +5,7 @@ mod clients;
 mod daemon;
 mod golden;
 mod hubster_strict;
+mod liveperson_strict;
 mod migrate;
 mod pipeline;
 mod roundtrip;

@@ -50,6 +50,7 @@ async fn setup(cfg: SimConfig) -> Setup {
             domain: None,
             csds_cache_secs: 3600,
             auth: LpAuth::Bearer(SecretSource::Value(c.bearer.clone())),
+            transcripts: Default::default(),
             http: http(),
         },
         Arc::new(Metrics::default()),

@@ -184,8 +184,9 @@ pub enum Command {
     /// Serves LivePerson (CSDS, content search, conversations/search,
     /// conversation/search) and Hubster (token, establish, inbound
     /// activities, get activities, the hub's established conversations) from
-    /// seeded data, with faults on demand. --strict makes Hubster as strict
-    /// as its documentation.
+    /// seeded data, with faults on demand. --strict makes both platforms as
+    /// strict as their documentation (content search only for a consumer's
+    /// JWT, which it prints; an app-key config from --write-config).
     /// When ready it prints one JSON line with its URLs, account and
     /// credentials; --write-config writes a convsync config pointing at it.
     /// GET /sim/stats, /sim/ledger and /sim/conversations show what it saw.
@@ -383,9 +384,14 @@ pub struct SimArgs {
     /// Lifetime of Hubster tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
-    /// Hubster as strict as its documentation: conversations established
-    /// only by a customer integration; inbound bodies with documented
-    /// properties only (400 ENG005002 names any other); lower-case urlTypes.
+    /// Both platforms as strict as their documentation. LivePerson: content
+    /// search answers 401 to anything but a consumer's JWT (printed in the
+    /// ready line as credentials.consumer_jwt) and pages silently at 50;
+    /// conversations/search answers 204 when empty and links `next` to an
+    /// internal host. Hubster: conversations established only by a
+    /// customer integration; inbound bodies with documented properties only
+    /// (400 ENG005002 names any other); lower-case urlTypes.
+    /// --write-config then writes an app-key (OAuth 1.0a) LivePerson config.
     #[arg(long)]
     pub strict: bool,
     /// With --strict: what the customer path does with a

@@ -99,6 +99,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         content_paging: args.content_paging == OnOff::On,
         token_ttl: Duration::from_secs(args.token_ttl),
         strict: args.strict,
+        liveperson_strict: args.strict,
         customer_sender: args.customer_sender.into(),
         activities_lag: Duration::from_millis(args.activities_lag_ms),
         activities_cap: args.activities_cap.filter(|&n| n > 0),

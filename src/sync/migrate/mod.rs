@@ -176,6 +176,9 @@ impl Migration {
 
     /// What its runs need, over `store`.
     fn deps(&self, store: &Arc<Store>) -> Deps {
+        if let Some(lp) = &self.lp {
+            Source::LivePerson(Arc::clone(lp)).remember_route_in(store);
+        }
         Deps {
             settings: Settings::from_sync(&self.sync, self.cfg.pipeline()),
             store: Arc::clone(store),

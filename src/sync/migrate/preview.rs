@@ -80,7 +80,7 @@ impl Migration {
             }
             None => LpResume::default(),
         };
-        let records = source.content(id).await?;
+        let (records, _) = source.content(id).await?;
         let (items, _, report) = pipeline::convert_records(id, &records, &self.mapping, &resume)?;
         Ok(Preview {
             conversation_id: id.to_owned(),

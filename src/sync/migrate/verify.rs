@@ -85,7 +85,7 @@ impl Migration {
         let (expected, got, pending): (Vec<String>, Option<Vec<String>>, HashSet<String>) =
             match self.cfg.direction() {
                 Direction::ToHubster => {
-                    let records = self.record_source().content(id).await?;
+                    let (records, _) = self.record_source().content(id).await?;
                     let (acts, _, _) = pipeline::convert_records(
                         id,
                         &records,

@@ -2,6 +2,13 @@
 //! conversation content search (paging-aware), conversations/search in
 //! windows of at most three months, and conversation/search by id.
 
+mod transcripts;
+
+pub use transcripts::{
+    Fetched, PROBE_EVERY_MS, Route, RouteChoice, RouteMemory, RouteState, TranscriptError,
+    TranscriptRoute, Use,
+};
+
 use super::ClientError;
 use super::oauth1;
 use super::secret::{Secret, SecretSource};
@@ -32,6 +39,11 @@ pub struct LivePersonConfig {
     #[serde(default = "default_csds_cache_secs")]
     pub csds_cache_secs: u64,
     pub auth: LpAuth,
+    /// How transcripts are read: `auto` (content search; Messaging
+    /// Interactions once content search is refused, as it is documented
+    /// for a consumer's JWT only), `content_search`, or `interactions`.
+    #[serde(default)]
+    pub transcripts: TranscriptRoute,
     #[serde(default)]
     pub http: HttpConfig,
 }
@@ -200,6 +212,11 @@ pub struct LivePersonClient {
     upstream: Upstream,
     auth: Auth,
     domain: tokio::sync::Mutex<Option<(String, Instant)>>,
+    route: std::sync::Mutex<RouteState>,
+    memory: std::sync::Mutex<Option<Arc<dyn RouteMemory>>>,
+    waiting: std::sync::Mutex<transcripts::Waiting>,
+    /// One interactions batch at a time.
+    batching: tokio::sync::Mutex<()>,
 }
 
 impl LivePersonClient {
@@ -233,7 +250,19 @@ impl LivePersonClient {
             upstream,
             auth,
             domain: tokio::sync::Mutex::new(None),
+            route: std::sync::Mutex::new(RouteState {
+                mode: cfg.transcripts,
+                choice: None,
+            }),
+            memory: std::sync::Mutex::new(None),
+            waiting: std::sync::Mutex::default(),
+            batching: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The account (site) id.
+    pub fn account(&self) -> &str {
+        &self.cfg.account
     }
 
     pub fn upstream(&self) -> &Upstream {
@@ -318,64 +347,35 @@ impl LivePersonClient {
         Ok(url)
     }
 
-    /// Every record of one conversation. Follows `_metadata` paging when the
-    /// answer has it (a `next` link, or a `count` beyond what was read);
-    /// otherwise one answer is the whole.
-    pub async fn content(&self, conversation_id: &str) -> Result<Vec<Value>, HttpError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(rename = "messageEventRecords", default)]
-            records: Vec<Value>,
-            #[serde(rename = "_metadata")]
-            metadata: Option<Meta>,
+    /// `href` as a URL to follow: only to the msgHist domain itself (the
+    /// documentation's own examples point at an internal host), and always
+    /// with `source`.
+    fn own_link(&self, base: &str, href: &str) -> Option<reqwest::Url> {
+        let mut link = reqwest::Url::parse(href).ok()?;
+        let base = reqwest::Url::parse(base).ok()?;
+        if link.scheme() != base.scheme()
+            || link.host_str() != base.host_str()
+            || link.port_or_known_default() != base.port_or_known_default()
+        {
+            return None;
         }
-        let base = self.base().await?;
-        let mut url = self.url(
-            &base,
-            "conversations/conversation/content/search",
-            &[
-                ("conversationId", conversation_id.to_owned()),
-                ("source", self.cfg.source.clone()),
-            ],
-        )?;
-        let mut records = Vec::new();
-        loop {
-            let page: Page = self
-                .upstream
-                .send_json("content_search", |c| {
-                    self.sign(c.get(url.clone()), "GET", &url)
-                })
-                .await?;
-            let got = page.records.len();
-            records.extend(page.records);
-            let Some(meta) = page.metadata else { break };
-            let next = match meta.next.and_then(|n| n.href) {
-                Some(href) => reqwest::Url::parse(&href).ok(),
-                None if got > 0 && meta.count.is_some_and(|c| c > records.len()) => {
-                    let mut u = url.clone();
-                    let keep: Vec<(String, String)> = u
-                        .query_pairs()
-                        .filter(|(k, _)| k != "offset" && k != "limit")
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                    u.query_pairs_mut()
-                        .clear()
-                        .extend_pairs(keep)
-                        .append_pair("offset", &records.len().to_string())
-                        .append_pair("limit", &PAGE.to_string());
-                    Some(u)
-                }
-                None => None,
-            };
-            match next {
-                Some(n) if got > 0 => url = n,
-                _ => break,
-            }
+        if !link.query_pairs().any(|(k, _)| k == "source") {
+            link.query_pairs_mut()
+                .append_pair("source", &self.cfg.source);
         }
-        Ok(records)
+        Some(link)
     }
 
-    /// One conversations/search window, every page.
+    /// Whether searches should bring transcripts along now.
+    fn searches_bring_transcripts(&self) -> bool {
+        self.route.lock().expect("route lock").wants_interactions()
+            && self.waiting.lock().expect("waiting lock").has_room()
+    }
+
+    /// One conversations/search window, every page. Pages by offset; a
+    /// `next` link is followed only to the msgHist domain. Under the
+    /// interactions route, the pages bring transcripts, kept for
+    /// [`transcript`](Self::transcript).
     pub async fn search(&self, q: &Search) -> Result<Vec<ConversationInfo>, HttpError> {
         let base = self.base().await?;
         let mut body =
@@ -400,6 +400,8 @@ impl LivePersonClient {
         };
         let mut url = query(0)?;
         loop {
+            let heavy = self.searches_bring_transcripts();
+            body["contentToRetrieve"] = json!(transcripts::content_to_retrieve(heavy));
             // 204 No Content (documented): an empty window.
             let page: SearchPage = self
                 .upstream
@@ -407,47 +409,82 @@ impl LivePersonClient {
                     self.sign(c.post(url.clone()).json(&body), "POST", &url)
                 })
                 .await?;
-            let got = page.records.len();
-            out.extend(page.records.into_iter().map(|r| r.info));
+            let meta = page
+                .metadata
+                .as_ref()
+                .map(|m| (m.count, m.next.as_ref().and_then(|n| n.href.clone())));
+            let entries = page.entries();
+            let got = entries.len();
+            if heavy {
+                self.keep_transcripts(&entries);
+            }
+            out.extend(entries.iter().filter_map(|(_, e)| info_of(e)));
             offset += got;
-            let meta = page.metadata;
-            let count = meta.as_ref().and_then(|m| m.count).unwrap_or(0);
-            if got == 0 || offset >= count {
+            let more = match &meta {
+                Some((Some(count), _)) => offset < *count,
+                _ => got >= PAGE,
+            };
+            if got == 0 || !more {
                 break;
             }
-            // The server's own next link when it gives one; else the next offset.
             url = match meta
-                .and_then(|m| m.next)
-                .and_then(|n| n.href)
-                .and_then(|h| reqwest::Url::parse(&h).ok())
+                .and_then(|(_, href)| href)
+                .and_then(|h| self.own_link(&base, &h))
             {
-                Some(next) => next,
-                None => query(offset)?,
+                Some(next)
+                    if next
+                        .query_pairs()
+                        .any(|(k, v)| k == "offset" && v == offset.to_string()) =>
+                {
+                    next
+                }
+                _ => query(offset)?,
             };
         }
         Ok(out)
     }
 
-    /// conversation/search for up to 100 ids a call (to refetch `isPartial` ones).
-    pub async fn by_ids(&self, ids: &[String]) -> Result<Vec<ConversationInfo>, HttpError> {
+    /// How many conversations started in `[from, to]` (one window), and
+    /// the first of them: one conversations/search call of one result.
+    pub async fn first_conversation(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<(usize, Option<ConversationInfo>), HttpError> {
         let base = self.base().await?;
-        let mut out = Vec::new();
-        for chunk in ids.chunks(100) {
-            let url = self.url(
-                &base,
-                "conversations/conversation/search",
-                &[("source", self.cfg.source.clone())],
-            )?;
-            let body = json!({"conversationIds": chunk});
-            let page: SearchPage = self
-                .upstream
-                .send_json_or_default("conversation_search", |c| {
-                    self.sign(c.post(url.clone()).json(&body), "POST", &url)
-                })
-                .await?;
-            out.extend(page.records.into_iter().map(|r| r.info));
+        let url = self.url(
+            &base,
+            "conversations/search",
+            &[
+                ("offset", "0".into()),
+                ("limit", "1".into()),
+                ("sort", "start:desc".into()),
+                ("v", "2".into()),
+                ("source", self.cfg.source.clone()),
+            ],
+        )?;
+        let body = json!({"start": {"from": from, "to": to}, "status": ["OPEN", "CLOSE"],
+            "contentToRetrieve": transcripts::content_to_retrieve(false)});
+        let page: SearchPage = self
+            .upstream
+            .send_json_or_default("conversations_search", |c| {
+                self.sign(c.post(url.clone()).json(&body), "POST", &url)
+            })
+            .await?;
+        let count = page.metadata.as_ref().and_then(|m| m.count);
+        let first = page.entries().first().and_then(|(_, e)| info_of(e));
+        Ok((count.unwrap_or(usize::from(first.is_some())), first))
+    }
+
+    /// conversation/search for up to 100 ids a call (to refetch `isPartial`
+    /// ones); under the interactions route, with their transcripts.
+    pub async fn by_ids(&self, ids: &[String]) -> Result<Vec<ConversationInfo>, HttpError> {
+        let heavy = self.route.lock().expect("route lock").wants_interactions();
+        let entries = self.by_ids_with(ids, heavy).await?;
+        if heavy {
+            self.keep_transcripts(&entries);
         }
-        Ok(out)
+        Ok(entries.iter().filter_map(|(_, e)| info_of(e)).collect())
     }
 
     /// Conversations started in `[since, until]` (in 3-month windows) and
@@ -458,6 +495,7 @@ impl LivePersonClient {
         until: i64,
         updated_since: Option<i64>,
     ) -> Result<Vec<ConversationInfo>, HttpError> {
+        self.forget_waiting();
         let mut out = Vec::new();
         for (from, to) in windows(since, until) {
             let q = Search {
@@ -487,6 +525,18 @@ impl LivePersonClient {
     }
 }
 
+/// An entry's `info`; one that cannot be read is left out, loudly.
+fn info_of(entry: &Value) -> Option<ConversationInfo> {
+    match ConversationInfo::deserialize(&entry["info"]) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            tracing::warn!(conversation = %entry["info"]["conversationId"], error = %e,
+                "conversations/search: an entry's info cannot be read: left out");
+            None
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Meta {
     count: Option<usize>,
@@ -503,12 +553,22 @@ struct SearchPage {
     #[serde(rename = "_metadata")]
     metadata: Option<Meta>,
     #[serde(rename = "conversationHistoryRecords", default)]
-    records: Vec<SearchRecord>,
+    records: Vec<Value>,
 }
 
-#[derive(Deserialize)]
-struct SearchRecord {
-    info: ConversationInfo,
+impl SearchPage {
+    /// Each entry with its conversation id (entries without one dropped).
+    fn entries(self) -> Vec<(String, Value)> {
+        self.records
+            .into_iter()
+            .filter_map(|e| {
+                Some((
+                    crate::format::interactions::conversation_id(&e)?.to_owned(),
+                    e,
+                ))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! Reading a LivePerson as strict as its documentation (`sim --strict`):
+//! content search only for a consumer's JWT, transcripts by Messaging
+//! Interactions for a brand's app key, silent paging, internal links, a
+//! daemon's `since` that long-running conversations outlive.
+
+use crate::support::{convsync, platforms_toml};
+use convsync::format::Mapping;
+use convsync::http::{HttpConfig, Metrics};
+use convsync::platform::liveperson::{
+    LivePersonClient, LivePersonConfig, LpAuth, Search, TranscriptRoute,
+};
+use convsync::platform::secret::SecretSource;
+use convsync::sim::{Sim, SimConfig};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+async fn strict(cfg: SimConfig) -> Sim {
+    Sim::start(
+        SimConfig {
+            liveperson_strict: true,
+            ..cfg
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn app_key(sim: &Sim) -> LpAuth {
+    let c = &sim.shared.creds;
+    LpAuth::AppKey {
+        consumer_key: SecretSource::Value(c.consumer_key.clone()),
+        consumer_secret: SecretSource::Value(c.consumer_secret.clone()),
+        token: SecretSource::Value(c.token.clone()),
+        token_secret: SecretSource::Value(c.token_secret.clone()),
+    }
+}
+
+fn client(sim: &Sim, auth: LpAuth, transcripts: TranscriptRoute) -> LivePersonClient {
+    let toml = format!(
+        "account = {:?}\nsource = \"convsync_tests\"\ncsds_url = {:?}\n[auth]\nbearer = {{ value = \"x\" }}\n[http]\nrequests_per_second = 1000\nburst = 100\nserver_error_delays_secs = [0.01]\ntransient_backoff_secs = 0.01\nmax_backoff_secs = 0.1\n",
+        sim.shared.creds.account,
+        sim.base_url()
+    );
+    let mut cfg: LivePersonConfig = toml::from_str(&toml).unwrap();
+    cfg.auth = auth;
+    cfg.transcripts = transcripts;
+    let _: &HttpConfig = &cfg.http;
+    LivePersonClient::new(&cfg, Arc::new(Metrics::default())).unwrap()
+}
+
+/// A config for the daemon against `sim`, its LivePerson reading with the
+/// brand's app key; `sync_extra` goes into `[sync]`.
+fn app_key_config(dir: &Path, sim: &Sim, sync_extra: &str) -> PathBuf {
+    let c = &sim.shared.creds;
+    let platforms = platforms_toml(sim, sim).replacen(
+        &format!("[liveperson.auth]\nbearer = {{ value = \"{}\" }}\n", c.bearer),
+        &format!(
+            "[liveperson.auth]\nconsumer_key = {{ value = \"{}\" }}\nconsumer_secret = {{ value = \"{}\" }}\ntoken = {{ value = \"{}\" }}\ntoken_secret = {{ value = \"{}\" }}\n",
+            c.consumer_key, c.consumer_secret, c.token, c.token_secret
+        ),
+        1,
+    );
+    assert!(platforms.contains("consumer_key"), "{platforms}");
+    let text = format!(
+        "{platforms}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.2\nmetrics_listen = \"\"\n{sync_extra}\n",
+        dir.join("state"),
+    );
+    let path = dir.join("convsync.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn requests(sim: &Sim, endpoint: &str, status: u16) -> u64 {
+    sim.stats()
+        .requests
+        .get(endpoint)
+        .and_then(|m| m.get(&status))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn expected(sim: &Sim, grown: bool) -> BTreeMap<String, Vec<String>> {
+    let map = Mapping::default();
+    sim.shared
+        .lp
+        .conversations
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.id.clone(),
+                sim.shared.expected_external_ids(&c.id, &map, grown)?,
+            ))
+        })
+        .collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn an_app_key_syncs_every_conversation_once_by_interactions_and_remembers_it() {
+    let sim = strict(SimConfig {
+        conversations: 40,
+        growth: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = app_key_config(dir.path(), &sim, "since = \"2000-01-01\"");
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+
+    // Every conversation exactly once and in order, with the externalIds
+    // content search would have given.
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim, false));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    // Content search was refused, and said once.
+    let refused = requests(&sim, "lp.content_search", 401);
+    assert!((1..=16).contains(&refused), "{refused}");
+    assert_eq!(
+        err.matches("transcripts come by Messaging Interactions")
+            .count(),
+        1,
+        "{err}"
+    );
+    // Transcripts rode on discovery and batches, never a heavy default.
+    assert_eq!(sim.stats().searches_without_content_to_retrieve, 0);
+    // (One a cycle refetches partial ones; one batch brings 40 transcripts.
+    // One at a time would be 40.)
+    let by_id = requests(&sim, "lp.conversation_search", 200);
+    assert!(by_id <= 6, "{by_id} conversation/search calls for 40");
+
+    // The choice is remembered: a second run does not ask content search.
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(requests(&sim, "lp.content_search", 401), refused);
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_next_link_to_an_internal_host_is_not_followed() {
+    // The documentation's own links point at https://localhost:8082
+    // without `source`: convsync pages by its own offset.
+    let sim = strict(SimConfig {
+        conversations: 250,
+        growth: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let lp = client(&sim, app_key(&sim), TranscriptRoute::Auto);
+    let now = convsync::clock::now_ms();
+    let q = Search {
+        start_from: now - 40 * 24 * 3600 * 1000,
+        start_to: now,
+        status: vec!["OPEN".into(), "CLOSE".into()],
+        latest_update_from: None,
+    };
+    let found = lp.search(&q).await.unwrap();
+    let ids: BTreeSet<&str> = found.iter().map(|c| c.conversation_id.as_str()).collect();
+    assert_eq!(ids.len(), 250);
+    assert_eq!(requests(&sim, "lp.conversations_search", 200), 3);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn content_search_that_pages_without_saying_so_is_read_whole() {
+    // Strict content search answers 50 records unless asked for more, and
+    // says nothing of the rest.
+    let sim = strict(SimConfig {
+        conversations: 4,
+        messages: 90,
+        growth: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let jwt = LpAuth::Bearer(SecretSource::Value(sim.shared.creds.consumer_jwt.clone()));
+    let lp = client(&sim, jwt, TranscriptRoute::ContentSearch);
+    let mut long = 0;
+    for c in &sim.shared.lp.conversations {
+        let want: BTreeSet<String> = sim
+            .shared
+            .lp
+            .records(c)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        if want.len() > 100 {
+            long += 1;
+        }
+        let got = lp.content(&c.id).await.unwrap();
+        assert_eq!(got.len(), want.len(), "conversation {}", c.id);
+        let got: BTreeSet<String> = got.iter().map(|r| r.to_string()).collect();
+        assert_eq!(got, want, "conversation {}", c.id);
+    }
+    assert!(long > 0, "a conversation longer than two pages");
+    // A brand's app key is refused there, as documented.
+    let brand = client(&sim, app_key(&sim), TranscriptRoute::ContentSearch);
+    let id = &sim.shared.lp.conversations[0].id;
+    let e = brand.content(id).await.unwrap_err();
+    assert!(e.is_refused(), "{e}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn both_routes_give_the_same_identities() {
+    let sim = strict(SimConfig {
+        conversations: 30,
+        growth: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let jwt = LpAuth::Bearer(SecretSource::Value(sim.shared.creds.consumer_jwt.clone()));
+    let by_search = client(&sim, jwt, TranscriptRoute::ContentSearch);
+    let by_interactions = client(&sim, app_key(&sim), TranscriptRoute::Interactions);
+    let ids: Vec<String> = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    by_interactions.hint(&ids);
+    let identity = |id: &str, records: &[serde_json::Value]| -> BTreeSet<String> {
+        records
+            .iter()
+            .map(|r| convsync::format::identity::record_identity(id, r))
+            .collect()
+    };
+    for id in &ids {
+        let a = by_search.transcript(id).await.unwrap();
+        let b = by_interactions.transcript(id).await.unwrap();
+        assert_eq!(a.records.len(), b.records.len(), "conversation {id}");
+        assert_eq!(
+            identity(id, &a.records),
+            identity(id, &b.records),
+            "conversation {id}"
+        );
+        let consumer_wrote = a
+            .records
+            .iter()
+            .any(|r| r["originatorMetadata"]["role"] == "CONSUMER");
+        assert_eq!(
+            b.consumer.is_some(),
+            consumer_wrote,
+            "names from the participants list: conversation {id}"
+        );
+    }
+    // Thirty transcripts, one conversation/search call.
+    assert_eq!(requests(&sim, "lp.conversation_search", 200), 1);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_that_started_before_since_and_gains_messages_is_found() {
+    // Conversations start over the last 30 days; `since` is 10 days ago.
+    // The OPEN ones that started earlier keep receiving messages.
+    let sim = strict(SimConfig {
+        conversations: 40,
+        growth: 2,
+        grow_every: std::time::Duration::from_millis(50),
+        ..SimConfig::default()
+    })
+    .await;
+    let since_ms = convsync::clock::now_ms() - 10 * 24 * 3600 * 1000;
+    let since = chrono::DateTime::from_timestamp_millis(since_ms)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+    let older_open: Vec<String> = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .filter(|c| c.open && c.start_ms < since_ms - 24 * 3600 * 1000)
+        .map(|c| c.id.clone())
+        .collect();
+    assert!(older_open.len() >= 3, "{older_open:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = app_key_config(dir.path(), &sim, &format!("since = {since:?}"));
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ledger = sim.shared.ledger_external_ids();
+    let want = expected(&sim, true);
+    for id in &older_open {
+        assert_eq!(ledger.get(id), want.get(id), "conversation {id}");
+    }
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_message_record_dead_letters_only_its_conversation() {
+    let sim = strict(SimConfig {
+        conversations: 12,
+        growth: 0,
+        poison: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = app_key_config(dir.path(), &sim, "since = \"2000-01-01\"");
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let poison = sim.shared.lp.conversations[0].id.clone();
+    let mut want = expected(&sim, false);
+    want.remove(&poison);
+    assert_eq!(sim.shared.ledger_external_ids(), want);
+    let store =
+        convsync::store::Store::open(&dir.path().join("state").join("convsync.redb")).unwrap();
+    let dead = store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].conversation_id, poison);
+    assert_eq!(dead[0].class, "convert");
+    let m = &dead[0].message;
+    assert!(m.contains(&poison), "{m}");
+    assert!(m.contains("messageRecords[") && m.contains("].seq"), "{m}");
+    sim.stop().await;
+}
