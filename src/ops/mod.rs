@@ -9,6 +9,7 @@
 //! - [`demo`]: the simulator and the daemon, checked against each other.
 //! - [`backfill`], [`migrate`], [`dead_letters`]: the one-shot jobs.
 //! - [`verify`]: the daemon's pipeline compared with its target.
+//! - [`doctor`]: a config checked against the real platforms, read-only.
 //! - [`sim`]: the simulator's config for convsync.
 //! - [`store`]: the one way the commands open the store.
 
@@ -17,6 +18,7 @@ pub mod convert;
 pub mod daemon;
 pub mod dead_letters;
 pub mod demo;
+pub mod doctor;
 pub mod migrate;
 pub mod platforms;
 pub mod sim;

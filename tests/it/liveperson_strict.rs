@@ -322,3 +322,86 @@ async fn a_malformed_message_record_dead_letters_only_its_conversation() {
     assert!(m.contains("messageRecords[") && m.contains("].seq"), "{m}");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn doctor_on_an_app_key_reports_content_search_refused_and_interactions_working() {
+    // The config `convsync sim --strict --write-config` writes.
+    let sim = Sim::start(
+        SimConfig {
+            conversations: 25,
+            growth: 0,
+            strict: true,
+            liveperson_strict: true,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let written = convsync::ops::sim::sim_config_toml(&sim, 500);
+    assert!(written.contains("consumer_key"), "an app key: {written}");
+    let cfg = dir.path().join("sim.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{written}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.2\nsince = \"2000-01-01\"\nmetrics_listen = \"\"\n",
+            dir.path().join("state")
+        ),
+    )
+    .unwrap();
+    let out = convsync(&cfg, &["doctor"]).await;
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+    let line = |check: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(check))
+            .unwrap_or_else(|| panic!("no {check} in\n{table}"))
+            .to_owned()
+    };
+    assert!(
+        line("liveperson: content search").contains("warn"),
+        "{table}"
+    );
+    assert!(
+        line("liveperson: content search").contains("401"),
+        "{table}"
+    );
+    assert!(
+        line("liveperson: interactions transcript").contains(" ok "),
+        "{table}"
+    );
+    assert!(
+        line("liveperson: transcript route").contains("Messaging Interactions"),
+        "{table}"
+    );
+    // Read-only: nothing posted, no store.
+    assert_eq!(sim.stats().delivered_activities, 0);
+    assert!(!dir.path().join("state").exists());
+
+    // Then the daemon delivers every conversation once, in order.
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sim.shared.ledger_external_ids(), expected(&sim, false));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+
+    // Content search alone cannot run on this account: doctor says so.
+    let only = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("transcripts = \"auto\"", "transcripts = \"content_search\"");
+    std::fs::write(&cfg, only).unwrap();
+    let out = convsync(&cfg, &["doctor", "--json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["can_run"], false);
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "fail")
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"liveperson: content search"), "{report}");
+    sim.stop().await;
+}

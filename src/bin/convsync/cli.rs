@@ -157,6 +157,25 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
 
+    /// Check a config against the real platforms before the first run, and
+    /// say what to change. Read-only: it writes nothing, posts nothing and
+    /// opens no store.
+    ///
+    /// It finds the msgHist domain (CSDS), lists one conversation of the
+    /// last 88 days, reads its transcript by content search and by
+    /// Messaging Interactions (as liveperson.transcripts uses them), gets a
+    /// Hubster token and reads one conversation of hubster.hub_id. Prints a
+    /// table: check, result (ok, warn, FAIL, skip), what it saw, what to
+    /// change.
+    ///
+    /// Exit codes: 0 the configured pipeline can run; 1 a check failed;
+    /// 2 bad config.
+    ///
+    /// Example:
+    ///   convsync --config /etc/convsync/config.toml doctor
+    #[command(verbatim_doc_comment)]
+    Doctor(DoctorArgs),
+
     /// What the daemon has done: conversations, activities delivered,
     /// watermark and lag, dead letters, pending intents. Works while the
     /// daemon runs (asking its endpoint) and while it does not (reading
@@ -310,6 +329,13 @@ pub struct FetchArgs {
     /// Indent the JSON.
     #[arg(long)]
     pub pretty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Print the checks as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,8 @@
 //! [`Exit`] (main maps errors).
 
 use crate::cli::{
-    BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, FetchArgs,
-    MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs, VerifyArgs,
+    BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, DoctorArgs,
+    FetchArgs, MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs, VerifyArgs,
 };
 use crate::exit::Exit;
 use crate::progress::{Comparison, Progress};
@@ -197,6 +197,49 @@ pub async fn verify_daemon(args: VerifyArgs, config: &Config) -> anyhow::Result<
     let mut each = |c: &ConversationCheck| progress.checked(c);
     let (report, path) = ops::verify::daemon(config, args.report.as_deref(), &mut each).await?;
     Ok(print_verify(&report, &path))
+}
+
+pub async fn doctor(args: DoctorArgs, config: &Config) -> anyhow::Result<Exit> {
+    use convsync::ops::doctor::Outcome;
+    let report = ops::doctor::doctor(config).await;
+    if args.json {
+        print_json(&report, true)?;
+    } else {
+        let width = report
+            .checks
+            .iter()
+            .map(|c| c.check.chars().count())
+            .max()
+            .unwrap_or(5);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{:width$}  RESULT  DETAIL", "CHECK")?;
+        for c in &report.checks {
+            let result = match c.outcome {
+                Outcome::Ok => "ok",
+                Outcome::Warn => "warn",
+                Outcome::Fail => "FAIL",
+                Outcome::Skip => "skip",
+            };
+            writeln!(out, "{:width$}  {result:6}  {}", c.check, c.detail)?;
+            if !c.fix.is_empty() {
+                writeln!(out, "{:width$}          change: {}", "", c.fix)?;
+            }
+        }
+        writeln!(
+            out,
+            "\n{}",
+            if report.can_run {
+                "The configured pipeline can run."
+            } else {
+                "The configured pipeline cannot run: change what FAIL says."
+            }
+        )?;
+    }
+    Ok(if report.can_run {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
 }
 
 /// Prints a comparison's summary; its exit.

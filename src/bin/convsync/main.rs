@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => block_on(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
         Command::Verify(args) => block_on(commands::verify_daemon(args, &config)),
+        Command::Doctor(args) => block_on(commands::doctor(args, &config)),
         Command::Backfill(args) => block_on(commands::backfill(args, &config)),
         Command::Migrate(args) => block_on(commands::migrate(args, &config)),
         Command::DeadLetters(args) => block_on(commands::dead_letters(args, &config)),

@@ -1,0 +1,351 @@
+//! `doctor`: a read-only check of a config against the real platforms,
+//! before the first run on an account. It finds the msgHist domain, lists
+//! one conversation, reads its transcript by each LivePerson route, gets a
+//! Hubster token and reads one of the hub's conversations: it writes
+//! nothing, posts nothing and opens no store. Each check says what to
+//! change when it fails.
+
+use crate::clock::now_ms;
+use crate::config::{Config, SinkConfig};
+use crate::format::hubster::IntegrationType;
+use crate::http::{HttpError, Metrics};
+use crate::platform::hubster::HubsterClient;
+use crate::platform::liveperson::{LivePersonClient, TranscriptError, TranscriptRoute};
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    /// Works, with something to know.
+    Warn,
+    /// The configured pipeline cannot run until this is changed.
+    Fail,
+    /// Not checked (not used, or nothing to check it on).
+    Skip,
+}
+
+/// One check: what, how it came out, what was seen, and what to change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: String,
+    pub outcome: Outcome,
+    pub detail: String,
+    /// What to change (empty when nothing).
+    pub fix: String,
+}
+
+/// Every check, and whether the configured pipeline can run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub can_run: bool,
+}
+
+/// How long one check may take (retries included).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An error's text, marked when the server refused the credentials.
+fn said(e: HttpError) -> String {
+    if e.is_refused() {
+        format!("refused: {e}")
+    } else {
+        e.to_string()
+    }
+}
+
+async fn timed<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    }
+}
+
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn push(&mut self, check: &str, outcome: Outcome, detail: String, fix: &str) {
+        self.0.push(Check {
+            check: check.to_owned(),
+            outcome,
+            detail,
+            fix: fix.to_owned(),
+        });
+    }
+}
+
+/// Runs every check of `config`.
+pub async fn doctor(config: &Config) -> Report {
+    let mut c = Checks(Vec::new());
+    liveperson(config, &mut c).await;
+    hubster(config, &mut c).await;
+    let can_run = c.0.iter().all(|k| k.outcome != Outcome::Fail);
+    Report {
+        checks: c.0,
+        can_run,
+    }
+}
+
+async fn liveperson(config: &Config, c: &mut Checks) {
+    let Some(cfg) = &config.liveperson else {
+        c.push(
+            "liveperson: config",
+            Outcome::Fail,
+            "no [liveperson] section".into(),
+            "add [liveperson] with account, source and auth (README: Configuration)",
+        );
+        return;
+    };
+    let lp = match LivePersonClient::new(cfg, Arc::new(Metrics::default())) {
+        Ok(lp) => lp,
+        Err(e) => {
+            c.push(
+                "liveperson: credentials",
+                Outcome::Fail,
+                e.to_string(),
+                "set the environment variable or systemd credential named in [liveperson.auth]",
+            );
+            return;
+        }
+    };
+    match timed(async { lp.base().await.map_err(|e| e.to_string()) }).await {
+        Ok(base) => c.push(
+            "liveperson: msgHist domain",
+            Outcome::Ok,
+            if cfg.domain.is_some() {
+                format!("{base} (configured)")
+            } else {
+                format!("{base} (from CSDS {})", cfg.csds_url)
+            },
+            "",
+        ),
+        Err(e) => {
+            c.push(
+                "liveperson: msgHist domain",
+                Outcome::Fail,
+                e,
+                "check liveperson.account and liveperson.csds_url, or give liveperson.domain",
+            );
+            return;
+        }
+    }
+
+    // One window (88 days: within three calendar months however they
+    // fall, after rounding to 10 minutes), one result.
+    let now = now_ms();
+    let from = now - 88 * 24 * 3600 * 1000;
+    let found = timed(async { lp.first_conversation(from, now).await.map_err(said) }).await;
+    let conversation = match found {
+        Ok((n, first)) => {
+            c.push(
+                "liveperson: conversations/search",
+                Outcome::Ok,
+                format!("{n} conversation(s) started in the last 88 days"),
+                "",
+            );
+            first.map(|f| f.conversation_id)
+        }
+        Err(e) => {
+            let fix = if e.starts_with("refused") {
+                "liveperson.auth: a brand's app key (consumer_key, consumer_secret, token, token_secret) allowed to read Messaging Interactions"
+            } else {
+                "check the network path to the msgHist domain and liveperson.source"
+            };
+            c.push("liveperson: conversations/search", Outcome::Fail, e, fix);
+            return;
+        }
+    };
+    let Some(id) = conversation else {
+        c.push(
+            "liveperson: transcripts",
+            Outcome::Warn,
+            "no conversation in the last 88 days to read a transcript of".into(),
+            "run doctor again once the account has a conversation",
+        );
+        return;
+    };
+
+    let mode = cfg.transcripts;
+    let search = if mode == TranscriptRoute::Interactions {
+        c.push(
+            "liveperson: content search",
+            Outcome::Skip,
+            "not used (transcripts = \"interactions\")".into(),
+            "",
+        );
+        None
+    } else {
+        let r = timed(async { lp.content(&id).await.map_err(said) }).await;
+        let works = r.is_ok();
+        match r {
+            Ok(records) => c.push(
+                "liveperson: content search",
+                Outcome::Ok,
+                format!("{} record(s) of conversation {id}", records.len()),
+                "",
+            ),
+            Err(e) => {
+                let (outcome, fix) = match mode {
+                    TranscriptRoute::ContentSearch => (
+                        Outcome::Fail,
+                        "set liveperson.transcripts = \"auto\" (or \"interactions\"): content search is documented for a consumer's JWT",
+                    ),
+                    _ => (
+                        Outcome::Warn,
+                        "none: transcripts = \"auto\" reads Messaging Interactions instead",
+                    ),
+                };
+                c.push("liveperson: content search", outcome, e, fix);
+            }
+        }
+        Some(works)
+    };
+    let interactions = if mode == TranscriptRoute::ContentSearch {
+        c.push(
+            "liveperson: interactions transcript",
+            Outcome::Skip,
+            "not used (transcripts = \"content_search\")".into(),
+            "",
+        );
+        None
+    } else {
+        let r = timed(async {
+            lp.interactions_transcript(&id).await.map_err(|e| match &e {
+                TranscriptError::Http(h) if h.is_refused() => format!("refused: {e}"),
+                _ => e.to_string(),
+            })
+        })
+        .await;
+        let works = r.is_ok();
+        match r {
+            Ok(f) => c.push(
+                "liveperson: interactions transcript",
+                Outcome::Ok,
+                format!("{} record(s) of conversation {id}", f.records.len()),
+                "",
+            ),
+            Err(e) => {
+                let outcome = if mode == TranscriptRoute::Auto && search == Some(true) {
+                    Outcome::Warn
+                } else {
+                    Outcome::Fail
+                };
+                let fix = if e.starts_with("refused") {
+                    "liveperson.auth: a brand's app key allowed to read Messaging Interactions"
+                } else {
+                    "see the error; `convsync fetch liveperson --conversation-id ID` shows the transcript"
+                };
+                c.push("liveperson: interactions transcript", outcome, e, fix);
+            }
+        }
+        Some(works)
+    };
+    let route = match (mode, search, interactions) {
+        (TranscriptRoute::Auto, Some(true), _)
+        | (TranscriptRoute::ContentSearch, Some(true), _) => Some("content search"),
+        (_, _, Some(true)) => Some("Messaging Interactions"),
+        _ => None,
+    };
+    match route {
+        Some(r) => c.push(
+            "liveperson: transcript route",
+            Outcome::Ok,
+            format!("transcripts will come by {r}"),
+            "",
+        ),
+        None => c.push(
+            "liveperson: transcript route",
+            Outcome::Fail,
+            "no configured route can read a transcript".into(),
+            "fix the credentials above, or choose another liveperson.transcripts",
+        ),
+    }
+}
+
+async fn hubster(config: &Config, c: &mut Checks) {
+    let needed = matches!(config.sync.sink, SinkConfig::Hubster);
+    let Some(cfg) = &config.hubster else {
+        c.push(
+            "hubster: config",
+            if needed { Outcome::Fail } else { Outcome::Skip },
+            "no [hubster] section".into(),
+            if needed {
+                "add [hubster] (README: Configuration), or set sync.sink to files"
+            } else {
+                ""
+            },
+        );
+        return;
+    };
+    let hub = match HubsterClient::new(cfg, Arc::new(Metrics::default())) {
+        Ok(h) => h,
+        Err(e) => {
+            c.push(
+                "hubster: credentials",
+                Outcome::Fail,
+                e.to_string(),
+                "set the environment variable or systemd credential named in hubster.client_secret",
+            );
+            return;
+        }
+    };
+    match timed(async { hub.token(false).await.map_err(said) }).await {
+        Ok(_) => c.push(
+            "hubster: token",
+            Outcome::Ok,
+            format!("a token from {}", cfg.identity_url),
+            "",
+        ),
+        Err(e) => {
+            let fix = if e.starts_with("refused") {
+                "check hubster.client_id and hubster.client_secret"
+            } else {
+                "check hubster.identity_url and the network path to it"
+            };
+            c.push("hubster: token", Outcome::Fail, e, fix);
+            return;
+        }
+    }
+    let Some(hub_id) = &cfg.hub_id else {
+        c.push(
+            "hubster: read activities",
+            Outcome::Skip,
+            "hubster.hub_id is not set: no conversation to read".into(),
+            "set hubster.hub_id to check reading (needed by migrations from Hubster)",
+        );
+        return;
+    };
+    let read = timed(async {
+        let list = hub
+            .established(hub_id)
+            .await
+            .map_err(|e| format!("established conversations of hub {hub_id}: {e}"))?;
+        let Some(first) = list.first() else {
+            return Ok(format!("hub {hub_id} has no conversation yet"));
+        };
+        let acts = hub
+            .activities(&first.conversation_id, &IntegrationType::SENDERS, 0)
+            .await
+            .map_err(|e| format!("activities of {}: {e}", first.conversation_id))?;
+        Ok(format!(
+            "{} conversation(s) in hub {hub_id}; {} activities read from {}",
+            list.len(),
+            acts.len(),
+            first.conversation_id
+        ))
+    })
+    .await;
+    match read {
+        Ok(detail) => c.push("hubster: read activities", Outcome::Ok, detail, ""),
+        Err(e) => c.push(
+            "hubster: read activities",
+            if needed { Outcome::Fail } else { Outcome::Warn },
+            e,
+            "check hubster.engine_url, hubster.hub_id and the token's scopes",
+        ),
+    }
+}
