@@ -39,6 +39,9 @@ impl Migration {
         let to_lp = self.cfg.direction() == Direction::ToLivePerson;
         let names = &names;
         let records = (!to_lp).then(|| self.record_source());
+        if let Some(r) = &records {
+            r.hint(&ids);
+        }
         let activities = to_lp.then(|| self.activity_source());
         let store = store.as_ref();
         // Several conversations in flight, reported in order.

@@ -30,6 +30,10 @@ impl Migration {
         if let (Endpoint::Hubster {}, Some(hub)) = (&self.cfg.target, &self.hub) {
             tokio::time::sleep(hub.read_lag()).await;
         }
+        if self.cfg.direction() == Direction::ToHubster {
+            // Interactions transcripts come 100 a call in this order.
+            self.record_source().hint(&ids);
+        }
         let pipeline = self.cfg.pipeline().to_owned();
         let mut report = VerifyReport {
             migration: self.cfg.name.clone(),
