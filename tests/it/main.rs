@@ -9,5 +9,6 @@ mod liveperson_strict;
 mod migrate;
 mod pipeline;
 mod roundtrip;
+mod schema;
 mod sim_cli;
 mod support;

@@ -14,6 +14,7 @@ pub mod hubster_in;
 pub mod identity;
 pub mod interactions;
 pub mod json;
+pub mod limits;
 pub mod liveperson;
 pub mod mapping;
 pub mod provenance;

@@ -53,6 +53,9 @@ pub mod kind {
     pub const SKIPPED_SENDER: &str = "skipped_sender";
     pub const UNMAPPED_ACTIVITY: &str = "unmapped_activity";
     pub const BROKEN_PROVENANCE: &str = "broken_provenance";
+    /// Structured content split, shortened or written as text to keep
+    /// within LivePerson's limits.
+    pub const FITTED_TO_LIVEPERSON: &str = "fitted_to_liveperson";
     /// A record whose dialogId and sequence come from its activity's
     /// externalId only (its provenance did not travel).
     pub const FROM_EXTERNAL_ID: &str = "restored_from_external_id";

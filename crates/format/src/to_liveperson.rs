@@ -333,6 +333,16 @@ fn classify(a: &Value, map: &Mapping, conversation_id: &str, report: &mut Report
                 }
                 Some(msg) => match rich::to_structured(&msg) {
                     Some(sc) => {
+                        // Within LivePerson's limits, or it is refused.
+                        let mut notes = Vec::new();
+                        let sc = crate::limits::fit(sc, &mut notes);
+                        for n in notes {
+                            report.warn(
+                                warn::FITTED_TO_LIVEPERSON,
+                                conversation_id,
+                                format!("activity {eid}: {n}"),
+                            );
+                        }
                         ev.insert("type".into(), "RichContentEvent".into());
                         ev.insert("content".into(), sc.to_string().into());
                         Some(Out::Content { event: ev, side })
