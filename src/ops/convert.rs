@@ -42,6 +42,9 @@ pub enum InputFormat {
 pub struct Options {
     pub direction: Direction,
     pub conversation_id: Option<String>,
+    /// The input file's name without its extension: the conversation id of
+    /// a LivePerson document whose records name none (no dialogId).
+    pub file_stem: Option<String>,
     pub pretty: bool,
     pub input_format: InputFormat,
     /// Worker threads for JSONL (0 = one per core).
@@ -203,14 +206,27 @@ fn single(
                 None => match format::main_dialog(&records)? {
                     Some(id) => id,
                     None if records.is_empty() => String::new(),
-                    None => {
-                        return Err(ConvertFailure::Input(
-                            "cannot tell the conversation id: no record has a dialogId; pass --conversation-id".into(),
-                        ));
-                    }
+                    None => match &opts.file_stem {
+                        Some(stem) => stem.clone(),
+                        None => {
+                            return Err(ConvertFailure::Input(
+                                "cannot tell the conversation id: no record has a dialogId and the input is not a file; pass --conversation-id".into(),
+                            ));
+                        }
+                    },
                 },
             };
-            let out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
+            let from_file_name = opts.conversation_id.is_none()
+                && !records.is_empty()
+                && format::main_dialog(&records)?.is_none();
+            let mut out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
+            if from_file_name {
+                out.report.warn(
+                    format::report::kind::CONVERSATION_ID_FROM_FILE_NAME,
+                    &id,
+                    format!("no record has a dialogId: conversation id {id:?} taken from the file's name (--conversation-id chooses another)"),
+                );
+            }
             let mut buf = Vec::new();
             Activity::write_array(&out.activities, &mut buf);
             if opts.pretty {
@@ -237,13 +253,23 @@ fn single(
                 }
                 _ => return Err(not_json_start()),
             };
-            let Some(id) = opts.conversation_id.clone().or(given) else {
+            let named = opts.conversation_id.clone().or(given);
+            let from_file_name = named.is_none();
+            let Some(id) = named.or_else(|| opts.file_stem.clone()) else {
                 return Err(ConvertFailure::Input(
-                    "Hubster activities do not name their conversation: pass --conversation-id"
+                    "Hubster activities do not name their conversation and the input is not a file: pass --conversation-id"
                         .into(),
                 ));
             };
-            let out = format::to_liveperson(&id, &activities, mapping, &HubsterResume::default())?;
+            let mut out =
+                format::to_liveperson(&id, &activities, mapping, &HubsterResume::default())?;
+            if from_file_name && !activities.is_empty() {
+                out.report.warn(
+                    format::report::kind::CONVERSATION_ID_FROM_FILE_NAME,
+                    &id,
+                    format!("the activities name no conversation: conversation id {id:?} taken from the file's name (--conversation-id chooses another)"),
+                );
+            }
             write_json(
                 output,
                 &serde_json::json!({ "messageEventRecords": out.records }),

@@ -82,11 +82,26 @@ fn bare_array_on_stdin_to_stdout() {
 }
 
 #[test]
-fn hubster_array_needs_a_conversation_id_and_converts_with_one() {
+fn hubster_array_is_named_by_its_file_or_a_conversation_id() {
     let input = data("hubster-get-activities.json");
-    let o = convsync(&["convert", "--from", "hubster", path(&input)], None);
+    // From stdin, nothing names the conversation.
+    let text = std::fs::read(&input).unwrap();
+    let o = convsync(&["convert", "--from", "hubster", "-"], Some(&text));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--conversation-id"), "{}", stderr(&o));
+    // From a file, its name does, and the report says so.
+    let o = convsync(&["convert", "--from", "hubster", path(&input)], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("conversation_id_from_file_name"),
+        "{}",
+        stderr(&o)
+    );
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        got["messageEventRecords"][0]["dialogId"],
+        "hubster-get-activities"
+    );
     let o = convsync(
         &[
             "convert",

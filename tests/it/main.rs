@@ -12,3 +12,4 @@ mod roundtrip;
 mod schema;
 mod sim_cli;
 mod support;
+mod visible;

@@ -625,7 +625,7 @@ fn unknown_role_policies() {
 }
 
 #[test]
-fn typing_is_dropped_and_seen_becomes_read_of_the_other_sides_messages() {
+fn typing_is_a_chat_state_and_seen_becomes_read_of_the_other_sides_messages() {
     let acts = json!([
         {"type": "message", "eventId": 1, "sender": sender("Agent"), "message": {"type": "text", "text": "a"}},
         {"type": "message", "eventId": 2, "sender": sender("Agent"), "message": {"type": "text", "text": "b"}},
@@ -641,11 +641,31 @@ fn typing_is_dropped_and_seen_becomes_read_of_the_other_sides_messages() {
         &HubsterResume::default(),
     )
     .unwrap();
-    assert_eq!(out.records.len(), 4);
-    assert_eq!(out.records[3]["event"]["status"], "READ");
-    assert_eq!(out.records[3]["event"]["sequenceList"], json!([0, 1]));
-    assert_eq!(out.report.warnings["dropped_typing"], 1);
+    assert_eq!(out.records.len(), 5);
+    // Typing is LivePerson's chat state COMPOSING, with no sequence.
+    assert_eq!(
+        out.records[2]["event"],
+        json!({"type": "ChatStateEvent", "chatState": "COMPOSING"})
+    );
+    assert!(out.records[2].get("sequence").is_none());
+    assert_eq!(out.records[3]["sequence"], 2);
+    assert_eq!(out.records[4]["event"]["status"], "READ");
+    assert_eq!(out.records[4]["event"]["sequenceList"], json!([0, 1]));
+    assert!(!out.report.warnings.contains_key("dropped_typing"));
     assert_eq!(out.report.warnings["skipped_sender"], 1);
+    // And back: typing, with the record it came from.
+    let text = serde_json::to_string(&out.records).unwrap();
+    let recs: Vec<format::liveperson::Record> = serde_json::from_str(&text).unwrap();
+    let map = Mapping::default();
+    let back = format::to_hubster(CONV, &recs, &map, &LpResume::default()).unwrap();
+    let typing: Vec<Value> = back
+        .activities
+        .iter()
+        .map(|a| a.to_value())
+        .filter(|a| a["type"] == "event" && a["event"]["type"] == "typing_on")
+        .collect();
+    assert_eq!(typing.len(), 1, "{typing:?}");
+    assert_eq!(typing[0]["eventId"], 3);
 }
 
 #[test]

@@ -218,6 +218,14 @@ pub enum Content<'a> {
     Image {
         url: String,
         alt: Option<Cow<'a, str>>,
+        title: Option<String>,
+        /// Where the image leads when opened (`urlAnchor`).
+        anchor: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        address: Option<String>,
     },
     Attachment {
         label: Cow<'a, str>,
@@ -225,17 +233,95 @@ pub enum Content<'a> {
         url: String,
     },
     Card(Card),
-    Carousel(Vec<Card>),
+    /// Items, and actions under them.
+    Carousel(Vec<Card>, Vec<Action>),
 }
 
-impl Content<'_> {
+impl<'a> Content<'a> {
     pub fn kind(&self) -> &'static str {
         match self {
             Content::Text(_) | Content::TextActions { .. } => "text",
             Content::Image { .. } => "image",
+            Content::Location { .. } => "location",
             Content::Attachment { .. } => "attachment",
             Content::Card(_) => "card",
-            Content::Carousel(_) => "carousel",
+            Content::Carousel(..) => "carousel",
+        }
+    }
+
+    /// The content with `actions` added (quick replies): where its type
+    /// has none, a card that shows the same.
+    pub fn with_actions(self, actions: Vec<Action>) -> Content<'a> {
+        if actions.is_empty() {
+            return self;
+        }
+        match self {
+            Content::Text(text) => Content::TextActions { text, actions },
+            Content::TextActions {
+                text,
+                actions: mut a,
+            } => {
+                a.extend(actions);
+                Content::TextActions { text, actions: a }
+            }
+            Content::Card(mut c) => {
+                c.actions.extend(actions);
+                Content::Card(c)
+            }
+            Content::Carousel(items, mut a) => {
+                a.extend(actions);
+                Content::Carousel(items, a)
+            }
+            Content::Image {
+                url,
+                alt,
+                title,
+                anchor,
+            } => {
+                let mut all: Vec<Action> = anchor
+                    .map(|u| Action::Link {
+                        title: title.clone().unwrap_or_else(|| "Open".into()),
+                        url: u,
+                    })
+                    .into_iter()
+                    .collect();
+                all.extend(actions);
+                Content::Card(Card {
+                    title,
+                    content: alt.map(Cow::into_owned),
+                    url: Some(url),
+                    actions: all,
+                    ..Card::default()
+                })
+            }
+            Content::Location {
+                latitude,
+                longitude,
+                address,
+            } => {
+                let mut all = vec![Action::Link {
+                    title: address.clone().unwrap_or_else(|| "Map".into()),
+                    url: crate::rich::maps_url(latitude, longitude),
+                }];
+                all.extend(actions);
+                Content::Card(Card {
+                    title: address,
+                    actions: all,
+                    ..Card::default()
+                })
+            }
+            Content::Attachment { label, url, .. } => {
+                let mut all = vec![Action::Link {
+                    title: label.clone().into_owned(),
+                    url,
+                }];
+                all.extend(actions);
+                Content::Card(Card {
+                    title: Some(label.into_owned()),
+                    actions: all,
+                    ..Card::default()
+                })
+            }
         }
     }
 }
@@ -340,12 +426,39 @@ impl Message<'_> {
                 out.extend_from_slice(b",\"actions\":");
                 Action::write_list(actions, out);
             }
-            Content::Image { url, alt } => {
+            Content::Image {
+                url,
+                alt,
+                title,
+                anchor,
+            } => {
                 out.extend_from_slice(b",\"url\":");
                 write_str(out, url);
                 if let Some(alt) = alt {
                     out.extend_from_slice(b",\"alt\":");
                     write_str(out, alt);
+                }
+                if let Some(t) = title {
+                    out.extend_from_slice(b",\"title\":");
+                    write_str(out, t);
+                }
+                if let Some(a) = anchor {
+                    out.extend_from_slice(b",\"urlAnchor\":");
+                    write_str(out, a);
+                }
+            }
+            Content::Location {
+                latitude,
+                longitude,
+                address,
+            } => {
+                out.extend_from_slice(b",\"latitude\":");
+                write_value(out, latitude);
+                out.extend_from_slice(b",\"longitude\":");
+                write_value(out, longitude);
+                if let Some(a) = address {
+                    out.extend_from_slice(b",\"address\":");
+                    write_str(out, a);
                 }
             }
             Content::Attachment {
@@ -361,7 +474,7 @@ impl Message<'_> {
                 write_str(out, url);
             }
             Content::Card(card) => card.write_fields(out),
-            Content::Carousel(items) => {
+            Content::Carousel(items, actions) => {
                 out.extend_from_slice(b",\"items\":[");
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -378,10 +491,16 @@ impl Message<'_> {
                     out.push(b'}');
                 }
                 out.push(b']');
+                if !actions.is_empty() {
+                    out.extend_from_slice(b",\"actions\":");
+                    Action::write_list(actions, out);
+                }
             }
         }
-        out.push(b',');
-        write_channels(out, &self.provenance);
+        if !self.provenance.is_empty() {
+            out.push(b',');
+            write_channels(out, &self.provenance);
+        }
         out.push(b'}');
     }
 }
@@ -429,9 +548,26 @@ impl PayloadEvent<'_> {
 pub enum Body<'a> {
     Message(Message<'a>),
     Event(PayloadEvent<'a>),
+    /// A documented event without a payload (`typing_on`, `typing_off`),
+    /// with the record it came from in `channels`.
+    Signal {
+        kind: &'static str,
+        provenance: Fields<'a>,
+    },
 }
 
 impl Body<'_> {
+    /// Without the copy of the LivePerson record messages and typing carry
+    /// (`mapping.keep_original = false`); payload events keep what they
+    /// carry, which is their content.
+    pub fn drop_original(&mut self) {
+        match self {
+            Body::Message(m) => m.provenance.clear(),
+            Body::Signal { provenance, .. } => provenance.clear(),
+            Body::Event(_) => {}
+        }
+    }
+
     /// `message:<type>` or `event:<payloadType>`, for reports.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -441,7 +577,13 @@ impl Body<'_> {
                 "attachment" => "message:attachment",
                 "card" => "message:card",
                 "carousel" => "message:carousel",
+                "location" => "message:location",
                 _ => "message:other",
+            },
+            Body::Signal { kind, .. } => match *kind {
+                "typing_on" => "event:typing_on",
+                "typing_off" => "event:typing_off",
+                _ => "event:other",
             },
             Body::Event(e) => match e.payload_type {
                 super::payload::ACCEPT_STATUS => "event:liveperson.accept-status",
@@ -508,7 +650,7 @@ impl Activity<'_> {
                 b"{\"type\":\"message\",\"eventTrigger\":\"",
                 a.sender.integration_type.message_trigger(),
             ),
-            Body::Event(_) => (
+            Body::Event(_) | Body::Signal { .. } => (
                 b"{\"type\":\"event\",\"eventTrigger\":\"",
                 a.sender.integration_type.event_trigger(),
             ),
@@ -538,6 +680,16 @@ impl Activity<'_> {
             Body::Event(e) => {
                 out.extend_from_slice(b",\"event\":");
                 e.write(out);
+            }
+            Body::Signal { kind, provenance } => {
+                out.extend_from_slice(b",\"event\":{\"type\":\"");
+                out.extend_from_slice(kind.as_bytes());
+                out.push(b'"');
+                if !provenance.is_empty() {
+                    out.push(b',');
+                    write_channels(out, provenance);
+                }
+                out.push(b'}');
             }
         }
         out.push(b'}');

@@ -101,8 +101,18 @@ pub struct Item {
     pub url: Option<String>,
     #[serde(default)]
     pub fallback_image_url: Option<String>,
+    /// The card's picture, as the documentation's own card example gives
+    /// it (its field table says `url`).
+    #[serde(default)]
+    pub image_url: Option<String>,
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// An item of a text may be a `contact`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// A contact item's properties.
+    #[serde(default)]
+    pub properties: Vec<Property>,
 }
 
 /// A contact's property.

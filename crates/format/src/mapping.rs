@@ -32,6 +32,12 @@ pub struct Mapping {
     /// The side whose integration establishes a Hubster conversation
     /// (Hubster documents establishing as the customer's act).
     pub establish_with: IntegrationType,
+    /// Carry a copy of the original with each converted item (LivePerson
+    /// `channels` metadata on Hubster messages, `hubsterActivity` on
+    /// LivePerson records), so that a round trip gives it back exactly.
+    /// Off, exports are about half the size and round trips keep what a
+    /// person sees, not every field.
+    pub keep_original: bool,
 }
 
 impl Default for Mapping {
@@ -46,6 +52,7 @@ impl Default for Mapping {
             unknown_role: UnknownRole::Agent,
             drop_unmapped: false,
             establish_with: IntegrationType::Customer,
+            keep_original: true,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod key {
     pub const RICH_CONTENT_JSON: &str = "richContentJson";
     pub const STATUS: &str = "status";
     pub const SEQUENCE_LIST: &str = "sequenceList";
+    pub const CHAT_STATE: &str = "chatState";
 }
 
 /// The `originatorMetadata` value meaning "the record had none".

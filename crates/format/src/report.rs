@@ -56,6 +56,8 @@ pub mod kind {
     /// Structured content split, shortened or written as text to keep
     /// within LivePerson's limits.
     pub const FITTED_TO_LIVEPERSON: &str = "fitted_to_liveperson";
+    /// A document whose records name no conversation, named by its file.
+    pub const CONVERSATION_ID_FROM_FILE_NAME: &str = "conversation_id_from_file_name";
     /// A record whose dialogId and sequence come from its activity's
     /// externalId only (its provenance did not travel).
     pub const FROM_EXTERNAL_ID: &str = "restored_from_external_id";

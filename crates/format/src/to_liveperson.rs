@@ -61,6 +61,8 @@ enum Out {
     },
     /// A READ receipt from `side`.
     Seen { side: Side },
+    /// An event record with no sequence (a chat state).
+    Event { event: Map<String, Value> },
 }
 
 fn identity(a: &Value) -> String {
@@ -137,7 +139,7 @@ pub fn to_liveperson(
     let present = outs.iter().filter_map(|(_, a, o)| match o {
         Out::Restored(r) => r.get("sequence").and_then(Value::as_i64),
         Out::Content { .. } => named(a, conversation_id).map(|(_, s)| s),
-        Out::Seen { .. } => None,
+        Out::Seen { .. } | Out::Event { .. } => None,
     });
     let mut last_seq = present.chain(resume.last_sequence).max();
     let mut unread: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
@@ -180,6 +182,11 @@ pub fn to_liveperson(
                 unread[side.other().index()].push(seq);
                 r.insert("sequence".into(), seq.into());
                 let r = Value::Object(r);
+                report.count(&record_kind(&r));
+                r
+            }
+            Out::Event { event } => {
+                let r = Value::Object(native(a, conversation_id, event_id, event, map));
                 report.count(&record_kind(&r));
                 r
             }
@@ -245,7 +252,10 @@ fn native(
     let is_carried =
         event.get("contentType").and_then(Value::as_str) == Some(HUBSTER_ACTIVITY_CONTENT_TYPE);
     r.insert("event".into(), event.into());
-    if !is_carried && let Value::Object(o) = a {
+    if !is_carried
+        && map.keep_original
+        && let Value::Object(o) = a
+    {
         let mut blob = o.clone();
         blob.remove("eventId");
         r.insert(HUBSTER_ACTIVITY_FIELD.into(), blob.into());
@@ -357,18 +367,35 @@ fn classify(a: &Value, map: &Mapping, conversation_id: &str, report: &mut Report
         }
         Some("event") => match a.get("event").and_then(In::Event::of) {
             Some(In::Event::Seen) => Some(Out::Seen { side }),
-            Some(In::Event::TypingOn | In::Event::TypingOff) => {
-                report.warn(
-                    warn::DROPPED_TYPING,
-                    conversation_id,
-                    format!("activity {eid}: typing event dropped"),
-                );
-                None
+            // Typing is a chat state on LivePerson.
+            Some(e @ (In::Event::TypingOn | In::Event::TypingOff)) => {
+                let state = if e == In::Event::TypingOn {
+                    "COMPOSING"
+                } else {
+                    "PAUSE"
+                };
+                let mut ev = Map::new();
+                ev.insert("type".into(), "ChatStateEvent".into());
+                ev.insert("chatState".into(), state.into());
+                Some(Out::Event { event: ev })
             }
-            Some(In::Event::Payload { payload_type, .. }) => unmapped(
-                report,
-                format!("payload event {payload_type:?} without LivePerson provenance"),
-            ),
+            // A payload no LivePerson console renders: a text a person can
+            // read, naming it (the activity itself travels with the record).
+            Some(In::Event::Payload {
+                payload_type,
+                payload,
+            }) => {
+                let mut ev = Map::new();
+                ev.insert("type".into(), "ContentEvent".into());
+                ev.insert("contentType".into(), "text/plain".into());
+                let shown = match &payload {
+                    Value::Null => format!("[{payload_type}]"),
+                    Value::String(s) => format!("[{payload_type}] {s}"),
+                    other => format!("[{payload_type}] {other}"),
+                };
+                ev.insert("message".into(), shown.into());
+                Some(Out::Content { event: ev, side })
+            }
             None => unmapped(
                 report,
                 format!(
@@ -418,6 +445,23 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
             Ok(Some(src.record(ev)?))
         }
         Some("event") => {
+            if let Some(ev) = a.get("event")
+                && matches!(
+                    ev.get("type").and_then(Value::as_str),
+                    Some("typing_on" | "typing_off")
+                )
+            {
+                let Some(src) = Source::from_channels(ev) else {
+                    return Ok(None);
+                };
+                let Some(state) = src.str(key::CHAT_STATE)? else {
+                    return Ok(None);
+                };
+                let mut e = Map::new();
+                e.insert("type".into(), "ChatStateEvent".into());
+                e.insert(key::CHAT_STATE.into(), state.into());
+                return Ok(Some(src.record(e)?));
+            }
             let Some(ptype) = a.str_at(&["event", "payloadType"]) else {
                 return Ok(None);
             };

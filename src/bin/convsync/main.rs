@@ -118,9 +118,18 @@ fn run_convert(args: ConvertArgs, config: &Config) -> anyhow::Result<Exit> {
         .filter(|p| p.as_os_str() != "-")
         .map_or("<stdin>".into(), |p| p.display().to_string());
     let mut output = open_output(&args.output)?;
+    // A content-search response names no conversation when its records
+    // have no dialogId: the file's name then says which it is.
+    let file_stem = args
+        .input
+        .as_ref()
+        .filter(|p| p.as_os_str() != "-")
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
     let opts = Options {
         direction,
         conversation_id: args.conversation_id,
+        file_stem,
         pretty: args.pretty,
         input_format: args.input_format.into(),
         threads: args.threads,

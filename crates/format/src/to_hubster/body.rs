@@ -195,6 +195,8 @@ pub(super) fn body<'a>(
                 }
             }
         }
+        // Typing, as Hubster says it.
+        "ChatStateEvent" => chat_state(ev, &mut fields),
         other => {
             report.warn(
                 warn::UNKNOWN_EVENT_TYPE,
@@ -219,6 +221,26 @@ pub(super) fn body<'a>(
             },
         ),
     }
+}
+
+/// A chat state with a Hubster equivalent (COMPOSING: `typing_on`;
+/// PAUSE: `typing_off`); `None` for the others (carried whole).
+fn chat_state<'a>(ev: &'a Event<'a>, fields: &mut Fields<'a>) -> Option<Body<'a>> {
+    let (_, raw) = ev.extra.0.iter().find(|(k, _)| k.as_str() == "chatState")?;
+    let state: Str = serde_json::from_str(raw.get()).ok()?;
+    let kind = match state.as_str() {
+        "COMPOSING" => "typing_on",
+        "PAUSE" => "typing_off",
+        _ => return None,
+    };
+    fields.push((key::CHAT_STATE, PVal::Raw(raw)));
+    if let Some(x) = event_extra(ev, &["chatState"]) {
+        fields.push((key::EVENT_EXTRA, x));
+    }
+    Some(Body::Signal {
+        kind,
+        provenance: std::mem::take(fields),
+    })
 }
 
 /// The whole record as a payload event.
@@ -314,7 +336,12 @@ fn content_event<'a>(
             let url = format!("{}{path}", map.file_base_url);
             let caption = file.caption().map(|c| c.0.clone());
             let content = if is_image(file.file_type()) {
-                Content::Image { url, alt: caption }
+                Content::Image {
+                    url,
+                    alt: caption,
+                    title: None,
+                    anchor: None,
+                }
             } else {
                 let label = match caption {
                     Some(c) if !c.is_empty() => c,
@@ -359,9 +386,19 @@ fn content_event<'a>(
         fields.push((key::EVENT_EXTRA, x));
     }
     Some(Body::Message(Message {
-        content,
+        content: content.with_actions(quick_replies(ev)),
         provenance: std::mem::take(fields),
     }))
+}
+
+/// The event's quick replies (`quickReplies`) as Hubster actions.
+fn quick_replies(ev: &Event) -> Vec<Action> {
+    ev.extra
+        .0
+        .iter()
+        .find(|(k, _)| k.as_str() == "quickReplies")
+        .map(|(_, raw)| rich::quick_replies(raw.get()))
+        .unwrap_or_default()
 }
 
 fn rich_content_event<'a>(
@@ -429,7 +466,7 @@ fn rich_content_event<'a>(
         fields.push((key::EVENT_EXTRA, x));
     }
     Some(Body::Message(Message {
-        content,
+        content: content.with_actions(quick_replies(ev)),
         provenance: std::mem::take(fields),
     }))
 }

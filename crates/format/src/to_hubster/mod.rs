@@ -170,7 +170,10 @@ pub fn to_hubster<'a>(
                 Activity::Restored(restored.into())
             }
             None => {
-                let body = body(rec, map, conversation_id, &mut report);
+                let mut body = body(rec, map, conversation_id, &mut report);
+                if !map.keep_original {
+                    body.drop_original();
+                }
                 report.count(body.kind());
                 let interaction_id = matches!(body, Body::Message(_)).then(|| uuid5_of(&item.key));
                 Activity::Built(BuiltActivity {
