@@ -91,6 +91,13 @@ pub fn inbound_body(activity: &Value, side: Side, mode: InboundBody) -> Value {
                     body.insert(k.into(), v.clone());
                 }
             }
+            // Typing and seen are documented as their type alone (the
+            // record they came from stays behind).
+            if let Some(Value::Object(ev)) = body.get_mut("event")
+                && ev.get("type").and_then(Value::as_str) != Some("payload")
+            {
+                ev.retain(|k, _| k == "type");
+            }
             // The customer's path knows its sender: the integration that
             // established the conversation.
             if side == Side::Business
@@ -489,5 +496,30 @@ mod established_tests {
             &json!([{"id": "a", "openedDateTime": "Fri, 02 Jan 2026 00:00:00 GMT"}]),
         )[0];
         assert_eq!(c.opened_ms, Some(1_767_312_000_000));
+    }
+}
+
+#[cfg(test)]
+mod inbound_tests {
+    use super::*;
+
+    #[test]
+    fn a_documented_body_holds_only_documented_properties() {
+        let typing = json!({"type": "event", "eventId": 3, "externalId": "x", "isEcho": false,
+            "sender": {"integrationId": "a", "integrationType": "Agent"},
+            "event": {"type": "typing_on", "channels": [{"type": "LivePerson", "metadata": []}]}});
+        assert_eq!(
+            inbound_body(&typing, Side::Business, InboundBody::Documented),
+            json!({"type": "event", "externalId": "x", "sender": {"integrationId": "a"},
+                "event": {"type": "typing_on"}})
+        );
+        let payload = json!({"type": "event", "externalId": "y",
+            "event": {"type": "payload", "payloadType": "p", "payload": {"k": 1}}});
+        assert_eq!(
+            inbound_body(&payload, Side::Customer, InboundBody::Documented),
+            payload
+        );
+        let full = inbound_body(&typing, Side::Business, InboundBody::Full);
+        assert!(full.get("eventId").is_none() && full["event"]["channels"].is_array());
     }
 }

@@ -314,6 +314,17 @@ fn documented(
             }
         }
     }
+    // Events: typing and seen are their type alone; a payload event has a
+    // payloadType and a payload.
+    if let Some(ev) = a.get("event").and_then(Value::as_object) {
+        let payload = ev.get("type").and_then(Value::as_str) == Some("payload");
+        for k in ev.keys() {
+            let ok = k == "type" || (payload && (k == "payloadType" || k == "payload"));
+            if !ok {
+                return Err(unsupported(&format!("event.{k}")));
+            }
+        }
+    }
     let message = &a.get("message").cloned().unwrap_or(Value::Null);
     let items = message["items"]
         .as_array()
