@@ -24,6 +24,19 @@ pub struct Counters {
     pub failures: AtomicU64,
     pub dead_letters: AtomicU64,
     pub recovered: AtomicU64,
+    /// Why the daemon is backing off (failed cycles in a row), while it is.
+    pub degraded: std::sync::Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// Says the daemon is degraded, and why (`None`: healthy again).
+    pub fn set_degraded(&self, why: Option<String>) {
+        *self.degraded.lock().expect("degraded lock") = why;
+    }
+
+    pub fn degraded(&self) -> Option<String> {
+        self.degraded.lock().expect("degraded lock").clone()
+    }
 }
 
 /// What the endpoint reads.
@@ -48,12 +61,16 @@ pub struct Status {
     pub pending_intents: u64,
     /// Counters of the running daemon (absent when read from the store).
     pub cycles: Option<u64>,
+    /// Why the running daemon is backing off, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
 }
 
 impl Telemetry {
     pub fn status(&self) -> Status {
         let mut st = status_of(&self.store, &self.pipeline);
         st.cycles = Some(self.counters.cycles.load(Ordering::Relaxed));
+        st.degraded = self.counters.degraded();
         st
     }
 
@@ -195,6 +212,7 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
             .map(|p| p.len() as u64)
             .unwrap_or(0),
         cycles: None,
+        degraded: None,
     }
 }
 
@@ -209,7 +227,15 @@ pub fn router(t: Telemetry) -> Router {
                 ([("content-type", "text/plain; version=0.0.4")], text)
             }),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/healthz",
+            get(|State(t): State<Telemetry>| async move {
+                match t.counters.degraded() {
+                    None => "ok\n".to_owned(),
+                    Some(why) => format!("degraded: {why}\n"),
+                }
+            }),
+        )
         .route(
             "/status",
             get(|State(t): State<Telemetry>| async move {

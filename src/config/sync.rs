@@ -18,6 +18,10 @@ pub struct SyncConfig {
     pub since: Option<String>,
     /// Seconds between discovery cycles (and between polls of OPEN ones).
     pub poll_interval_secs: f64,
+    /// After failed cycles in a row, the wait doubles from
+    /// `poll_interval_secs` (with jitter) up to this many seconds; a cycle
+    /// that succeeds resets it.
+    pub max_backoff_secs: f64,
     /// Each cycle re-reads this many seconds before the watermark
     /// (LivePerson rounds to 10 minutes and lags up to a minute).
     pub lookback_secs: f64,
@@ -49,6 +53,7 @@ impl Default for SyncConfig {
             pipeline: "liveperson-to-hubster".into(),
             since: None,
             poll_interval_secs: 30.0,
+            max_backoff_secs: 600.0,
             lookback_secs: 1200.0,
             concurrency: NonZeroUsize::new(8).expect("non-zero"),
             shutdown_timeout_secs: 20.0,

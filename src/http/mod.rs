@@ -272,6 +272,14 @@ pub fn check_url(url: &reqwest::Url, allow_insecure_http: bool) -> Result<(), Ht
     }
 }
 
+/// Where an upstream's pauses (a Retry-After, as a wall-clock instant in
+/// epoch ms) are kept across restarts, so that the next process honours
+/// them too. Both calls may block (a store).
+pub trait PauseMemory: Send + Sync {
+    fn load(&self, upstream: &str) -> Option<i64>;
+    fn save(&self, upstream: &str, until_ms: i64);
+}
+
 /// One remote API: its quota, pause gate, concurrency, timeouts and retries.
 pub struct Upstream {
     name: String,
@@ -279,6 +287,7 @@ pub struct Upstream {
     limit: Limit,
     slots: Semaphore,
     gate: PauseGate,
+    memory: std::sync::Mutex<Option<Arc<dyn PauseMemory>>>,
     policy: RetryPolicy,
     allow_insecure_http: bool,
     metrics: Arc<Metrics>,
@@ -314,6 +323,7 @@ impl Upstream {
             limit: Limit::new(cfg.requests_per_second, cfg.burst),
             slots: Semaphore::new(cfg.max_concurrency.get()),
             gate: PauseGate::default(),
+            memory: std::sync::Mutex::new(None),
             policy: cfg.retry_policy(),
             allow_insecure_http: cfg.allow_insecure_http,
             metrics,
@@ -322,6 +332,30 @@ impl Upstream {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Keeps this upstream's pauses in `memory`, and honours the one an
+    /// earlier process left (blocking: call at setup).
+    pub fn remember_pauses(&self, memory: Arc<dyn PauseMemory>) {
+        if let Some(until) = memory.load(&self.name) {
+            let left = until - crate::clock::now_ms();
+            if left > 0 {
+                tracing::info!(upstream = %self.name, wait_ms = left, "honouring a pause an earlier run was asked for");
+                self.gate
+                    .close_until(Instant::now() + Duration::from_millis(left as u64));
+            }
+        }
+        *self.memory.lock().expect("memory lock") = Some(memory);
+    }
+
+    /// Writes a pause until `until_ms` (epoch ms) where it outlives this
+    /// process, before anything is sent again.
+    async fn keep_pause(&self, until_ms: i64) {
+        let memory = self.memory.lock().expect("memory lock").clone();
+        if let Some(m) = memory {
+            let name = self.name.clone();
+            let _ = tokio::task::spawn_blocking(move || m.save(&name, until_ms)).await;
+        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -414,6 +448,13 @@ impl Upstream {
                             .rate_limited(retry_after.as_deref(), n429, SystemTime::now());
                     n429 += 1;
                     self.gate.close_until(Instant::now() + pause);
+                    // The gate's whole pause (another task's may be longer).
+                    let left = self
+                        .gate
+                        .closed_until()
+                        .map_or(pause, |t| t.saturating_duration_since(Instant::now()));
+                    self.keep_pause(crate::clock::now_ms() + left.as_millis() as i64)
+                        .await;
                     let why = format!(
                         "HTTP 429 (Retry-After: {})",
                         retry_after.as_deref().unwrap_or("none")

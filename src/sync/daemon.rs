@@ -43,6 +43,22 @@ pub enum DaemonError {
     Pipeline(#[from] PipelineError),
 }
 
+/// A backoff in progress, kept in the store so a restart honours it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Backoff {
+    pub failures: u32,
+    pub until_ms: i64,
+    pub reason: String,
+}
+
+/// The wait after `failures` failed cycles in a row: `poll` doubled per
+/// failure, capped at `cap`, with jitter (`r` in [0, 1): between half and
+/// all of it).
+pub fn backoff(poll: f64, cap: f64, failures: u32, r: f64) -> Duration {
+    let full = (poll * 2f64.powi(failures.min(30) as i32)).min(cap.max(poll));
+    Duration::from_secs_f64(full * (0.5 + 0.5 * r.clamp(0.0, 1.0)))
+}
+
 /// How long LivePerson keeps conversations (13 months, in days).
 pub const RETENTION_MS: i64 = 396 * 24 * 3600 * 1000;
 
@@ -85,6 +101,15 @@ impl Daemon {
             )?)),
             SinkConfig::Files(dir) => Sink::Files(dir.clone()),
         };
+        // A Retry-After given to an earlier process binds this one too.
+        let mut upstreams = Vec::new();
+        if let Some(lp) = source.liveperson() {
+            upstreams.push(lp.upstream());
+        }
+        if let Sink::Hubster(h) = &sink {
+            upstreams.push(h.upstream());
+        }
+        super::deps::keep_pauses_in(&store, &upstreams);
         let deps = Deps {
             settings: Settings::from_sync(&cfg, &cfg.pipeline),
             store,
@@ -108,6 +133,28 @@ impl Daemon {
             None => Ok(now_ms() - 30 * 24 * 3600 * 1000),
             Some(s) => crate::clock::parse_date(s).map_err(DaemonError::Since),
         }
+    }
+
+    fn backoff_key(&self) -> String {
+        crate::store::progress_key::backoff(&self.cfg.pipeline)
+    }
+
+    async fn kept_backoff(&self) -> Result<Option<Backoff>, DaemonError> {
+        let (store, k) = (Arc::clone(&self.deps.store), self.backoff_key());
+        Ok(
+            tokio::task::spawn_blocking(move || store.progress::<Option<Backoff>>(&k))
+                .await
+                .expect("no panic")?
+                .flatten(),
+        )
+    }
+
+    async fn keep_backoff(&self, b: Option<Backoff>) -> Result<(), DaemonError> {
+        let (store, k) = (Arc::clone(&self.deps.store), self.backoff_key());
+        tokio::task::spawn_blocking(move || store.set_progress(&k, &b))
+            .await
+            .expect("no panic")?;
+        Ok(())
     }
 
     /// Runs cycles until `shutdown` resolves (or, with [`Until::Idle`],
@@ -161,12 +208,34 @@ impl Daemon {
             .fetch_add(recovered, Ordering::Relaxed);
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
+        // A backoff an earlier process was in holds this one too.
+        let mut failures = 0;
+        let mut last_failure: Option<String> = None;
+        if let Some(b) = self.kept_backoff().await? {
+            failures = b.failures;
+            let left = b.until_ms - now_ms();
+            if left > 0 {
+                self.deps.counters.set_degraded(Some(b.reason.clone()));
+                tracing::warn!(
+                    wait_ms = left,
+                    "backing off as the last run was: {}",
+                    b.reason
+                );
+                let mut stop = stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(left as u64)) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+        }
         loop {
             if *stop.borrow() {
                 return Ok(());
             }
             let started = now_ms();
-            let (delivered, failed) = self.cycle(since, &mut open, &stop).await?;
+            let (delivered, failed) = self
+                .cycle(since, &mut open, &stop, &mut last_failure)
+                .await?;
             let cycle = self.deps.counters.cycles.fetch_add(1, Ordering::Relaxed) + 1;
             let status = format!(
                 "cycle {cycle}: {} conversations synced, {} activities delivered, {} dead letters",
@@ -195,10 +264,47 @@ impl Daemon {
             if until == Until::Idle && delivered == 0 && failed == 0 {
                 return Ok(());
             }
+            let nap = if failed > 0 {
+                // Failing cycles in a row wait longer, and say why.
+                failures += 1;
+                let wait = backoff(
+                    self.cfg.poll_interval_secs,
+                    self.cfg.max_backoff_secs,
+                    failures,
+                    rand::random::<f64>(),
+                );
+                let why = format!(
+                    "{failures} failed cycle(s) in a row ({}); next in {:.0?}",
+                    last_failure
+                        .take()
+                        .unwrap_or_else(|| format!("{failed} conversation(s) failing")),
+                    wait
+                );
+                tracing::warn!("{why}");
+                self.deps.counters.set_degraded(Some(why.clone()));
+                self.keep_backoff(Some(Backoff {
+                    failures,
+                    until_ms: now_ms() + wait.as_millis() as i64,
+                    reason: why,
+                }))
+                .await?;
+                wait
+            } else {
+                if failures > 0 {
+                    tracing::info!(failures, "a cycle succeeded: no longer backing off");
+                    failures = 0;
+                    self.deps.counters.set_degraded(None);
+                    self.keep_backoff(None).await?;
+                }
+                if delivered > 0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs_f64(self.cfg.poll_interval_secs)
+                }
+            };
             let mut stop = stop.clone();
-            let nap = Duration::from_secs_f64(self.cfg.poll_interval_secs);
             tokio::select! {
-                _ = tokio::time::sleep(if delivered > 0 { Duration::ZERO } else { nap }) => {}
+                _ = tokio::time::sleep(nap) => {}
                 _ = stop.wait_for(|s| *s) => return Ok(()),
             }
         }
@@ -210,6 +316,7 @@ impl Daemon {
         since: i64,
         open: &mut BTreeSet<String>,
         stop: &watch::Receiver<bool>,
+        failure: &mut Option<String>,
     ) -> Result<(u64, u64), DaemonError> {
         let p = self.cfg.pipeline.clone();
         let store = Arc::clone(&self.deps.store);
@@ -230,6 +337,7 @@ impl Daemon {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");
+                *failure = Some(format!("discovery: {e}"));
                 return Ok((0, 1));
             }
         };
@@ -268,5 +376,22 @@ impl Daemon {
             open.remove(id);
         }
         Ok((done.delivered, done.failed.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_from_the_poll_interval_up_to_the_cap_with_jitter() {
+        let secs = |f, r| backoff(30.0, 600.0, f, r).as_secs_f64();
+        assert_eq!(secs(1, 1.0), 60.0);
+        assert_eq!(secs(2, 1.0), 120.0);
+        assert_eq!(secs(3, 0.0), 120.0, "half of 240 at the least");
+        assert_eq!(secs(10, 1.0), 600.0, "capped");
+        assert_eq!(secs(u32::MAX, 1.0), 600.0);
+        // A cap below the poll interval never shortens the poll.
+        assert_eq!(backoff(30.0, 5.0, 1, 1.0).as_secs_f64(), 30.0);
     }
 }

@@ -6,7 +6,7 @@
 //! `watch` each run takes as an argument.
 
 use crate::format::Mapping;
-use crate::http::Metrics;
+use crate::http::{Metrics, PauseMemory, Upstream};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Counters;
 use std::collections::BTreeSet;
@@ -69,4 +69,41 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .expect("store work does not panic")
+}
+
+/// Upstreams' pauses kept in the store (progress table), so that a
+/// Retry-After binds the next process as well.
+pub struct StoredPauses(pub Arc<Store>);
+
+impl PauseMemory for StoredPauses {
+    fn load(&self, upstream: &str) -> Option<i64> {
+        match self
+            .0
+            .progress::<i64>(&crate::store::progress_key::pause(upstream))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(upstream, error = %e, "cannot read the kept pause");
+                None
+            }
+        }
+    }
+
+    fn save(&self, upstream: &str, until_ms: i64) {
+        if let Err(e) = self
+            .0
+            .set_progress(&crate::store::progress_key::pause(upstream), &until_ms)
+        {
+            tracing::warn!(upstream, error = %e, "cannot keep the pause");
+        }
+    }
+}
+
+/// Makes `upstreams` keep their pauses in `store` (and honour the ones an
+/// earlier process left). Blocking: call at setup.
+pub fn keep_pauses_in(store: &Arc<Store>, upstreams: &[&Upstream]) {
+    let memory: Arc<dyn PauseMemory> = Arc::new(StoredPauses(Arc::clone(store)));
+    for u in upstreams {
+        u.remember_pauses(Arc::clone(&memory));
+    }
 }

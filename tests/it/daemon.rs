@@ -276,6 +276,100 @@ async fn a_429_storm_with_server_errors_completes_without_a_retry_after_violatio
     assert_eq!(st.violations_retry_after, 0, "{st:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_after_holds_across_sigkills_and_restarts() {
+    // A 429's Retry-After binds the next process too: the pause is kept in
+    // the store as a wall-clock instant.
+    let w = world(
+        SimConfig {
+            conversations: 60,
+            messages: 4,
+            growth: 0,
+            fault_429: 0.1,
+            retry_after: RetryAfter::Mixed,
+            retry_after_secs: 1,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    let mut rng = convsync::sim::generate::Rng::new(11);
+    for _ in 0..10 {
+        let mut child = w.daemon(&[]);
+        tokio::time::sleep(Duration::from_millis(150 + rng.below(700))).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    w.catch_up().await;
+    assert_exact(&w);
+    let st = w.sim.stats();
+    assert!(st.faults.get("429").copied().unwrap_or(0) > 5, "{st:?}");
+    assert_eq!(st.violations_retry_after, 0, "{st:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_cycles_back_off_say_so_and_the_next_start_honours_it() {
+    let w = world(
+        SimConfig {
+            conversations: 8,
+            messages: 3,
+            growth: 0,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    // LivePerson refuses this bearer: every discovery fails.
+    let good = std::fs::read_to_string(&w.config).unwrap();
+    let bearer = &w.sim.shared.creds.bearer;
+    std::fs::write(&w.config, good.replace(bearer.as_str(), "refused-bearer")).unwrap();
+    let mut child = w.daemon(&[]);
+    let endpoint = w.state.join("convsync.endpoint");
+    let mut health = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(addr) = std::fs::read_to_string(&endpoint) {
+            health = get_text(&format!("http://{addr}/healthz")).await;
+            if health.starts_with("degraded") && health.contains("3 failed cycle") {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(health.starts_with("degraded: "), "{health}");
+    assert!(
+        health.contains("discovery") && health.contains("401"),
+        "{health}"
+    );
+    let searches = |w: &World| -> u64 {
+        w.sim.stats().requests["lp.conversations_search"]
+            .values()
+            .sum()
+    };
+    let tried = searches(&w);
+    // Not a search per poll interval (0.2 s): the waits doubled.
+    assert!(tried <= 5 * 2 * 4, "{tried} searches");
+    let store = convsync::store::Store::open(&w.state.join("convsync.redb")).unwrap();
+    let kept: Option<convsync::sync::daemon::Backoff> = store
+        .progress("backoff:liveperson-to-hubster")
+        .unwrap()
+        .flatten();
+    let kept = kept.expect("the backoff is kept");
+    assert!(kept.failures >= 3 && kept.until_ms > 0, "{kept:?}");
+    drop(store);
+
+    // The next start, with good credentials, waits out what is left of it,
+    // then catches up and is healthy again.
+    std::fs::write(&w.config, good).unwrap();
+    w.catch_up().await;
+    assert_exact(&w);
+    let store = convsync::store::Store::open(&w.state.join("convsync.redb")).unwrap();
+    let kept: Option<Option<convsync::sync::daemon::Backoff>> =
+        store.progress("backoff:liveperson-to-hubster").unwrap();
+    assert_eq!(kept, Some(None), "cleared by a cycle that succeeded");
+}
+
 /// The unit's exposure as systemd scores it (where systemd-analyze exists;
 /// CI's machine has it, and bench/systemd-check.sh installs it).
 #[test]

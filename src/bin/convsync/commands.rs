@@ -276,6 +276,9 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     if let Some(c) = st.cycles {
         println!("  cycles (running)     {c}");
     }
+    if let Some(why) = &st.degraded {
+        println!("  degraded             {why}");
+    }
     Ok(Exit::Success)
 }
 

@@ -179,6 +179,13 @@ impl Migration {
         if let Some(lp) = &self.lp {
             Source::LivePerson(Arc::clone(lp)).remember_route_in(store);
         }
+        let upstreams: Vec<&crate::http::Upstream> = self
+            .lp
+            .iter()
+            .map(|l| l.upstream())
+            .chain(self.hub.iter().map(|h| h.upstream()))
+            .collect();
+        super::deps::keep_pauses_in(store, &upstreams);
         Deps {
             settings: Settings::from_sync(&self.sync, self.cfg.pipeline()),
             store: Arc::clone(store),
