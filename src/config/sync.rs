@@ -18,7 +18,7 @@ pub struct SyncConfig {
     pub since: Option<String>,
     /// Seconds between discovery cycles (and between polls of OPEN ones).
     pub poll_interval_secs: f64,
-    /// After failed cycles in a row, the wait doubles from
+    /// After cycles in a row that fail and deliver nothing, the wait doubles from
     /// `poll_interval_secs` (with jitter) up to this many seconds; a cycle
     /// that succeeds resets it.
     pub max_backoff_secs: f64,

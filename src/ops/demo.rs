@@ -27,6 +27,16 @@ pub struct Demo {
     _state: tempfile::TempDir,
 }
 
+/// How far a demo has come (told about once a second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DemoProgress {
+    /// Conversations whose activities are all in the hub.
+    pub conversations_done: u64,
+    pub conversations: u64,
+    pub activities_delivered: u64,
+    pub activities_expected: u64,
+}
+
 /// How a demo ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -117,13 +127,31 @@ impl Demo {
 
     /// Runs the daemon until the hub holds what the source has (or two
     /// minutes pass), stops the simulator, and checks the ledger.
-    pub async fn run(self) -> Result<Summary, Error> {
+    /// `each` is told how far it has come about once a second.
+    pub async fn run(self, each: &mut dyn FnMut(&DemoProgress)) -> Result<Summary, Error> {
         let ledger_ids = |sim: &Sim| sim.shared.ledger_external_ids();
         let deadline = self.started + Duration::from_secs(120);
+        let expected_total: usize = self.expected.values().map(Vec::len).sum();
         let caught_up = async {
+            let mut told = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                if ledger_ids(&self.sim) == self.expected || Instant::now() > deadline {
+                let ledger = ledger_ids(&self.sim);
+                let done = ledger == self.expected;
+                if done || told.elapsed() >= Duration::from_secs(1) {
+                    told = Instant::now();
+                    each(&DemoProgress {
+                        conversations_done: self
+                            .expected
+                            .iter()
+                            .filter(|(k, v)| ledger.get(*k) == Some(v))
+                            .count() as u64,
+                        conversations: self.expected.len() as u64,
+                        activities_delivered: ledger.values().map(Vec::len).sum::<usize>() as u64,
+                        activities_expected: expected_total as u64,
+                    });
+                }
+                if done || Instant::now() > deadline {
                     return;
                 }
             }

@@ -264,7 +264,10 @@ impl Daemon {
             if until == Until::Idle && delivered == 0 && failed == 0 {
                 return Ok(());
             }
-            let nap = if failed > 0 {
+            // A cycle that failed and moved nothing: the upstream is in
+            // trouble (one that delivered while some conversations failed
+            // is not).
+            let nap = if failed > 0 && delivered == 0 {
                 // Failing cycles in a row wait longer, and say why.
                 failures += 1;
                 let wait = backoff(

@@ -386,3 +386,37 @@ fn input_that_holds_no_records_is_named_not_converted_to_nothing() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = convsync(&["completions", shell], None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("convsync") && text.contains("backfill"),
+            "{shell}"
+        );
+    }
+    let o = convsync(&["completions", "tcsh"], None);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    let o = convsync(&["man"], None);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH convsync 1"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = convsync(&["man", "--dir", dir.path().to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for page in [
+        "convsync.1",
+        "convsync-run.1",
+        "convsync-doctor.1",
+        "convsync-migrate.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH") && text.contains(".SH NAME"), "{page}");
+    }
+}

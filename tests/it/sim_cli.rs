@@ -246,3 +246,41 @@ fn the_written_config_rehearses_both_migrations() {
     assert_eq!(stats["duplicate_deliveries"], 0);
     assert!(stats["delivered_activities"].as_u64().unwrap() > 12);
 }
+
+#[test]
+fn demo_shows_progress_at_least_every_two_seconds_and_exits_0() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
+        .args(["demo", "--conversations", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let started = std::time::Instant::now();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        lines.push((started.elapsed(), line.unwrap()));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{lines:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ledger_matches_source"], true);
+    let progress: Vec<&(std::time::Duration, String)> = lines
+        .iter()
+        .filter(|(_, l)| l.contains(" conversations, ") && l.contains("429s honoured"))
+        .collect();
+    assert!(progress.len() >= 2, "{lines:?}");
+    let mut at = lines[0].0;
+    for (t, l) in &progress {
+        assert!(
+            t.saturating_sub(at) <= std::time::Duration::from_secs(2),
+            "{:?} without progress before {l:?}: {lines:?}",
+            t.saturating_sub(at)
+        );
+        at = *t;
+    }
+    assert!(
+        progress.last().unwrap().1.contains("30/30 conversations"),
+        "{lines:?}"
+    );
+}

@@ -59,6 +59,31 @@ pub enum Command {
     /// records out of order.
     Generate(GenerateArgs),
 
+    /// Print the shell completion script for SHELL (bash, zsh, fish,
+    /// elvish, powershell).
+    ///
+    /// Examples:
+    ///   convsync completions bash > /usr/share/bash-completion/completions/convsync
+    ///   convsync completions zsh > /usr/local/share/zsh/site-functions/_convsync
+    ///   convsync completions fish > ~/.config/fish/completions/convsync.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print convsync's man page (roff), or write one page per command.
+    ///
+    /// Examples:
+    ///   convsync man > /usr/local/share/man/man1/convsync.1
+    ///   convsync man --dir /usr/local/share/man/man1     # convsync.1, convsync-run.1, ...
+    #[command(verbatim_doc_comment)]
+    Man {
+        /// Write convsync.1 and convsync-<command>.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+
     /// Print one conversation as a platform returns it (to check a config
     /// against a real account).
     ///

@@ -178,7 +178,23 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         demo.conversations,
         demo.open
     );
-    let summary = demo.run().await?;
+    // The same display as a backfill's, a line a second off a terminal.
+    let mut progress =
+        Progress::new("demo", "activities", Arc::clone(demo.http())).every(Duration::from_secs(1));
+    progress.on(convsync::sync::backfill::Event::Found {
+        conversations: demo.conversations,
+    });
+    let summary = demo
+        .run(&mut |p| {
+            progress.on(convsync::sync::backfill::Event::Progress {
+                done: p.conversations_done,
+                found: p.conversations,
+                delivered: p.activities_delivered,
+                dead: 0,
+            })
+        })
+        .await?;
+    progress.finish();
     // (as a JSON value: its keys sorted)
     print_json(&serde_json::to_value(&summary)?, true)?;
     if summary.exact() {

@@ -17,6 +17,34 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The man pages: convsync's on stdout, or, with `dir`, convsync.1 and
+/// convsync-<command>.1 for every command written there.
+fn man(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |name: &str, page: clap::Command| -> anyhow::Result<()> {
+        let path = dir.join(format!("{name}.1"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        std::fs::write(&path, buf).with_context(|| format!("cannot write {}", path.display()))
+    };
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("convsync-{}", sub.get_name());
+        write(
+            &name,
+            sub.clone()
+                .name(name.clone())
+                .bin_name(name.replace('-', " ")),
+        )?;
+    }
+    write("convsync", cmd)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -33,6 +61,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => run_convert(args, &config),
         Command::Generate(args) => run_generate(args).map(|()| Exit::Success),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "convsync", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+        Command::Man { dir } => man(dir.as_deref()).map(|()| Exit::Success),
         Command::Fetch(args) => block_on(commands::fetch(args, &config)),
         Command::Discover(args) => block_on(commands::discover(args, &config)),
         Command::Sim(args) => block_on(commands::sim(args)),

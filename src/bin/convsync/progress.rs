@@ -1,6 +1,6 @@
 //! The progress display of every long command (backfill, migrate and its
-//! verify): an indicatif bar on a terminal, a plain line every 5 s
-//! otherwise.
+//! verify, demo): an indicatif bar on a terminal, a plain line every few
+//! seconds otherwise.
 
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
     last_line: std::time::Instant,
+    /// How often a plain line is written.
+    every: Duration,
 }
 
 impl Progress {
@@ -40,7 +42,19 @@ impl Progress {
             bar,
             started: std::time::Instant::now(),
             last_line: std::time::Instant::now(),
+            every: Duration::from_secs(5),
         }
+    }
+
+    /// A plain line at most every `every` (default 5 s).
+    pub fn every(mut self, every: Duration) -> Progress {
+        self.every = every;
+        self
+    }
+
+    /// 429s answered so far (each honoured: the client waited).
+    fn rate_limited(&self) -> u64 {
+        self.http.snapshot().rate_limited.values().sum()
     }
 
     /// Seconds spent waiting on 429s so far.
@@ -102,8 +116,9 @@ impl Progress {
             } => {
                 let rate = delivered as f64 / self.started.elapsed().as_secs_f64().max(0.001);
                 let msg = format!(
-                    "{delivered} {} ({rate:.0}/s), {dead} dead letters, {:.0} s waiting on 429s",
+                    "{delivered} {} ({rate:.0}/s), {dead} dead letters, {} 429s honoured ({:.0} s waiting)",
                     self.noun,
+                    self.rate_limited(),
                     self.waited()
                 );
                 match &self.bar {
@@ -111,7 +126,7 @@ impl Progress {
                         b.set_position(done);
                         b.set_message(msg);
                     }
-                    None if self.last_line.elapsed() >= Duration::from_secs(5) || done == found => {
+                    None if self.last_line.elapsed() >= self.every || done == found => {
                         self.last_line = std::time::Instant::now();
                         eprintln!(
                             "convsync: {}: {done}/{found} conversations, {msg}",
