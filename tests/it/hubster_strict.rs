@@ -58,18 +58,7 @@ fn inbound(sim: &Sim, status: u16) -> u64 {
 }
 
 fn expected(sim: &Sim) -> BTreeMap<String, Vec<String>> {
-    let map = Mapping::default();
-    sim.shared
-        .lp
-        .conversations
-        .iter()
-        .filter_map(|c| {
-            Some((
-                c.id.clone(),
-                sim.shared.expected_external_ids(&c.id, &map, true)?,
-            ))
-        })
-        .collect()
+    crate::support::expected_ledger(sim, true)
 }
 
 #[tokio::test]

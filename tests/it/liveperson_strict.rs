@@ -4,7 +4,6 @@
 //! daemon's `since` that long-running conversations outlive.
 
 use crate::support::{convsync, platforms_toml};
-use convsync::format::Mapping;
 use convsync::http::{HttpConfig, Metrics};
 use convsync::platform::liveperson::{
     LivePersonClient, LivePersonConfig, LpAuth, Search, TranscriptRoute,
@@ -82,18 +81,7 @@ fn requests(sim: &Sim, endpoint: &str, status: u16) -> u64 {
 }
 
 fn expected(sim: &Sim, grown: bool) -> BTreeMap<String, Vec<String>> {
-    let map = Mapping::default();
-    sim.shared
-        .lp
-        .conversations
-        .iter()
-        .filter_map(|c| {
-            Some((
-                c.id.clone(),
-                sim.shared.expected_external_ids(&c.id, &map, grown)?,
-            ))
-        })
-        .collect()
+    crate::support::expected_ledger(sim, grown)
 }
 
 fn text(b: &[u8]) -> String {

@@ -98,3 +98,21 @@ pub async fn convsync(config: &std::path::Path, args: &[&str]) -> std::process::
         .await
         .unwrap()
 }
+
+/// Every conversation of `sim` with the externalIds its records convert
+/// to, in delivery order: of the records visible now, or (`grown`) of all
+/// it will have. Unconvertible (poison) ones are left out.
+pub fn expected_ledger(sim: &Sim, grown: bool) -> std::collections::BTreeMap<String, Vec<String>> {
+    let map = convsync::format::Mapping::default();
+    sim.shared
+        .lp
+        .conversations
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.id.clone(),
+                sim.shared.expected_external_ids(&c.id, &map, grown)?,
+            ))
+        })
+        .collect()
+}
