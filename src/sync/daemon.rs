@@ -328,11 +328,14 @@ impl Daemon {
             .expect("no panic")?;
         let lookback = (self.cfg.lookback_secs * 1000.0) as i64;
         // Updated since the watermark (since `since` on the first cycle),
-        // started at any time LivePerson still keeps: a conversation that
-        // started before `since` and gains messages is found too.
+        // started at any time LivePerson still keeps (13 months): a
+        // conversation that started before `since` and gains messages is
+        // found too.
         let updated_since = watermark.map_or(since, |w| w - lookback);
         let now = now_ms();
-        let started_from = since.min(now - RETENTION_MS);
+        // (Never further back: LivePerson keeps nothing older, and every
+        // three months more is one more search a cycle.)
+        let started_from = now - RETENTION_MS;
         let Some(lp) = self.route.source.liveperson() else {
             return Err(DaemonError::NotLivePerson);
         };
