@@ -180,6 +180,8 @@ pub struct Store {
     path: PathBuf,
     commits: AtomicU64,
     commit_nanos: AtomicU64,
+    /// How long each commit took (seconds).
+    pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Store {
@@ -219,6 +221,10 @@ impl Store {
             path: path.to_owned(),
             commits: AtomicU64::new(0),
             commit_nanos: AtomicU64::new(0),
+            // 0.1 ms to about 1.6 s.
+            commit_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
+            ),
         };
         store.check_schema()?;
         Ok(store)
@@ -280,8 +286,10 @@ impl Store {
         tx.set_durability(redb::Durability::Immediate)
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
+        let took = start.elapsed();
+        self.commit_seconds.observe(took.as_secs_f64());
         self.commit_nanos
-            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -10,13 +10,19 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 use serde::Serialize;
-use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters a run keeps (for STATUS, the summary and tests).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     pub cycles: AtomicU64,
     pub conversations_synced: AtomicU64,
@@ -26,6 +32,24 @@ pub struct Counters {
     pub recovered: AtomicU64,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
     pub degraded: std::sync::Mutex<Option<String>>,
+    /// How long each conversation's sync took (seconds), success or not.
+    pub sync_seconds: Histogram,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            cycles: AtomicU64::default(),
+            conversations_synced: AtomicU64::default(),
+            activities_delivered: AtomicU64::default(),
+            failures: AtomicU64::default(),
+            dead_letters: AtomicU64::default(),
+            recovered: AtomicU64::default(),
+            degraded: std::sync::Mutex::default(),
+            // 10 ms to about 160 s.
+            sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
+        }
+    }
 }
 
 impl Counters {
@@ -74,122 +98,227 @@ impl Telemetry {
         st
     }
 
-    /// The metrics in Prometheus' text format.
+    /// The metrics in Prometheus' text format (0.0.4), through the
+    /// Prometheus project's client: counters, gauges, the request, sync
+    /// and commit histograms, build info and process metrics.
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut reg = Registry::default();
         let c = &self.counters;
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, v) in samples {
-                let _ = writeln!(out, "{name}{labels} {v}");
-            }
-        };
-        let one = |v: u64| vec![(String::new(), v as f64)];
         let h = self.http.snapshot();
-        let requests: Vec<(String, f64)> = h
-            .requests
-            .iter()
-            .map(|(k, v)| {
-                let mut p = k.splitn(3, ' ');
-                let (u, e, o) = (
-                    p.next().unwrap_or(""),
-                    p.next().unwrap_or(""),
-                    p.next().unwrap_or(""),
-                );
-                (
-                    format!("{{upstream=\"{u}\",endpoint=\"{e}\",outcome=\"{o}\"}}"),
-                    *v as f64,
-                )
-            })
-            .collect();
-        let per_upstream = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
-            m.iter()
-                .map(|(u, v)| (format!("{{upstream=\"{u}\"}}"), *v as f64))
-                .collect()
+        let counter = |v: u64| {
+            let x: Counter = Counter::default();
+            x.inc_by(v);
+            x
         };
-        metric(
-            "convsync_http_requests_total",
-            "counter",
-            "Requests by upstream, endpoint and outcome (status or error kind).",
-            &requests,
+        let fcounter = |v: f64| {
+            let x: Counter<f64, std::sync::atomic::AtomicU64> = Counter::default();
+            x.inc_by(v);
+            x
+        };
+        let gauge = |v: f64| {
+            let g: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+            g.set(v);
+            g
+        };
+        reg.register(
+            "convsync_build",
+            "The running build.",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        metric(
-            "convsync_http_retries_total",
-            "counter",
-            "Retries by upstream.",
-            &per_upstream(&h.retries),
+
+        let requests: Family<RequestLabels, Counter> = Family::default();
+        for (k, v) in &h.requests {
+            let mut p = k.splitn(3, ' ');
+            let labels = RequestLabels {
+                upstream: p.next().unwrap_or("").to_owned(),
+                endpoint: p.next().unwrap_or("").to_owned(),
+                outcome: p.next().unwrap_or("").to_owned(),
+            };
+            requests.get_or_create(&labels).inc_by(*v);
+        }
+        reg.register(
+            "convsync_http_requests",
+            "Requests by upstream, endpoint and outcome (status or error kind)",
+            requests,
         );
-        metric(
-            "convsync_http_rate_limited_total",
-            "counter",
-            "429 answers by upstream.",
-            &per_upstream(&h.rate_limited),
+        reg.register(
+            "convsync_http_request_duration_seconds",
+            "How long one request took, answer read, by upstream and endpoint",
+            self.http.durations.clone(),
         );
-        let waits: Vec<(String, f64)> = h
-            .wait_seconds
-            .iter()
-            .map(|(u, v)| (format!("{{upstream=\"{u}\"}}"), *v))
-            .collect();
-        metric(
-            "convsync_http_wait_seconds_total",
-            "counter",
-            "Seconds spent waiting on 429 pauses and retry backoff.",
-            &waits,
+        let per_upstream = |m: &std::collections::BTreeMap<String, u64>| {
+            let f: Family<UpstreamLabels, Counter> = Family::default();
+            for (u, v) in m {
+                f.get_or_create(&UpstreamLabels {
+                    upstream: u.clone(),
+                })
+                .inc_by(*v);
+            }
+            f
+        };
+        reg.register(
+            "convsync_http_retries",
+            "Retries by upstream",
+            per_upstream(&h.retries),
         );
-        metric(
-            "convsync_activities_delivered_total",
-            "counter",
-            "Activities delivered.",
-            &one(c.activities_delivered.load(Ordering::Relaxed)),
+        reg.register(
+            "convsync_http_rate_limited",
+            "429 answers by upstream",
+            per_upstream(&h.rate_limited),
         );
-        metric(
-            "convsync_conversations_synced_total",
-            "counter",
-            "Conversation syncs that completed.",
-            &one(c.conversations_synced.load(Ordering::Relaxed)),
+        let waits: Family<UpstreamLabels, Counter<f64, std::sync::atomic::AtomicU64>> =
+            Family::default();
+        for (u, v) in &h.wait_seconds {
+            waits
+                .get_or_create(&UpstreamLabels {
+                    upstream: u.clone(),
+                })
+                .inc_by(*v);
+        }
+        reg.register(
+            "convsync_http_wait_seconds",
+            "Seconds spent waiting on 429 pauses and retry backoff",
+            waits,
         );
-        metric(
-            "convsync_sync_failures_total",
-            "counter",
-            "Conversation syncs that failed.",
-            &one(c.failures.load(Ordering::Relaxed)),
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        reg.register(
+            "convsync_activities_delivered",
+            "Activities delivered",
+            counter(load(&c.activities_delivered)),
         );
-        metric(
-            "convsync_dead_letters_total",
-            "counter",
-            "Conversations set aside as dead letters.",
-            &one(c.dead_letters.load(Ordering::Relaxed)),
+        reg.register(
+            "convsync_conversations_synced",
+            "Conversation syncs that completed",
+            counter(load(&c.conversations_synced)),
         );
-        metric(
-            "convsync_cycles_total",
-            "counter",
-            "Discovery cycles run.",
-            &one(c.cycles.load(Ordering::Relaxed)),
+        reg.register(
+            "convsync_sync_failures",
+            "Conversation syncs that failed",
+            counter(load(&c.failures)),
+        );
+        reg.register(
+            "convsync_dead_letters",
+            "Conversations set aside as dead letters by this process",
+            counter(load(&c.dead_letters)),
+        );
+        reg.register(
+            "convsync_cycles",
+            "Discovery cycles run",
+            counter(load(&c.cycles)),
+        );
+        reg.register(
+            "convsync_conversation_sync_duration_seconds",
+            "How long one conversation's sync took",
+            c.sync_seconds.clone(),
+        );
+        reg.register(
+            "convsync_checkpoint_commit_seconds",
+            "How long one store commit took (durability Immediate)",
+            self.store.commit_seconds.clone(),
         );
         let st = status_of(&self.store, &self.pipeline);
         if let Some(lag) = st.lag_seconds {
-            metric(
+            reg.register(
                 "convsync_discovery_lag_seconds",
-                "gauge",
-                "Seconds since the discovery watermark.",
-                &[(String::new(), lag)],
+                "Seconds since the discovery watermark",
+                gauge(lag),
             );
         }
-        let (n, secs) = self.store.commit_stats();
-        metric(
-            "convsync_checkpoint_commit_seconds_sum",
-            "counter",
-            "Time spent in store commits.",
-            &[(String::new(), secs)],
+        reg.register(
+            "convsync_dead_letters_held",
+            "Dead letters in the store",
+            gauge(st.dead_letters as f64),
         );
-        metric(
-            "convsync_checkpoint_commit_seconds_count",
-            "counter",
-            "Store commits.",
-            &one(n),
+        reg.register(
+            "convsync_pending_intents",
+            "Deliveries written as intents and not yet settled",
+            gauge(st.pending_intents as f64),
         );
+        reg.register(
+            "convsync_degraded",
+            "1 while failed cycles in a row hold the daemon back",
+            gauge(if c.degraded().is_some() { 1.0 } else { 0.0 }),
+        );
+        if let Some(p) = process() {
+            reg.register(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                gauge(p.rss_bytes),
+            );
+            reg.register(
+                "process_cpu_seconds",
+                "User and system CPU time spent in seconds",
+                fcounter(p.cpu_seconds),
+            );
+            reg.register(
+                "process_open_fds",
+                "Open file descriptors",
+                gauge(p.open_fds),
+            );
+            reg.register(
+                "process_start_time_seconds",
+                "Start time of the process since the epoch in seconds",
+                gauge(p.start_time),
+            );
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &reg)
+            .expect("writing to a String does not fail");
         out
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    upstream: String,
+    endpoint: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
+}
+
+/// The process's resources, from /proc (Linux).
+struct ProcessStats {
+    rss_bytes: f64,
+    cpu_seconds: f64,
+    open_fds: f64,
+    start_time: f64,
+}
+
+fn process() -> Option<ProcessStats> {
+    // Clock ticks per second: 100 on every Linux convsync runs on.
+    const TICKS: f64 = 100.0;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| -> Option<f64> { rest.get(n - 3)?.parse().ok() };
+    let (utime, stime, start_ticks) = (field(14)?, field(15)?, field(22)?);
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as f64;
+    Some(ProcessStats {
+        rss_bytes: rss_kb * 1024.0,
+        cpu_seconds: (utime + stime) / TICKS,
+        open_fds,
+        start_time: boot + start_ticks / TICKS,
+    })
 }
 
 /// A store's status (no daemon counters).

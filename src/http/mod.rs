@@ -175,10 +175,41 @@ fn parse_json<T: serde::de::DeserializeOwned>(r: Reply) -> Result<T, String> {
     serde_json::from_slice(&r.body).map_err(|e| format!("malformed body: {e}"))
 }
 
-/// Counts of every outcome, for the metrics endpoint and tests.
-#[derive(Debug, Default)]
+/// An upstream's endpoint, as a metric's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub upstream: String,
+    pub endpoint: String,
+}
+
+/// Request durations per upstream and endpoint.
+pub type Durations = prometheus_client::metrics::family::Family<
+    EndpointLabels,
+    prometheus_client::metrics::histogram::Histogram,
+    fn() -> prometheus_client::metrics::histogram::Histogram,
+>;
+
+/// Counts of every outcome, for the metrics endpoint and tests, and how
+/// long each request took (the time of one attempt, answer read).
+#[derive(Debug)]
 pub struct Metrics {
     inner: Mutex<MetricsSnapshot>,
+    pub durations: Durations,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        fn histogram() -> prometheus_client::metrics::histogram::Histogram {
+            // 5 ms to about 82 s.
+            prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 15),
+            )
+        }
+        Metrics {
+            inner: Mutex::default(),
+            durations: Durations::new_with_constructor(histogram),
+        }
+    }
 }
 
 /// A copy of the counters.
@@ -435,8 +466,16 @@ impl Upstream {
             // The gate may have closed while this task waited for its turn.
             let waited = self.gate.wait().await;
             self.metrics.waited(&self.name, waited);
+            let sent = Instant::now();
             let outcome = self.attempt(endpoint, &build, &parse).await;
             drop(permit);
+            self.metrics
+                .durations
+                .get_or_create(&EndpointLabels {
+                    upstream: self.name.clone(),
+                    endpoint: endpoint.to_owned(),
+                })
+                .observe(sent.elapsed().as_secs_f64());
             // (wait, why, whether the wait is the gate's rather than this task's)
             let (wait, last, gated) = match outcome {
                 Attempt::Done(v) => return Ok(v),

@@ -100,8 +100,13 @@ pub async fn run<W: Work>(
             while tasks.len() < concurrency && !*stop.borrow() {
                 let Some(id) = queue.next() else { break };
                 let w = Arc::clone(work);
+                let counters = Arc::clone(&deps.counters);
                 tasks.spawn(async move {
+                    let started = std::time::Instant::now();
                     let r = w.sync(&id).await;
+                    counters
+                        .sync_seconds
+                        .observe(started.elapsed().as_secs_f64());
                     (id, r)
                 });
             }

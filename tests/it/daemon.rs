@@ -370,6 +370,72 @@ async fn failing_cycles_back_off_say_so_and_the_next_start_honours_it() {
     assert_eq!(kept, Some(None), "cleared by a cycle that succeeded");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_scrape_passes_promtool_and_has_histograms() {
+    let w = world(
+        SimConfig {
+            conversations: 20,
+            messages: 4,
+            growth: 0,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    let mut child = w.daemon(&[]);
+    let endpoint = w.state.join("convsync.endpoint");
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(addr) = std::fs::read_to_string(&endpoint) {
+            metrics = get_text(&format!("http://{addr}/metrics")).await;
+            if metrics.contains("convsync_conversation_sync_duration_seconds_count 20") {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for name in [
+        "convsync_build_info{version=\"",
+        "convsync_http_request_duration_seconds_bucket{upstream=\"hubster\",endpoint=\"inbound_customer\",le=\"",
+        "convsync_conversation_sync_duration_seconds_bucket{le=\"",
+        "convsync_checkpoint_commit_seconds_bucket{le=\"",
+        "convsync_conversation_sync_duration_seconds_count 20",
+        "convsync_pending_intents ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    // The Prometheus project's own checker, where it is installed
+    // (Debian: apt-get install prometheus).
+    let Ok(mut check) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("SKIPPED: promtool check metrics (promtool is not installed)");
+        return;
+    };
+    use std::io::Write as _;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The unit's exposure as systemd scores it (where systemd-analyze exists;
 /// CI's machine has it, and bench/systemd-check.sh installs it).
 #[test]
