@@ -29,8 +29,8 @@ def stats(base):
     return json.load(urllib.request.urlopen(base + "/sim/stats"))
 
 
-def timed_run(cfg):
-    out = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", BIN, "--config", cfg, "run", "--until-idle"],
+def timed_run(cfg, daemon=BIN):
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", daemon, "--config", cfg, "run", "--until-idle"],
                          capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("daemon failed: " + out.stderr[-2000:])
@@ -38,10 +38,10 @@ def timed_run(cfg):
     return float(wall), float(user) + float(sys_), int(rss) / 1024
 
 
-def throughput(n):
+def throughput(n, daemon=BIN):
     sim, base, cfg, d = start_sim(n)
     configure(cfg, d, 100000, 1000)
-    wall, cpu, rss = timed_run(cfg)
+    wall, cpu, rss = timed_run(cfg, daemon)
     s = stats(base)
     sim.terminate(); sim.wait()
     return dict(case=f"{n} conversations, no quota", wall=wall, conv=n / wall,
@@ -98,8 +98,29 @@ def restart_latency(n):
     return latency
 
 
+def compare(baseline, small, large):
+    """This build's daemon and another's, side by side on the same
+    simulator (runs alternate, so a slow spell hits both)."""
+    print(f"{'case':<34} {'build':<9} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'delivered':>10} {'dups':>5}")
+    for n in (small, large):
+        rows = {}
+        for name, daemon in (("this", BIN), ("baseline", baseline), ("this", BIN), ("baseline", baseline)):
+            r = throughput(n, daemon)
+            best = rows.get(name)
+            if best is None or r["cpu"] < best["cpu"]:
+                rows[name] = r
+        for name in ("this", "baseline"):
+            r = rows[name]
+            print(f"{r['case']:<34} {name:<9} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['rss']:>8.1f} {r['delivered']:>10} {r['dups']:>5}")
+        t, b = rows["this"], rows["baseline"]
+        print(f"{'':<34} {'ratio':<9} {t['wall'] / b['wall']:>8.3f} {t['cpu'] / b['cpu']:>7.3f} {t['rss'] / b['rss']:>8.3f}")
+
+
 def main():
     small, large = int(os.environ.get("SMALL", 1000)), int(os.environ.get("LARGE", 10000))
+    if os.environ.get("BASELINE"):
+        compare(os.environ["BASELINE"], small, large)
+        return
     rate = int(os.environ.get("RATE", 50))
     rows = [throughput(small), throughput(large)]
     print(f"{'case':<34} {'wall s':>8} {'conv/s':>8} {'act/s':>9} {'CPU s':>7} {'RSS MiB':>8} {'delivered':>10} {'dups':>5}")
