@@ -56,11 +56,6 @@ pub mod progress_key {
         format!("backoff:{pipeline}")
     }
 
-    /// Until when (epoch ms) an upstream was asked to pause (a Retry-After).
-    pub fn pause(upstream: &str) -> String {
-        format!("pause:{upstream}")
-    }
-
     /// What `liveperson.transcripts = "auto"` learned for an account.
     pub fn transcript_route(account: &str) -> String {
         format!("liveperson:transcripts:{account}")

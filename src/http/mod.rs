@@ -305,7 +305,9 @@ pub fn check_url(url: &reqwest::Url, allow_insecure_http: bool) -> Result<(), Ht
 
 /// Where an upstream's pauses (a Retry-After, as a wall-clock instant in
 /// epoch ms) are kept across restarts, so that the next process honours
-/// them too. Both calls may block (a store).
+/// them too. `save` is called on the request's own task before it waits,
+/// so it must be quick (a process killed between a 429 and the end of
+/// `save` has not kept it).
 pub trait PauseMemory: Send + Sync {
     fn load(&self, upstream: &str) -> Option<i64>;
     fn save(&self, upstream: &str, until_ms: i64);
@@ -381,11 +383,10 @@ impl Upstream {
 
     /// Writes a pause until `until_ms` (epoch ms) where it outlives this
     /// process, before anything is sent again.
-    async fn keep_pause(&self, until_ms: i64) {
+    fn keep_pause(&self, until_ms: i64) {
         let memory = self.memory.lock().expect("memory lock").clone();
         if let Some(m) = memory {
-            let name = self.name.clone();
-            let _ = tokio::task::spawn_blocking(move || m.save(&name, until_ms)).await;
+            m.save(&self.name, until_ms);
         }
     }
 
@@ -492,8 +493,7 @@ impl Upstream {
                         .gate
                         .closed_until()
                         .map_or(pause, |t| t.saturating_duration_since(Instant::now()));
-                    self.keep_pause(crate::clock::now_ms() + left.as_millis() as i64)
-                        .await;
+                    self.keep_pause(crate::clock::now_ms() + left.as_millis() as i64);
                     let why = format!(
                         "HTTP 429 (Retry-After: {})",
                         retry_after.as_deref().unwrap_or("none")

@@ -21,11 +21,16 @@ pub(super) struct Ctx {
     pub(super) reset: bool,
 }
 
-pub(super) fn client_key(headers: &HeaderMap) -> String {
+/// Who is asking, as a server would tell: by credentials; a request without
+/// any (CSDS, Hubster's token endpoint) by the host it went to (the real
+/// ones are separate hosts, each with its own limits).
+pub(super) fn client_key(headers: &HeaderMap, endpoint: &str) -> String {
+    let host = endpoint.split('.').next().unwrap_or(endpoint);
+    let anonymous = format!("anonymous@{host}");
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("anonymous");
+        .unwrap_or(&anonymous);
     // An OAuth header changes with every request: its consumer key names the client.
     match auth.strip_prefix("OAuth ") {
         Some(rest) => rest
@@ -46,7 +51,7 @@ impl Shared {
         headers: &HeaderMap,
     ) -> Result<Ctx, Response> {
         let now = Instant::now();
-        let key = client_key(headers);
+        let key = client_key(headers, endpoint);
         let over_quota = {
             let mut clients = self.clients.lock().expect("clients lock");
             let burst = self

@@ -71,38 +71,60 @@ pub async fn blocking<T: Send + 'static>(
         .expect("store work does not panic")
 }
 
-/// Upstreams' pauses kept in the store (progress table), so that a
-/// Retry-After binds the next process as well.
-pub struct StoredPauses(pub Arc<Store>);
+/// Upstreams' pauses kept beside the store (`convsync.pauses` in the
+/// state directory: `{"<upstream>": <until, epoch ms>}`), so that a
+/// Retry-After binds the next process as well. A plain file, replaced
+/// whole (write, then rename), because it must be quick: it is written
+/// between a 429 and the next request, and a process killed before the
+/// write ends has not kept the pause (the page cache outlives a killed
+/// process; a redb commit that must reach the disk first took long enough
+/// under load to lose some).
+pub struct KeptPauses {
+    path: std::path::PathBuf,
+    lock: std::sync::Mutex<()>,
+}
 
-impl PauseMemory for StoredPauses {
-    fn load(&self, upstream: &str) -> Option<i64> {
-        match self
-            .0
-            .progress::<i64>(&crate::store::progress_key::pause(upstream))
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(upstream, error = %e, "cannot read the kept pause");
-                None
-            }
+impl KeptPauses {
+    pub fn beside(store: &Store) -> KeptPauses {
+        KeptPauses {
+            path: store.path().with_file_name("convsync.pauses"),
+            lock: std::sync::Mutex::new(()),
         }
     }
 
+    fn read(&self) -> std::collections::BTreeMap<String, i64> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl PauseMemory for KeptPauses {
+    fn load(&self, upstream: &str) -> Option<i64> {
+        self.read().get(upstream).copied()
+    }
+
     fn save(&self, upstream: &str, until_ms: i64) {
-        if let Err(e) = self
-            .0
-            .set_progress(&crate::store::progress_key::pause(upstream), &until_ms)
+        let _one = self.lock.lock().expect("pauses lock");
+        let mut all = self.read();
+        let now = crate::clock::now_ms();
+        all.retain(|_, until| *until > now);
+        let e = all.entry(upstream.to_owned()).or_insert(until_ms);
+        *e = (*e).max(until_ms);
+        let tmp = self.path.with_extension("pauses.tmp");
+        let text = serde_json::to_vec(&all).expect("pauses serialize");
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path))
         {
-            tracing::warn!(upstream, error = %e, "cannot keep the pause");
+            tracing::warn!(upstream, error = %e, path = %self.path.display(), "cannot keep the pause");
         }
     }
 }
 
-/// Makes `upstreams` keep their pauses in `store` (and honour the ones an
-/// earlier process left). Blocking: call at setup.
+/// Makes `upstreams` keep their pauses beside `store` (and honour the ones
+/// an earlier process left). Call at setup.
 pub fn keep_pauses_in(store: &Arc<Store>, upstreams: &[&Upstream]) {
-    let memory: Arc<dyn PauseMemory> = Arc::new(StoredPauses(Arc::clone(store)));
+    let memory: Arc<dyn PauseMemory> = Arc::new(KeptPauses::beside(store));
     for u in upstreams {
         u.remember_pauses(Arc::clone(&memory));
     }
