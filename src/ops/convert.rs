@@ -201,13 +201,14 @@ fn single(
                 }
                 _ => return Err(not_json_start()),
             };
-            let id = match &opts.conversation_id {
-                Some(id) => id.clone(),
+            // (id, whether it is the file's name)
+            let (id, from_file_name) = match &opts.conversation_id {
+                Some(id) => (id.clone(), false),
                 None => match format::main_dialog(&records)? {
-                    Some(id) => id,
-                    None if records.is_empty() => String::new(),
+                    Some(id) => (id, false),
+                    None if records.is_empty() => (String::new(), false),
                     None => match &opts.file_stem {
-                        Some(stem) => stem.clone(),
+                        Some(stem) => (stem.clone(), true),
                         None => {
                             return Err(ConvertFailure::Input(
                                 "cannot tell the conversation id: no record has a dialogId and the input is not a file; pass --conversation-id".into(),
@@ -216,9 +217,6 @@ fn single(
                     },
                 },
             };
-            let from_file_name = opts.conversation_id.is_none()
-                && !records.is_empty()
-                && format::main_dialog(&records)?.is_none();
             let mut out = format::to_hubster(&id, &records, mapping, &LpResume::default())?;
             if from_file_name {
                 out.report.warn(

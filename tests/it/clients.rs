@@ -120,15 +120,7 @@ async fn content_search_in_both_paging_modes_and_both_auths() {
         })
         .await;
         let client = lp(&s, fast_http());
-        let app_key = {
-            let c = &s.shared.creds;
-            LpAuth::AppKey {
-                consumer_key: SecretSource::Value(c.consumer_key.clone()),
-                consumer_secret: SecretSource::Value(c.consumer_secret.clone()),
-                token: SecretSource::Value(c.token.clone()),
-                token_secret: SecretSource::Value(c.token_secret.clone()),
-            }
-        };
+        let app_key = crate::support::app_key(&s);
         let oauth = LivePersonClient::new(
             &lp_config(&s, app_key, fast_http()),
             Arc::new(Metrics::default()),

@@ -3,8 +3,8 @@
 //! Interactions for a brand's app key, silent paging, internal links, a
 //! daemon's `since` that long-running conversations outlive.
 
-use crate::support::{convsync, platforms_toml};
-use convsync::http::{HttpConfig, Metrics};
+use crate::support::{app_key, convsync, platforms_toml};
+use convsync::http::Metrics;
 use convsync::platform::liveperson::{
     LivePersonClient, LivePersonConfig, LpAuth, Search, TranscriptRoute,
 };
@@ -26,16 +26,6 @@ async fn strict(cfg: SimConfig) -> Sim {
     .unwrap()
 }
 
-fn app_key(sim: &Sim) -> LpAuth {
-    let c = &sim.shared.creds;
-    LpAuth::AppKey {
-        consumer_key: SecretSource::Value(c.consumer_key.clone()),
-        consumer_secret: SecretSource::Value(c.consumer_secret.clone()),
-        token: SecretSource::Value(c.token.clone()),
-        token_secret: SecretSource::Value(c.token_secret.clone()),
-    }
-}
-
 fn client(sim: &Sim, auth: LpAuth, transcripts: TranscriptRoute) -> LivePersonClient {
     let toml = format!(
         "account = {:?}\nsource = \"convsync_tests\"\ncsds_url = {:?}\n[auth]\nbearer = {{ value = \"x\" }}\n[http]\nrequests_per_second = 1000\nburst = 100\nserver_error_delays_secs = [0.01]\ntransient_backoff_secs = 0.01\nmax_backoff_secs = 0.1\n",
@@ -45,7 +35,6 @@ fn client(sim: &Sim, auth: LpAuth, transcripts: TranscriptRoute) -> LivePersonCl
     let mut cfg: LivePersonConfig = toml::from_str(&toml).unwrap();
     cfg.auth = auth;
     cfg.transcripts = transcripts;
-    let _: &HttpConfig = &cfg.http;
     LivePersonClient::new(&cfg, Arc::new(Metrics::default())).unwrap()
 }
 

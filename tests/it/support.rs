@@ -116,3 +116,15 @@ pub fn expected_ledger(sim: &Sim, grown: bool) -> std::collections::BTreeMap<Str
         })
         .collect()
 }
+
+/// The simulator's app key (OAuth 1.0a) as LivePerson credentials.
+pub fn app_key(sim: &Sim) -> convsync::platform::liveperson::LpAuth {
+    use convsync::platform::secret::SecretSource;
+    let c = &sim.shared.creds;
+    convsync::platform::liveperson::LpAuth::AppKey {
+        consumer_key: SecretSource::Value(c.consumer_key.clone()),
+        consumer_secret: SecretSource::Value(c.consumer_secret.clone()),
+        token: SecretSource::Value(c.token.clone()),
+        token_secret: SecretSource::Value(c.token_secret.clone()),
+    }
+}

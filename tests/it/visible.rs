@@ -82,9 +82,6 @@ fn structured_atoms(v: &Value, out: &mut Vec<Atom>) {
 fn lp_atoms(records: &[Value]) -> Vec<Atom> {
     let mut out = Vec::new();
     for r in records {
-        if r.get(format::HUBSTER_ACTIVITY_FIELD).is_some() {
-            // A record made from a Hubster activity: only its event shows.
-        }
         let ev = &r["event"];
         match ev["type"].as_str() {
             Some("ContentEvent") => {

@@ -129,6 +129,16 @@ fn needs_escape(b: &[u8]) -> bool {
     blocks.remainder().iter().any(|&x| bad(x))
 }
 
+/// `,"key":"value"` when there is a value.
+fn write_opt(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_str(out, v);
+    }
+}
+
 fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
@@ -340,18 +350,9 @@ pub struct Card {
 impl Card {
     /// The card's fields, each preceded by a comma.
     fn write_fields(&self, out: &mut Vec<u8>) {
-        for (k, v) in [
-            ("title", &self.title),
-            ("subtitle", &self.subtitle),
-            ("content", &self.content),
-        ] {
-            if let Some(v) = v {
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(k.as_bytes());
-                out.extend_from_slice(b"\":");
-                write_str(out, v);
-            }
-        }
+        write_opt(out, "title", self.title.as_deref());
+        write_opt(out, "subtitle", self.subtitle.as_deref());
+        write_opt(out, "content", self.content.as_deref());
         if let Some(url) = &self.url {
             out.extend_from_slice(b",\"urlType\":\"image\",\"url\":");
             write_str(out, url);
@@ -434,18 +435,9 @@ impl Message<'_> {
             } => {
                 out.extend_from_slice(b",\"url\":");
                 write_str(out, url);
-                if let Some(alt) = alt {
-                    out.extend_from_slice(b",\"alt\":");
-                    write_str(out, alt);
-                }
-                if let Some(t) = title {
-                    out.extend_from_slice(b",\"title\":");
-                    write_str(out, t);
-                }
-                if let Some(a) = anchor {
-                    out.extend_from_slice(b",\"urlAnchor\":");
-                    write_str(out, a);
-                }
+                write_opt(out, "alt", alt.as_deref());
+                write_opt(out, "title", title.as_deref());
+                write_opt(out, "urlAnchor", anchor.as_deref());
             }
             Content::Location {
                 latitude,
@@ -456,10 +448,7 @@ impl Message<'_> {
                 write_value(out, latitude);
                 out.extend_from_slice(b",\"longitude\":");
                 write_value(out, longitude);
-                if let Some(a) = address {
-                    out.extend_from_slice(b",\"address\":");
-                    write_str(out, a);
-                }
+                write_opt(out, "address", address.as_deref());
             }
             Content::Attachment {
                 label,
