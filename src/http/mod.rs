@@ -3,9 +3,11 @@
 //! retry policy, and counts every outcome. No other code sleeps or retries.
 
 pub mod limit;
+pub mod pace;
 pub mod retry;
 
-use crate::http::limit::{Limit, PauseGate};
+use crate::http::limit::PauseGate;
+use crate::http::pace::{Answer, Learned, Pace, PaceConfig, Setting};
 use crate::http::retry::{Class, RetryPolicy};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -13,7 +15,6 @@ use std::net::IpAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// `[liveperson.http]` / `[hubster.http]`: how hard convsync may press an
@@ -21,12 +22,18 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Average request rate (GCRA).
-    pub requests_per_second: NonZeroU32,
+    /// Average request rate (GCRA), or `"auto"`: learned from the
+    /// upstream's answers (see [`pace`]).
+    pub requests_per_second: Setting<NonZeroU32>,
     /// Requests that may go at once before the rate applies.
     pub burst: NonZeroU32,
-    /// Requests in flight at once.
-    pub max_concurrency: NonZeroUsize,
+    /// Requests in flight at once, or `"auto"`: learned.
+    pub max_concurrency: Setting<NonZeroUsize>,
+    /// The most a learned rate may reach (none: no ceiling but the
+    /// upstream's answers).
+    pub ceiling_requests_per_second: Option<f64>,
+    /// The most learned concurrency may reach.
+    pub ceiling_concurrency: Option<NonZeroUsize>,
     /// Seconds to establish a connection.
     #[serde(deserialize_with = "positive")]
     pub connect_timeout_secs: f64,
@@ -65,9 +72,11 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
-            requests_per_second: NonZeroU32::new(10).expect("non-zero"),
+            requests_per_second: Setting::Auto,
             burst: NonZeroU32::new(10).expect("non-zero"),
-            max_concurrency: NonZeroUsize::new(4).expect("non-zero"),
+            max_concurrency: Setting::Auto,
+            ceiling_requests_per_second: None,
+            ceiling_concurrency: None,
             connect_timeout_secs: 5.0,
             timeout_secs: 30.0,
             max_retry_after_secs: 300.0,
@@ -82,6 +91,16 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    pub fn pace(&self) -> PaceConfig {
+        PaceConfig {
+            rate: self.requests_per_second,
+            burst: self.burst,
+            concurrency: self.max_concurrency,
+            max_rate: self.ceiling_requests_per_second.filter(|r| *r > 0.0),
+            max_concurrency: self.ceiling_concurrency.map(NonZeroUsize::get),
+        }
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
         let secs = Duration::from_secs_f64;
         RetryPolicy {
@@ -224,6 +243,8 @@ pub struct MetricsSnapshot {
     pub rate_limited: BTreeMap<String, u64>,
     /// Seconds spent waiting (pause gate and backoff) per upstream.
     pub wait_seconds: BTreeMap<String, f64>,
+    /// Each upstream's rate and concurrency (learned or fixed).
+    pub pace: BTreeMap<String, Learned>,
 }
 
 impl Metrics {
@@ -261,6 +282,20 @@ impl Metrics {
                 .entry(upstream.to_owned())
                 .or_default() += d.as_secs_f64();
         }
+    }
+    fn paced(&self, upstream: &str, l: Learned) {
+        self.inner
+            .lock()
+            .expect("metrics lock")
+            .pace
+            .insert(upstream.to_owned(), l);
+    }
+    /// Sets an upstream's 429s and seconds waiting (a display fed by
+    /// another process's figures).
+    pub fn set_waits(&self, upstream: &str, rate_limited: u64, wait_seconds: f64) {
+        let mut m = self.inner.lock().expect("metrics lock");
+        m.rate_limited.insert(upstream.to_owned(), rate_limited);
+        m.wait_seconds.insert(upstream.to_owned(), wait_seconds);
     }
     pub fn snapshot(&self) -> MetricsSnapshot {
         self.inner.lock().expect("metrics lock").clone()
@@ -313,14 +348,26 @@ pub trait PauseMemory: Send + Sync {
     fn save(&self, upstream: &str, until_ms: i64);
 }
 
+/// Where an upstream's learned rate and concurrency are kept between
+/// runs. `save` blocks (it is called off the async threads).
+pub trait PaceMemory: Send + Sync {
+    fn load(&self, upstream: &str) -> Option<Learned>;
+    fn save(&self, upstream: &str, learned: Learned);
+}
+
+/// How often learned values are written while they change.
+const KEEP_PACE_EVERY: Duration = Duration::from_secs(5);
+
 /// One remote API: its quota, pause gate, concurrency, timeouts and retries.
 pub struct Upstream {
     name: String,
     client: reqwest::Client,
-    limit: Limit,
-    slots: Semaphore,
+    pace: Pace,
     gate: PauseGate,
     memory: std::sync::Mutex<Option<Arc<dyn PauseMemory>>>,
+    paces: std::sync::Mutex<Option<Arc<dyn PaceMemory>>>,
+    /// The learned values last written, and when.
+    kept_pace: std::sync::Mutex<Option<(Instant, Learned)>>,
     policy: RetryPolicy,
     allow_insecure_http: bool,
     metrics: Arc<Metrics>,
@@ -350,13 +397,16 @@ impl Upstream {
                 endpoint: "client",
                 reason: e.to_string(),
             })?;
+        let pace = Pace::new(&cfg.pace());
+        metrics.paced(name, pace.learned());
         Ok(Upstream {
             name: name.to_owned(),
             client,
-            limit: Limit::new(cfg.requests_per_second, cfg.burst),
-            slots: Semaphore::new(cfg.max_concurrency.get()),
+            pace,
             gate: PauseGate::default(),
             memory: std::sync::Mutex::new(None),
+            paces: std::sync::Mutex::new(None),
+            kept_pace: std::sync::Mutex::new(None),
             policy: cfg.retry_policy(),
             allow_insecure_http: cfg.allow_insecure_http,
             metrics,
@@ -392,6 +442,53 @@ impl Upstream {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Its rate and concurrency now (learned or fixed).
+    pub fn learned(&self) -> Learned {
+        self.pace.learned()
+    }
+
+    /// The share of this upstream's turns live sync keeps while a job runs.
+    pub fn set_live_share(&self, share: f64) {
+        self.pace.set_live_share(share);
+    }
+
+    /// Keeps what this upstream learns in `memory`, starting from what an
+    /// earlier run left there (blocking: call at setup).
+    pub fn remember_paces(&self, memory: Arc<dyn PaceMemory>) {
+        if let Some(l) = memory.load(&self.name) {
+            self.pace.restore(l);
+            let now = self.pace.learned();
+            tracing::info!(upstream = %self.name, requests_per_second = now.requests_per_second, concurrency = now.concurrency, "starting from the pace an earlier run learned");
+            self.metrics.paced(&self.name, now);
+            *self.kept_pace.lock().expect("pace lock") = Some((Instant::now(), now));
+        }
+        *self.paces.lock().expect("memory lock") = Some(memory);
+    }
+
+    /// Writes the learned values if they changed since the last write and
+    /// (unless `now`) that write is `KEEP_PACE_EVERY` old.
+    pub fn keep_pace(&self, now: bool) {
+        let Some(memory) = self.paces.lock().expect("memory lock").clone() else {
+            return;
+        };
+        let l = self.pace.learned();
+        {
+            let mut kept = self.kept_pace.lock().expect("pace lock");
+            match *kept {
+                Some((_, k)) if k == l => return,
+                Some((at, _)) if !now && at.elapsed() < KEEP_PACE_EVERY => return,
+                _ => *kept = Some((Instant::now(), l)),
+            }
+        }
+        let name = self.name.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn_blocking(move || memory.save(&name, l));
+            }
+            Err(_) => memory.save(&name, l),
+        }
     }
 
     /// Sends a request (built afresh for every attempt, so signatures and
@@ -458,25 +555,35 @@ impl Upstream {
             attempts += 1;
             let waited = self.gate.wait().await;
             self.metrics.waited(&self.name, waited);
-            self.limit.ready().await;
-            let permit = self
-                .slots
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
+            self.pace.turn().await;
+            let slot = self.pace.slot().await;
             // The gate may have closed while this task waited for its turn.
             let waited = self.gate.wait().await;
             self.metrics.waited(&self.name, waited);
             let sent = Instant::now();
             let outcome = self.attempt(endpoint, &build, &parse).await;
-            drop(permit);
+            let in_flight = slot.in_flight;
+            drop(slot);
+            let latency = sent.elapsed().as_secs_f64();
             self.metrics
                 .durations
                 .get_or_create(&EndpointLabels {
                     upstream: self.name.clone(),
                     endpoint: endpoint.to_owned(),
                 })
-                .observe(sent.elapsed().as_secs_f64());
+                .observe(latency);
+            let answer = match &outcome {
+                Attempt::RateLimited(_) => Answer::RateLimited { in_flight },
+                Attempt::Transient(..) => Answer::Other,
+                Attempt::Done(_) | Attempt::Fatal(_) | Attempt::ServerError(_) => {
+                    Answer::Good { latency, in_flight }
+                }
+            };
+            if let Some(l) = self.pace.answer(answer) {
+                tracing::debug!(upstream = %self.name, requests_per_second = l.requests_per_second, concurrency = l.concurrency, "pace");
+                self.metrics.paced(&self.name, l);
+                self.keep_pace(false);
+            }
             // (wait, why, whether the wait is the gate's rather than this task's)
             let (wait, last, gated) = match outcome {
                 Attempt::Done(v) => return Ok(v),

@@ -57,6 +57,10 @@ pub struct SimConfig {
     pub quota: Option<f64>,
     /// The bucket's size (defaults to a second's worth).
     pub quota_burst: Option<f64>,
+    /// Requests a client may have in flight at once; one more: 429.
+    pub max_in_flight: Option<usize>,
+    /// How long every answer takes (on top of the handler's own time).
+    pub latency: Duration,
     pub fault_429: f64,
     pub retry_after: RetryAfter,
     /// Seconds a Retry-After asks for.
@@ -124,6 +128,8 @@ impl Default for SimConfig {
             grow_every: Duration::from_secs(2),
             quota: None,
             quota_burst: None,
+            max_in_flight: None,
+            latency: Duration::ZERO,
             fault_429: 0.0,
             retry_after: RetryAfter::Seconds,
             retry_after_secs: 1,
@@ -190,6 +196,13 @@ pub struct Stats {
     pub searches_without_content_to_retrieve: u64,
     pub violations_retry_after: u64,
     pub violations_quota: u64,
+    /// Requests refused for going over --max-in-flight.
+    pub violations_in_flight: u64,
+    /// Requests admitted, and their seconds in flight summed (with
+    /// --max-in-flight: divided by it and by the time, how much of what
+    /// the server allows a client used).
+    pub admitted: u64,
+    pub in_flight_seconds: f64,
     pub delivered_activities: u64,
     pub duplicate_deliveries: u64,
     /// Faults injected, by kind.
@@ -214,6 +227,8 @@ pub struct Shared {
     pub(super) rng: Mutex<Rng>,
     pub(super) clients: Mutex<HashMap<String, Client>>,
     pub(super) tokens: Mutex<HashMap<String, Instant>>,
+    /// Requests in flight per client.
+    pub(super) in_flight: Mutex<HashMap<String, usize>>,
     pub(super) addr: SocketAddr,
 }
 
@@ -249,6 +264,7 @@ impl Sim {
             stats: Mutex::new(Stats::default()),
             clients: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             addr,
         });
         let app = router(Arc::clone(&shared));
@@ -346,7 +362,63 @@ fn router(shared: Arc<Shared>) -> Router {
             get(|State(s): S| async move { axum::Json(s.ledger()) }),
         )
         .route("/sim/conversations", get(sim_conversations))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            in_flight,
+        ))
         .with_state(shared)
+}
+
+/// Every request but the simulator's own: held for `latency`, and, with
+/// `max_in_flight`, refused (429) when its client already has that many
+/// in flight.
+async fn in_flight(
+    State(s): S,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path().starts_with("/sim/") {
+        return next.run(req).await;
+    }
+    let host = req.uri().path().split('/').nth(1).unwrap_or("").to_owned();
+    let key = super::faults::client_key(req.headers(), &host);
+    struct Leaving<'a>(&'a Shared, &'a str, Instant);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            if let Some(n) = self
+                .0
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .get_mut(self.1)
+            {
+                *n = n.saturating_sub(1);
+            }
+            let mut st = self.0.stats.lock().expect("stats lock");
+            st.admitted += 1;
+            st.in_flight_seconds += self.2.elapsed().as_secs_f64();
+        }
+    }
+    let n = {
+        let mut m = s.in_flight.lock().expect("in-flight lock");
+        let n = m.entry(key.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    if let Some(max) = s.config.max_in_flight
+        && n > max
+    {
+        if let Some(n) = s.in_flight.lock().expect("in-flight lock").get_mut(&key) {
+            *n = n.saturating_sub(1);
+        }
+        s.stats.lock().expect("stats lock").violations_in_flight += 1;
+        return s.too_many("in_flight", &key);
+    }
+    let _leaving = Leaving(&s, &key, Instant::now());
+    if !s.config.latency.is_zero() {
+        tokio::time::sleep(s.config.latency).await;
+    }
+    next.run(req).await
 }
 
 async fn sim_conversations(State(s): S, RawQuery(_): RawQuery) -> Response {

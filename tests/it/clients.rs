@@ -1,6 +1,7 @@
 //! Both clients against the simulator, over real HTTP on loopback.
 
 use convsync::format::hubster::IntegrationType;
+use convsync::http::pace::Setting;
 use convsync::http::{HttpConfig, HttpError, Metrics};
 use convsync::platform::hubster::{HubsterClient, HubsterConfig, Side};
 use convsync::platform::liveperson::{LivePersonClient, LivePersonConfig, LpAuth, Search};
@@ -15,9 +16,9 @@ use std::time::Duration;
 /// Quick retries, so faults cost milliseconds, not the production seconds.
 fn fast_http() -> HttpConfig {
     HttpConfig {
-        requests_per_second: NonZeroU32::new(1000).unwrap(),
+        requests_per_second: Setting::Fixed(NonZeroU32::new(1000).unwrap()),
         burst: NonZeroU32::new(100).unwrap(),
-        max_concurrency: NonZeroUsize::new(8).unwrap(),
+        max_concurrency: Setting::Fixed(NonZeroUsize::new(8).unwrap()),
         connect_timeout_secs: 2.0,
         timeout_secs: 2.0,
         max_attempts: NonZeroU32::new(40).unwrap(),
@@ -397,7 +398,7 @@ async fn a_client_at_the_servers_quota_never_exceeds_it() {
     })
     .await;
     let http = HttpConfig {
-        requests_per_second: NonZeroU32::new(20).unwrap(),
+        requests_per_second: Setting::Fixed(NonZeroU32::new(20).unwrap()),
         burst: NonZeroU32::new(1).unwrap(),
         ..fast_http()
     };

@@ -3,6 +3,7 @@
 
 use convsync::format::Mapping;
 use convsync::format::{self, LpResume, liveperson::Record};
+use convsync::http::pace::Setting;
 use convsync::http::{HttpConfig, Metrics};
 use convsync::platform::hubster::{HubsterClient, HubsterConfig};
 use convsync::platform::liveperson::{LivePersonClient, LivePersonConfig, LpAuth};
@@ -27,9 +28,9 @@ struct Setup {
 
 fn http() -> HttpConfig {
     HttpConfig {
-        requests_per_second: NonZeroU32::new(2000).unwrap(),
+        requests_per_second: Setting::Fixed(NonZeroU32::new(2000).unwrap()),
         burst: NonZeroU32::new(200).unwrap(),
-        max_concurrency: NonZeroUsize::new(8).unwrap(),
+        max_concurrency: Setting::Fixed(NonZeroUsize::new(8).unwrap()),
         server_error_delays_secs: vec![0.01],
         transient_backoff_secs: 0.01,
         max_backoff_secs: 0.1,

@@ -405,6 +405,12 @@ pub struct SimArgs {
     /// Requests per second allowed per client; beyond it: 429.
     #[arg(long, value_name = "RPS")]
     pub quota: Option<f64>,
+    /// Requests a client may have in flight at once; one more: 429.
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Milliseconds every answer takes.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
     /// Share of requests answered 429 (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub fault_429: f64,
