@@ -32,6 +32,11 @@ pub fn parse_date(s: &str) -> Result<i64, DateError> {
     Err(DateError(s.to_owned()))
 }
 
+/// Epoch ms as RFC 3339 (the number itself if out of range).
+pub fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.to_rfc3339())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

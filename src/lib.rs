@@ -29,6 +29,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod http;
 pub mod ops;
 pub mod platform;

@@ -56,6 +56,17 @@ pub mod progress_key {
         format!("backoff:{pipeline}")
     }
 
+    /// A job handed to the running daemon (kept until it ends, so that a
+    /// daemon killed during it resumes it).
+    pub fn job(id: &str) -> String {
+        format!("job:{id}")
+    }
+
+    /// The rate and concurrency an upstream learned (`"auto"`).
+    pub fn pace(upstream: &str) -> String {
+        format!("pace:{upstream}")
+    }
+
     /// What `liveperson.transcripts = "auto"` learned for an account.
     pub fn transcript_route(account: &str) -> String {
         format!("liveperson:transcripts:{account}")
@@ -448,6 +459,35 @@ impl Store {
             t.insert(key, bytes.as_slice()).map_err(|e| self.err(e))?;
         }
         self.commit(tx)
+    }
+
+    /// Every progress entry whose key starts with `prefix`, by key.
+    pub fn progress_under<T: for<'de> Deserialize<'de>>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in t.range(prefix..).map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_owned(), self.decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Forgets a progress entry; whether there was one.
+    pub fn remove_progress(&self, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let was = {
+            let mut t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+            t.remove(key).map_err(|e| self.err(e))?.is_some()
+        };
+        self.commit(tx)?;
+        Ok(was)
     }
 
     pub fn watermark(&self, pipeline: &str) -> Result<Option<i64>, StoreError> {

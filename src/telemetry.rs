@@ -30,6 +30,8 @@ pub struct Counters {
     pub failures: AtomicU64,
     pub dead_letters: AtomicU64,
     pub recovered: AtomicU64,
+    /// Set once the daemon has recovered its pipeline: jobs wait for it.
+    pub ready: std::sync::atomic::AtomicBool,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
     pub degraded: std::sync::Mutex<Option<String>>,
     /// How long each conversation's sync took (seconds), success or not.
@@ -45,6 +47,7 @@ impl Default for Counters {
             failures: AtomicU64::default(),
             dead_letters: AtomicU64::default(),
             recovered: AtomicU64::default(),
+            ready: std::sync::atomic::AtomicBool::default(),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
             sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
@@ -88,6 +91,14 @@ pub struct Status {
     /// Why the running daemon is backing off, while it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
+    /// Each upstream's rate and concurrency: what the running daemon uses
+    /// now, or (from the store) what the last run learned.
+    #[serde(default)]
+    pub pace: std::collections::BTreeMap<String, crate::http::pace::Learned>,
+    /// Jobs handed to the daemon and not finished (a daemon that stopped
+    /// resumes them when it starts).
+    #[serde(default)]
+    pub jobs: Vec<String>,
 }
 
 impl Telemetry {
@@ -95,6 +106,7 @@ impl Telemetry {
         let mut st = status_of(&self.store, &self.pipeline);
         st.cycles = Some(self.counters.cycles.load(Ordering::Relaxed));
         st.degraded = self.counters.degraded();
+        st.pace.extend(self.http.snapshot().pace);
         st
     }
 
@@ -175,6 +187,26 @@ impl Telemetry {
                 })
                 .inc_by(*v);
         }
+        let rates: Family<UpstreamLabels, Gauge<f64, std::sync::atomic::AtomicU64>> =
+            Family::default();
+        let slots: Family<UpstreamLabels, Gauge> = Family::default();
+        for (u, l) in &h.pace {
+            let labels = UpstreamLabels {
+                upstream: u.clone(),
+            };
+            rates.get_or_create(&labels).set(l.requests_per_second);
+            slots.get_or_create(&labels).set(l.concurrency as i64);
+        }
+        reg.register(
+            "convsync_http_rate_limit_requests_per_second",
+            "The request rate an upstream is paced at (learned with \"auto\", else as configured)",
+            rates,
+        );
+        reg.register(
+            "convsync_http_concurrency_limit",
+            "Requests an upstream may have in flight at once (learned with \"auto\", else as configured)",
+            slots,
+        );
         reg.register(
             "convsync_http_wait_seconds",
             "Seconds spent waiting on 429 pauses and retry backoff",
@@ -342,6 +374,29 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
             .unwrap_or(0),
         cycles: None,
         degraded: None,
+        pace: ["liveperson", "hubster"]
+            .into_iter()
+            .filter_map(|u| {
+                store
+                    .progress(&crate::store::progress_key::pace(u))
+                    .ok()
+                    .flatten()
+                    .map(|l| (u.to_owned(), l))
+            })
+            .collect(),
+        jobs: store
+            .progress_under::<crate::control::Kept>("job:")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, j)| {
+                format!(
+                    "{} ({}, since {})",
+                    j.job.describe(),
+                    k.trim_start_matches("job:"),
+                    crate::clock::format_ms(j.started_ms)
+                )
+            })
+            .collect(),
     }
 }
 

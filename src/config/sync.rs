@@ -35,6 +35,21 @@ pub struct SyncConfig {
     pub sink: SinkConfig,
     /// Where /metrics, /healthz and /status are served ("" turns it off).
     pub metrics_listen: String,
+    /// While a job handed to the running daemon (a backfill, a migration,
+    /// a dead-letter retry) runs beside live sync, the share of each
+    /// upstream's requests live sync keeps when it wants them (0 to 1).
+    #[serde(deserialize_with = "share")]
+    pub live_share: f64,
+}
+
+fn share<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(serde::de::Error::custom(format!(
+            "must be a share between 0 and 1, not {v}"
+        )));
+    }
+    Ok(v)
 }
 
 /// `sink = "hubster"` or `sink = { files = "dir" }`.
@@ -60,6 +75,7 @@ impl Default for SyncConfig {
             retry_budget: 5,
             sink: SinkConfig::Hubster,
             metrics_listen: "127.0.0.1:9187".into(),
+            live_share: 0.5,
         }
     }
 }
@@ -67,6 +83,12 @@ impl Default for SyncConfig {
 impl SyncConfig {
     pub fn store_path(&self) -> PathBuf {
         self.state_dir.join("convsync.redb")
+    }
+
+    /// The running daemon's control socket (mode 0600): commands hand it
+    /// their jobs there.
+    pub fn control_socket(&self) -> PathBuf {
+        self.state_dir.join("convsync.sock")
     }
 
     /// Where a running daemon writes the address of its endpoint.

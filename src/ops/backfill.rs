@@ -25,6 +25,33 @@ pub struct Options {
     pub conversation_ids: Option<PathBuf>,
 }
 
+/// What `opts` ask for, arguments checked and the id list read.
+pub fn request(opts: &Options) -> Result<Request, Error> {
+    let (since, until) = super::range_args(&opts.since, opts.until.as_deref())?;
+    let ids = match &opts.conversation_ids {
+        Some(path) => {
+            let ids = read_id_list(path)
+                .map_err(|e| Error::Argument(format!("cannot read {}: {e}", path.display())))?;
+            if ids.is_empty() {
+                return Err(Error::Argument(format!(
+                    "{} lists no conversation ids",
+                    path.display()
+                )));
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    Ok(Request {
+        since_ms: since,
+        until_ms: until,
+        until_given: opts.until.is_some(),
+        ids,
+        remember_windows: true,
+        window_ms: MAX_WINDOW_MS,
+    })
+}
+
 /// A backfill ready to run: its store is open.
 pub struct Backfill {
     daemon: Daemon,
@@ -33,21 +60,7 @@ pub struct Backfill {
 
 impl Backfill {
     pub fn open(config: &Config, opts: &Options) -> Result<Backfill, Error> {
-        let (since, until) = super::range_args(&opts.since, opts.until.as_deref())?;
-        let ids = match &opts.conversation_ids {
-            Some(path) => {
-                let ids = read_id_list(path)
-                    .map_err(|e| Error::Argument(format!("cannot read {}: {e}", path.display())))?;
-                if ids.is_empty() {
-                    return Err(Error::Argument(format!(
-                        "{} lists no conversation ids",
-                        path.display()
-                    )));
-                }
-                Some(ids)
-            }
-            None => None,
-        };
+        let req = request(opts)?;
         let mut config = config.clone();
         if let Some(p) = &opts.pipeline {
             config.sync.pipeline = p.clone();
@@ -57,17 +70,7 @@ impl Backfill {
             " (stop the daemon first: a backfill needs the store)",
         )?;
         let daemon = Daemon::new(&config, store)?;
-        Ok(Backfill {
-            daemon,
-            req: Request {
-                since_ms: since,
-                until_ms: until,
-                until_given: opts.until.is_some(),
-                ids,
-                remember_windows: true,
-                window_ms: MAX_WINDOW_MS,
-            },
-        })
+        Ok(Backfill { daemon, req })
     }
 
     /// The HTTP metrics of its clients (for a progress display).
@@ -79,7 +82,7 @@ impl Backfill {
     pub async fn run(
         &self,
         stop: watch::Receiver<bool>,
-        on: &mut dyn FnMut(Event),
+        on: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Summary, Error> {
         let d = &self.daemon;
         Ok(backfill::run(&d.deps, &d.route, &self.req, stop, on).await?)

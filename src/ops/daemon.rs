@@ -3,6 +3,7 @@
 use super::Error;
 use super::store::{self, Held};
 use crate::config::Config;
+use crate::control::JobHost;
 use crate::sync::daemon::{Daemon, Until};
 use crate::telemetry::{self, Status, Telemetry};
 use std::future::Future;
@@ -44,7 +45,22 @@ pub async fn run(
 ) -> Result<(), Error> {
     let daemon = open(config)?;
     serve_endpoint(&daemon).await?;
-    daemon.run(until, shutdown).await?;
+    // Jobs handed over the control socket run beside live sync, and stop
+    // when it does.
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = JobHost::of(&daemon, config, stop_rx);
+    let socket = jobs.start().await?;
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let r = daemon.run(until, shutdown).await;
+    if r.is_ok() && until == Until::Idle {
+        // Caught up means the jobs too.
+        jobs.idle().await;
+    }
+    let _ = std::fs::remove_file(&socket);
+    r?;
     Ok(())
 }
 

@@ -97,7 +97,7 @@ impl DeadLetters {
     pub async fn retry(
         self,
         ids: &[String],
-        each: &mut dyn FnMut(&str, Result<u64, Error>),
+        each: &mut (dyn FnMut(&str, Result<u64, Error>) + Send),
     ) -> Result<u64, Error> {
         let mut failed = 0;
         if let Some(m) = self.of_migration() {

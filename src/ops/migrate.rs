@@ -92,7 +92,7 @@ pub async fn run(
     m: &Migration,
     store: &Arc<Store>,
     stop: tokio::sync::watch::Receiver<bool>,
-    on: &mut dyn FnMut(crate::sync::backfill::Event),
+    on: &mut (dyn FnMut(crate::sync::backfill::Event) + Send),
 ) -> Result<(Summary, Option<State>), Error> {
     let summary = m.run(Arc::clone(store), stop, on).await?;
     let state = store.progress::<State>(&State::key(m.name()))?;

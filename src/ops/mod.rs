@@ -8,12 +8,14 @@
 //! - [`daemon`]: `run` (the daemon and its endpoint) and `status`.
 //! - [`demo`]: the simulator and the daemon, checked against each other.
 //! - [`backfill`], [`migrate`], [`dead_letters`]: the one-shot jobs.
+//! - [`control`]: handing those jobs to a running daemon.
 //! - [`verify`]: the daemon's pipeline compared with its target.
 //! - [`doctor`]: a config checked against the real platforms, read-only.
 //! - [`sim`]: the simulator's config for convsync.
 //! - [`store`]: the one way the commands open the store.
 
 pub mod backfill;
+pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dead_letters;
@@ -95,6 +97,12 @@ pub enum Error {
     /// Asking the running daemon's endpoint failed.
     #[error("asking the running daemon: {0}")]
     Endpoint(String),
+    /// The daemon's control socket could not be used.
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+    /// A job handed to the running daemon failed there.
+    #[error("the running daemon: {0}")]
+    Remote(String),
     /// Some conversations still fail (run it again).
     #[error("{0} conversation(s) still fail")]
     StillFailing(u64),

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use tokio::sync::watch;
 
 /// What to backfill.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub since_ms: i64,
     pub until_ms: i64,
@@ -59,7 +59,7 @@ struct Progress {
 }
 
 /// What happened, for the progress display.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// A window starts; `found` conversations in it (`skipped` if done before).
     Window {
@@ -114,7 +114,7 @@ pub async fn run(
     route: &Route,
     req: &Request,
     stop: watch::Receiver<bool>,
-    on: &mut dyn FnMut(Event),
+    on: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Summary, BackfillError> {
     let pipeline_name = deps.settings.pipeline.clone();
     let mut summary = Summary {

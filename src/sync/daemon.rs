@@ -101,15 +101,6 @@ impl Daemon {
             )?)),
             SinkConfig::Files(dir) => Sink::Files(dir.clone()),
         };
-        // A Retry-After given to an earlier process binds this one too.
-        let mut upstreams = Vec::new();
-        if let Some(lp) = source.liveperson() {
-            upstreams.push(lp.upstream());
-        }
-        if let Sink::Hubster(h) = &sink {
-            upstreams.push(h.upstream());
-        }
-        super::deps::keep_pauses_in(&store, &upstreams);
         let deps = Deps {
             settings: Settings::from_sync(&cfg, &cfg.pipeline),
             store,
@@ -117,15 +108,19 @@ impl Daemon {
             // The counters telemetry serves: the daemon only adds to them.
             counters: Arc::default(),
             http,
+            claims: Arc::default(),
         };
-        Ok(Daemon {
-            cfg,
-            deps,
-            route: Route {
-                source,
-                sink: Arc::new(sink),
-            },
-        })
+        let route = Route {
+            source,
+            sink: Arc::new(sink),
+        };
+        // A Retry-After given to an earlier process binds this one too, and
+        // what it learned of the upstreams' pace is where this one starts.
+        super::deps::keep_pauses_in(&deps.store, &route.upstreams());
+        for u in route.upstreams() {
+            u.set_live_share(cfg.live_share);
+        }
+        Ok(Daemon { cfg, deps, route })
     }
 
     fn since_ms(&self) -> Result<i64, DaemonError> {
@@ -206,6 +201,7 @@ impl Daemon {
             .counters
             .recovered
             .fetch_add(recovered, Ordering::Relaxed);
+        self.deps.counters.ready.store(true, Ordering::SeqCst);
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
         // A backoff an earlier process was in holds this one too.
@@ -254,6 +250,9 @@ impl Daemon {
                 sd_notify::NotifyState::Watchdog,
             ]);
             tracing::info!(cycle, delivered, failed, "{status}");
+            for u in self.route.upstreams() {
+                u.keep_pace(true);
+            }
             if failed == 0 && !*stop.borrow() {
                 // Never past the start of the cycle that read up to here.
                 let (store, p) = (Arc::clone(&self.deps.store), p.clone());

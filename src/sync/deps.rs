@@ -6,7 +6,8 @@
 //! `watch` each run takes as an argument.
 
 use crate::format::Mapping;
-use crate::http::{Metrics, PauseMemory, Upstream};
+use crate::http::pace::Learned;
+use crate::http::{Metrics, PaceMemory, PauseMemory, Upstream};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Counters;
 use std::collections::BTreeSet;
@@ -42,6 +43,48 @@ pub struct Deps {
     pub mapping: Arc<Mapping>,
     pub counters: Arc<Counters>,
     pub http: Arc<Metrics>,
+    /// The conversations being worked now, by whoever shares this store
+    /// (live sync and the jobs the daemon runs beside it).
+    pub claims: Arc<Claims>,
+}
+
+/// Conversations being worked: a claim waits while another holds the same key.
+#[derive(Debug, Default)]
+pub struct Claims {
+    held: std::sync::Mutex<std::collections::HashSet<String>>,
+    freed: tokio::sync::Notify,
+}
+
+/// A held claim, released when dropped.
+pub struct Claim<'a> {
+    claims: &'a Claims,
+    key: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims
+            .held
+            .lock()
+            .expect("claims lock")
+            .remove(&self.key);
+        self.claims.freed.notify_waiters();
+    }
+}
+
+impl Claims {
+    /// Waits until nobody else holds `key`, and holds it.
+    pub async fn claim(&self, key: String) -> Claim<'_> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.held.lock().expect("claims lock").insert(key.clone()) {
+                return Claim { claims: self, key };
+            }
+            freed.await;
+        }
+    }
 }
 
 impl Deps {
@@ -121,11 +164,35 @@ impl PauseMemory for KeptPauses {
     }
 }
 
+/// Learned rates and concurrency, in the store's progress table.
+pub struct StoredPaces(pub Arc<Store>);
+
+impl PaceMemory for StoredPaces {
+    fn load(&self, upstream: &str) -> Option<Learned> {
+        self.0
+            .progress::<Learned>(&crate::store::progress_key::pace(upstream))
+            .ok()
+            .flatten()
+    }
+
+    fn save(&self, upstream: &str, learned: Learned) {
+        if let Err(e) = self
+            .0
+            .set_progress(&crate::store::progress_key::pace(upstream), &learned)
+        {
+            tracing::warn!(upstream, error = %e, "cannot keep the learned pace");
+        }
+    }
+}
+
 /// Makes `upstreams` keep their pauses beside `store` (and honour the ones
-/// an earlier process left). Call at setup.
+/// an earlier process left), and their learned pace in it (starting where
+/// the last run left it). Call at setup.
 pub fn keep_pauses_in(store: &Arc<Store>, upstreams: &[&Upstream]) {
     let memory: Arc<dyn PauseMemory> = Arc::new(KeptPauses::beside(store));
+    let paces: Arc<dyn PaceMemory> = Arc::new(StoredPaces(Arc::clone(store)));
     for u in upstreams {
         u.remember_pauses(Arc::clone(&memory));
+        u.remember_paces(Arc::clone(&paces));
     }
 }

@@ -197,6 +197,20 @@ pub struct Route {
     pub sink: Arc<Sink>,
 }
 
+impl Route {
+    /// The remote APIs it talks to.
+    pub fn upstreams(&self) -> Vec<&crate::http::Upstream> {
+        let mut u = Vec::new();
+        if let Some(lp) = self.source.liveperson() {
+            u.push(lp.upstream());
+        }
+        if let Sink::Hubster(h) = self.sink.as_ref() {
+            u.push(h.upstream());
+        }
+        u
+    }
+}
+
 /// Syncing conversations from a [`Route`]'s source to its sink, as the
 /// [runner](super::runner) works them: a failure counts against the
 /// conversation's checkpoint, and one that cannot be converted, or is out

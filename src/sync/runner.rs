@@ -82,7 +82,7 @@ pub async fn run<W: Work>(
     passes: u32,
     stop: &watch::Receiver<bool>,
     dead: &mut BTreeSet<String>,
-    each: &mut dyn FnMut(&SetOutcome),
+    each: &mut (dyn FnMut(&SetOutcome) + Send),
 ) -> Result<SetOutcome, StoreError> {
     let mut out = SetOutcome::default();
     let concurrency = deps.settings.concurrency.get();
@@ -101,14 +101,21 @@ pub async fn run<W: Work>(
                 let Some(id) = queue.next() else { break };
                 let w = Arc::clone(work);
                 let counters = Arc::clone(&deps.counters);
-                tasks.spawn(async move {
+                let claims = Arc::clone(&deps.claims);
+                let key = format!("{}\u{1f}{id}", deps.settings.pipeline);
+                // Its requests keep the lane of the run (live or a job's).
+                let lane = crate::http::pace::lane();
+                tasks.spawn(crate::http::pace::LANE.scope(lane, async move {
+                    // Never the same conversation of a pipeline twice at
+                    // once, whoever else (live sync, a job) works it.
+                    let _claim = claims.claim(key).await;
                     let started = std::time::Instant::now();
                     let r = w.sync(&id).await;
                     counters
                         .sync_seconds
                         .observe(started.elapsed().as_secs_f64());
                     (id, r)
-                });
+                }));
             }
             let Some(done) = tasks.join_next().await else {
                 break;

@@ -604,3 +604,208 @@ async fn a_backfill_of_listed_conversations_and_one_with_a_dead_letter() {
     );
     assert_exact(&w);
 }
+
+/// The running daemon's /status.
+async fn daemon_status(state: &std::path::Path) -> Option<serde_json::Value> {
+    let addr = std::fs::read_to_string(state.join("convsync.endpoint")).ok()?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let r = reqwest::get(format!("http://{}/status", addr.trim()))
+        .await
+        .ok()?;
+    r.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_handed_to_the_running_daemon_run_beside_live_sync_and_survive_a_sigkill() {
+    let sim = Sim::start(
+        SimConfig {
+            conversations: 520,
+            messages: 4,
+            growth: 4,
+            grow_every: Duration::from_millis(1500),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let export = dir.path().join("export");
+    // Live sync looks at the last day (the growing conversations and the
+    // newest); the backfill takes the whole month; a migration writes
+    // everything to files. LivePerson is slow enough here for the jobs to
+    // last a while.
+    let platforms = crate::support::platforms_toml(&sim, &sim).replacen(
+        "requests_per_second = 2000",
+        "requests_per_second = 150",
+        1,
+    );
+    let text = format!(
+        r#"{platforms}
+[sync]
+state_dir = {state:?}
+poll_interval_secs = 0.5
+shutdown_timeout_secs = 3
+concurrency = 8
+since = "{since}"
+metrics_listen = "127.0.0.1:0"
+live_share = 0.5
+
+[[migration]]
+name = "to-files"
+source = {{ platform = "liveperson" }}
+target = {{ platform = "files", dir = {export:?}, format = "hubster" }}
+since = "{month}"
+"#,
+        since = days_ago(1),
+        month = days_ago(31),
+    );
+    let config = dir.path().join("convsync.toml");
+    std::fs::write(&config, text).unwrap();
+    let daemon = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let job = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_convsync"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let socket = state.join("convsync.sock");
+    let mut first = daemon(&[]);
+    let start = Instant::now();
+    while !(socket.exists() && daemon_status(&state).await.is_some()) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no daemon");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the control socket is the daemon user's alone");
+    }
+    let month = days_ago(31);
+    let backfill = job(&["backfill", "--since", &month]);
+    let migration = job(&["migrate", "to-files"]);
+    // Both jobs are kept in the store while they run.
+    let start = Instant::now();
+    loop {
+        let st = daemon_status(&state).await.unwrap_or_default();
+        if st["jobs"].as_array().is_some_and(|j| j.len() == 2) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "jobs not taken: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        sim.shared.ledger_external_ids().len() < 520,
+        "the backfill is still under way when the daemon is killed"
+    );
+    first.kill().unwrap(); // SIGKILL, mid-job
+    first.wait().unwrap();
+    for (what, child) in [("backfill", backfill), ("migrate", migration)] {
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: {err}");
+        assert!(
+            err.contains("took the job") && err.contains("resumes the job"),
+            "{what}: {err}"
+        );
+    }
+    // The next start resumes both, and live sync keeps up meanwhile.
+    let second = daemon(&[]);
+    let start = Instant::now();
+    let mut worst_lag = 0f64;
+    loop {
+        if let Some(st) = daemon_status(&state).await {
+            if let Some(lag) = st["lag_seconds"].as_f64() {
+                worst_lag = worst_lag.max(lag);
+            }
+            if st["jobs"].as_array().is_some_and(Vec::is_empty) && st["cycles"].as_u64() > Some(0) {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "the resumed jobs did not end: {:?}",
+            daemon_status(&state).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        worst_lag < 0.5 + 30.0,
+        "live sync fell {worst_lag:.1} s behind during the jobs"
+    );
+    signal(&second, "-TERM");
+    let (status, _) = wait_exit(second, Duration::from_secs(20)).await;
+    assert!(status.success());
+    // The growing conversations finish growing; one catch-up, then every
+    // activity is in the hub once, and the files hold every conversation.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let out = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_convsync"))
+                .arg("--config")
+                .arg(&config)
+                .args(["run", "--until-idle"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ledger, expected) = (
+        sim.shared.ledger_external_ids(),
+        crate::support::expected_ledger(&sim, true),
+    );
+    assert_eq!(ledger.len(), expected.len());
+    let differ = expected
+        .iter()
+        .filter(|(k, v)| ledger.get(*k) != Some(v))
+        .count();
+    assert_eq!(differ, 0, "conversations differ from the source");
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    let out = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_convsync"))
+                .arg("--config")
+                .arg(&config)
+                .args(["migrate", "to-files", "--verify"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the files differ from the source: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

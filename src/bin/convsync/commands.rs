@@ -88,6 +88,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         grow_every: Duration::from_secs_f64(args.grow_every.max(0.0)),
         quota: args.quota,
         quota_burst: None,
+        max_in_flight: args.max_in_flight.filter(|&n| n > 0),
+        latency: Duration::from_millis(args.latency_ms),
         fault_429: rate("fault-429", args.fault_429)?,
         retry_after: args.retry_after.into(),
         fault_5xx: rate("fault-5xx", args.fault_5xx)?,
@@ -117,6 +119,74 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
     shutdown_signal().await;
     sim.stop().await;
     Ok(Exit::Success)
+}
+
+/// Hands a job to the running daemon and shows it as if it ran here: the
+/// same progress display, summary and exit codes. The first signal cancels
+/// the job (the daemon stops it after the conversations in flight); a
+/// second one exits at once.
+async fn hand_over(
+    socket: &std::path::Path,
+    job: convsync::control::Job,
+    title: &'static str,
+    noun: &'static str,
+) -> anyhow::Result<Exit> {
+    use convsync::control::Reply;
+    let http = Arc::new(convsync::http::Metrics::default());
+    let mut progress = Progress::new(title, noun, Arc::clone(&http));
+    let cancel = stop_on_signal();
+    let started = Instant::now();
+    let mut on = |r: Reply| match r {
+        Reply::Accepted { id } => eprintln!(
+            "convsync: the running daemon took the job ({id}); it runs beside live sync (Ctrl-C cancels the job, not the daemon)"
+        ),
+        Reply::Progress {
+            event,
+            rate_limited,
+            wait_seconds,
+        } => {
+            http.set_waits("daemon", rate_limited, wait_seconds);
+            progress.on(event);
+        }
+        Reply::Item {
+            conversation_id,
+            written,
+            error,
+        } => match (written, error) {
+            (_, Some(e)) => eprintln!("convsync: {e}"),
+            (Some(n), None) => println!("{conversation_id}: {noun} {n}"),
+            (None, None) => {}
+        },
+        _ => {}
+    };
+    let last = ops::control::hand_over(socket, job, cancel, &mut on).await;
+    let waited = progress.finish();
+    match last? {
+        Reply::Done {
+            summary,
+            note,
+            interrupted,
+            failed,
+            dead_letters,
+        } => {
+            if title == "dead-letters" {
+                return if failed > 0 {
+                    Err(Error::StillFailing(failed).into())
+                } else {
+                    Ok(Exit::Success)
+                };
+            }
+            print_summary(&summary, started, waited)?;
+            if let Some(n) = note {
+                eprintln!("convsync: {n}");
+            }
+            Ok(Exit::of_job(interrupted, failed, dead_letters))
+        }
+        _ => {
+            eprintln!("convsync: the daemon is stopping; it resumes the job when it starts again");
+            Ok(Exit::Interrupted)
+        }
+    }
 }
 
 /// For one-shot jobs: the first signal asks the job to stop after the
@@ -295,10 +365,36 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     if let Some(why) = &st.degraded {
         println!("  degraded             {why}");
     }
+    for j in &st.jobs {
+        println!("  job                  {j}");
+    }
+    for (upstream, l) in &st.pace {
+        println!(
+            "  pace {upstream:<15} {:.1} requests/s, {} in flight",
+            l.requests_per_second, l.concurrency
+        );
+    }
     Ok(Exit::Success)
 }
 
 pub async fn dead_letters(args: DeadLettersArgs, config: &Config) -> anyhow::Result<Exit> {
+    // With the daemon running, retries and drops go to it.
+    let handed = match &args.action {
+        DeadLettersAction::List { .. } => None,
+        DeadLettersAction::Drop { conversation_ids } => Some((false, conversation_ids)),
+        DeadLettersAction::Retry { conversation_ids } => Some((true, conversation_ids)),
+    };
+    if let Some((retry, ids)) = handed
+        && let Some(socket) = ops::control::daemon_socket(&config.sync)?
+    {
+        let job = convsync::control::Job::DeadLetters {
+            pipeline: args.pipeline.clone(),
+            retry,
+            conversation_ids: ids.clone(),
+        };
+        let noun = if retry { "written" } else { "dropped" };
+        return hand_over(&socket, job, "dead-letters", noun).await;
+    }
     let d = ops::dead_letters::DeadLetters::open(config, args.pipeline.as_deref())?;
     match args.action {
         DeadLettersAction::List { json } => {
@@ -342,6 +438,14 @@ pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<Exi
         pipeline: args.pipeline,
         conversation_ids: args.conversation_ids,
     };
+    // With the daemon running, it runs the backfill beside live sync.
+    if let Some(socket) = ops::control::daemon_socket(&config.sync)? {
+        let job = convsync::control::Job::Backfill {
+            pipeline: opts.pipeline.clone(),
+            request: ops::backfill::request(&opts)?,
+        };
+        return hand_over(&socket, job, "backfill", "activities").await;
+    }
     let b = ops::backfill::Backfill::open(config, &opts)?;
     let stop = stop_on_signal();
     let started = Instant::now();
@@ -405,6 +509,12 @@ pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit>
         return preview(&m, store, stdout_target && !args.dry_run).await;
     }
 
+    if let Some(socket) = ops::control::daemon_socket(&config.sync)? {
+        let job = convsync::control::Job::Migrate {
+            name: name.to_owned(),
+        };
+        return hand_over(&socket, job, "migrate", ops::migrate::noun(&m)).await;
+    }
     let store = ops::migrate::store(config)?;
     let stop = stop_on_signal();
     let started = Instant::now();

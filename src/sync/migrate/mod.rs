@@ -110,11 +110,32 @@ pub struct Migration {
     hub_id: Option<String>,
     /// A files source, scanned.
     files: Option<Arc<FileSet>>,
+    /// Conversations being worked by whoever shares the store.
+    claims: Arc<super::deps::Claims>,
+    /// Whether its clients are the running daemon's (their pauses and
+    /// learned pace are the daemon's already).
+    shared: bool,
+}
+
+/// Clients a migration may use instead of its own: the running daemon's,
+/// so that both keep one quota.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub liveperson: Option<Arc<LivePersonClient>>,
+    pub hubster: Option<Arc<HubsterClient>>,
+    pub http: Option<Arc<Metrics>>,
+    pub claims: Option<Arc<super::deps::Claims>>,
 }
 
 impl Migration {
     /// The migration called `name`, with its clients.
     pub fn new(config: &Config, name: &str) -> Result<Migration, MigrateError> {
+        Migration::with(config, name, Shared::default())
+    }
+
+    /// The migration called `name`, with the clients `shared` gives (its
+    /// own for the rest).
+    pub fn with(config: &Config, name: &str, shared: Shared) -> Result<Migration, MigrateError> {
         let Some(cfg) = config.migrations.iter().find(|m| m.name == name) else {
             return Err(MigrateError::Unknown {
                 name: name.to_owned(),
@@ -125,10 +146,14 @@ impl Migration {
             name: name.to_owned(),
             source: Box::new(source),
         };
-        let http = Arc::new(Metrics::default());
+        let is_shared = shared.http.is_some();
+        let http = shared.http.unwrap_or_default();
         let uses = |e: Endpoint| cfg.source == e || cfg.target == e;
         let lp = uses(Endpoint::Liveperson {})
             .then(|| -> Result<_, SetupError> {
+                if let Some(c) = &shared.liveperson {
+                    return Ok(Arc::clone(c));
+                }
                 let c = LivePersonClient::new(config.liveperson()?, Arc::clone(&http))?;
                 Ok(Arc::new(c))
             })
@@ -136,6 +161,9 @@ impl Migration {
             .map_err(setup)?;
         let hub = uses(Endpoint::Hubster {})
             .then(|| -> Result<_, SetupError> {
+                if let Some(c) = &shared.hubster {
+                    return Ok(Arc::clone(c));
+                }
                 let c = HubsterClient::new(config.hubster()?, Arc::clone(&http))?;
                 Ok(Arc::new(c))
             })
@@ -159,6 +187,8 @@ impl Migration {
             hub,
             hub_id: config.hubster.as_ref().and_then(|h| h.hub_id.clone()),
             files,
+            claims: shared.claims.unwrap_or_default(),
+            shared: is_shared,
         })
     }
 
@@ -185,13 +215,16 @@ impl Migration {
             .map(|l| l.upstream())
             .chain(self.hub.iter().map(|h| h.upstream()))
             .collect();
-        super::deps::keep_pauses_in(store, &upstreams);
+        if !self.shared {
+            super::deps::keep_pauses_in(store, &upstreams);
+        }
         Deps {
             settings: Settings::from_sync(&self.sync, self.cfg.pipeline()),
             store: Arc::clone(store),
             mapping: Arc::clone(&self.mapping),
             counters: Arc::new(Counters::default()),
             http: Arc::clone(&self.http),
+            claims: Arc::clone(&self.claims),
         }
     }
 

@@ -20,7 +20,7 @@ impl Migration {
         &self,
         store: Arc<Store>,
         stop: watch::Receiver<bool>,
-        on: &mut dyn FnMut(Event),
+        on: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Summary, MigrateError> {
         let key = State::key(&self.cfg.name);
         let mut state: State = blocking(&store, {
@@ -82,7 +82,7 @@ impl Migration {
         store: &Arc<Store>,
         (since, until): (i64, i64),
         stop: watch::Receiver<bool>,
-        on: &mut dyn FnMut(Event),
+        on: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Summary, MigrateError> {
         let sink = self.sink();
         if let Sink::Hubster(hub) = &sink {
@@ -131,7 +131,7 @@ impl Migration {
         &self,
         store: &Arc<Store>,
         stop: watch::Receiver<bool>,
-        on: &mut dyn FnMut(Event),
+        on: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Summary, MigrateError> {
         let Endpoint::Files { dir, .. } = &self.cfg.target else {
             unreachable!("checked: LivePerson records go to files or stdout");
@@ -175,7 +175,7 @@ impl Migration {
         &self,
         store: &Arc<Store>,
         ids: &[String],
-        each: &mut dyn FnMut(&str, Result<u64, MigrateError>),
+        each: &mut (dyn FnMut(&str, Result<u64, MigrateError>) + Send),
     ) -> Result<(), MigrateError> {
         let deps = self.deps(store);
         match (self.cfg.direction(), &self.cfg.target) {
