@@ -473,7 +473,7 @@ impl Upstream {
         let Some(memory) = self.paces.lock().expect("memory lock").clone() else {
             return;
         };
-        let l = self.pace.learned();
+        let l = self.pace.remembered();
         {
             let mut kept = self.kept_pace.lock().expect("pace lock");
             match *kept {

@@ -241,6 +241,20 @@ impl Control {
         }
     }
 
+    /// What the next run should start from: the limits now, but in slow
+    /// start the last level that held a whole window (half the present
+    /// one, which is not proven yet).
+    pub fn remembered(&self) -> Learned {
+        let mut l = self.learned();
+        if self.rate_auto && self.rate_probe.slow_start {
+            l.requests_per_second = (l.requests_per_second / 2.0).max(START_RATE.min(self.rate));
+        }
+        if self.conc_auto && self.conc_probe.slow_start {
+            l.concurrency = (l.concurrency / 2).max(START_CONCURRENCY.min(self.limit));
+        }
+        l
+    }
+
     /// Starts learned limits where an earlier run left them (within the
     /// ceilings), without slow start.
     pub fn restore(&mut self, l: Learned) {
@@ -562,6 +576,11 @@ impl Pace {
 
     pub fn learned(&self) -> Learned {
         self.lock().learned()
+    }
+
+    /// What the next run should start from.
+    pub fn remembered(&self) -> Learned {
+        self.lock().remembered()
     }
 
     pub fn restore(&self, l: Learned) {
@@ -908,6 +927,29 @@ mod tests {
             );
         }
         assert!(c.limit < 8, "{}", c.limit);
+    }
+
+    #[test]
+    fn in_slow_start_what_is_remembered_is_the_last_level_that_held() {
+        let mut c = Control::new(&cfg(Setting::Auto, Setting::Auto), 0.0);
+        // Work waits on the rate, answers are good: it doubles.
+        for i in 1..=8 {
+            let t = f64::from(i) * 0.26;
+            c.rate_waited(t);
+            c.answer(
+                t,
+                Answer::Good {
+                    latency: 0.001,
+                    in_flight: 1,
+                },
+            );
+        }
+        let now = c.learned().requests_per_second;
+        assert!(now > 2.0 * START_RATE, "{now}");
+        assert_eq!(c.remembered().requests_per_second, now / 2.0);
+        // After a cut the present level is what counts.
+        c.answer(3.0, Answer::RateLimited { in_flight: 1 });
+        assert_eq!(c.remembered(), c.learned());
     }
 
     #[test]

@@ -405,6 +405,8 @@ async fn a_live_scrape_passes_promtool_and_has_histograms() {
         "convsync_pending_intents ",
         "process_resident_memory_bytes ",
         "process_open_fds ",
+        "convsync_http_rate_limit_requests_per_second{upstream=\"liveperson\"} 2000",
+        "convsync_http_concurrency_limit{upstream=\"hubster\"} 16",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
@@ -603,6 +605,43 @@ async fn a_backfill_of_listed_conversations_and_one_with_a_dead_letter() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_exact(&w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_learned_pace_is_kept_in_the_store_and_shown_by_status() {
+    let w = world(
+        SimConfig {
+            conversations: 80,
+            messages: 4,
+            growth: 0,
+            quota: Some(30.0),
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    let text = std::fs::read_to_string(&w.config).unwrap().replacen(
+        "requests_per_second = 2000\nburst = 100\nmax_concurrency = 16",
+        "requests_per_second = \"auto\"\nburst = 10\nmax_concurrency = \"auto\"",
+        1,
+    );
+    std::fs::write(&w.config, text).unwrap();
+    w.catch_up().await;
+    assert_exact(&w);
+    assert_eq!(w.sim.stats().violations_retry_after, 0);
+    let out = w.cli(&["status", "--json"]);
+    assert!(out.status.success());
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lp = &st["pace"]["liveperson"];
+    let rate = lp["requests_per_second"].as_f64().unwrap();
+    // It left the start (10 req/s) and stayed near what the server allows.
+    assert!(rate != 10.0 && rate <= 60.0, "{st}");
+    assert!(lp["concurrency"].as_u64().unwrap() >= 1, "{st}");
+    // Hubster's are fixed in this config, and shown as such.
+    assert_eq!(st["pace"]["hubster"]["requests_per_second"], 2000.0, "{st}");
+    let out = w.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pace liveperson"), "{text}");
 }
 
 /// The running daemon's /status.
