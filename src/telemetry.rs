@@ -55,15 +55,83 @@ impl Default for Counters {
     }
 }
 
+/// The events of a run, each logged and counted here, in one place, so
+/// that what the logs say and what /metrics counts never drift apart.
 impl Counters {
     /// Says the daemon is degraded, and why (`None`: healthy again).
     pub fn set_degraded(&self, why: Option<String>) {
-        *self.degraded.lock().expect("degraded lock") = why;
+        let mut d = self.degraded.lock().expect("degraded lock");
+        match (&why, d.is_some()) {
+            (Some(w), _) => tracing::warn!("degraded: {w}"),
+            (None, true) => tracing::info!("no longer degraded"),
+            (None, false) => {}
+        }
+        *d = why;
+    }
+
+    /// A conversation synced, `delivered` items written.
+    pub fn synced(&self, conversation: &str, delivered: u64) {
+        self.conversations_synced.fetch_add(1, Ordering::Relaxed);
+        self.activities_delivered
+            .fetch_add(delivered, Ordering::Relaxed);
+        tracing::debug!(conversation, delivered, "synced");
+    }
+
+    /// A conversation's sync failed; `again`: whether it is tried again
+    /// (this run, or the next).
+    pub fn sync_failed(&self, conversation: &str, error: &dyn std::fmt::Display, again: Again) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        match again {
+            Again::ThisRun => {
+                tracing::warn!(conversation, error = %error, "sync failed; trying again")
+            }
+            Again::NextRun => {
+                tracing::warn!(conversation, error = %error, "sync failed; trying again on the next run")
+            }
+        }
+    }
+
+    /// A conversation set aside as a dead letter.
+    pub fn dead_lettered(&self, conversation: &str, error: &dyn std::fmt::Display) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(conversation, error = %error, "dead letter");
+    }
+
+    /// Deliveries an interrupted run had made, found done by recovery.
+    pub fn recovered(&self, n: u64) {
+        self.recovered.fetch_add(n, Ordering::Relaxed);
+        if n > 0 {
+            tracing::info!(
+                recovered = n,
+                "recovery found deliveries of an interrupted run done"
+            );
+        }
+    }
+
+    /// A daemon cycle ended; returns its number and a one-line status.
+    pub fn cycle_ended(&self, delivered: u64, failed: u64) -> (u64, String) {
+        let cycle = self.cycles.fetch_add(1, Ordering::Relaxed) + 1;
+        let status = format!(
+            "cycle {cycle}: {} conversations synced, {} activities delivered, {} dead letters",
+            self.conversations_synced.load(Ordering::Relaxed),
+            self.activities_delivered.load(Ordering::Relaxed),
+            self.dead_letters.load(Ordering::Relaxed)
+        );
+        tracing::info!(cycle, delivered, failed, "{status}");
+        (cycle, status)
     }
 
     pub fn degraded(&self) -> Option<String> {
         self.degraded.lock().expect("degraded lock").clone()
     }
+}
+
+/// When a failed conversation is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    ThisRun,
+    NextRun,
 }
 
 /// What the endpoint reads.
@@ -177,6 +245,11 @@ impl Telemetry {
             "convsync_http_rate_limited",
             "429 answers by upstream",
             per_upstream(&h.rate_limited),
+        );
+        reg.register(
+            "convsync_http_gave_up",
+            "Calls that ran out of attempts or time, by upstream",
+            per_upstream(&h.gave_up),
         );
         let waits: Family<UpstreamLabels, Counter<f64, std::sync::atomic::AtomicU64>> =
             Family::default();

@@ -241,6 +241,8 @@ pub struct MetricsSnapshot {
     pub retries: BTreeMap<String, u64>,
     /// 429 answers per upstream.
     pub rate_limited: BTreeMap<String, u64>,
+    /// Calls that ran out of attempts or time, per upstream.
+    pub gave_up: BTreeMap<String, u64>,
     /// Seconds spent waiting (pause gate and backoff) per upstream.
     pub wait_seconds: BTreeMap<String, f64>,
     /// Each upstream's rate and concurrency (learned or fixed).
@@ -254,7 +256,9 @@ impl Metrics {
             .entry(format!("{upstream} {endpoint} {outcome}"))
             .or_default() += 1;
     }
-    fn retry(&self, upstream: &str) {
+    /// A call tried again after `wait`, because of `why`.
+    fn retry(&self, upstream: &str, endpoint: &str, attempt: u32, wait: Duration, why: &str) {
+        tracing::debug!(upstream, endpoint, attempt, ?wait, why, "retrying");
         *self
             .inner
             .lock()
@@ -263,12 +267,37 @@ impl Metrics {
             .entry(upstream.to_owned())
             .or_default() += 1;
     }
-    fn rate_limited(&self, upstream: &str) {
+    /// A 429, and the pause it closed the upstream for.
+    fn rate_limited(
+        &self,
+        upstream: &str,
+        endpoint: &str,
+        retry_after: Option<&str>,
+        pause: Duration,
+    ) {
+        tracing::debug!(
+            upstream,
+            endpoint,
+            retry_after,
+            ?pause,
+            "429: pausing the upstream"
+        );
         *self
             .inner
             .lock()
             .expect("metrics lock")
             .rate_limited
+            .entry(upstream.to_owned())
+            .or_default() += 1;
+    }
+    /// A call that ran out of attempts or time.
+    fn gave_up(&self, upstream: &str, endpoint: &str, attempts: u32, elapsed: Duration, why: &str) {
+        tracing::warn!(upstream, endpoint, attempts, ?elapsed, why, "giving up");
+        *self
+            .inner
+            .lock()
+            .expect("metrics lock")
+            .gave_up
             .entry(upstream.to_owned())
             .or_default() += 1;
     }
@@ -283,7 +312,14 @@ impl Metrics {
                 .or_default() += d.as_secs_f64();
         }
     }
+    /// An upstream's rate or concurrency changed (learned, or set).
     fn paced(&self, upstream: &str, l: Learned) {
+        tracing::debug!(
+            upstream,
+            requests_per_second = l.requests_per_second,
+            concurrency = l.concurrency,
+            "pace"
+        );
         self.inner
             .lock()
             .expect("metrics lock")
@@ -580,7 +616,6 @@ impl Upstream {
                 }
             };
             if let Some(l) = self.pace.answer(answer) {
-                tracing::debug!(upstream = %self.name, requests_per_second = l.requests_per_second, concurrency = l.concurrency, "pace");
                 self.metrics.paced(&self.name, l);
                 self.keep_pace(false);
             }
@@ -589,10 +624,11 @@ impl Upstream {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::RateLimited(retry_after) => {
-                    self.metrics.rate_limited(&self.name);
                     let pause =
                         self.policy
                             .rate_limited(retry_after.as_deref(), n429, SystemTime::now());
+                    self.metrics
+                        .rate_limited(&self.name, endpoint, retry_after.as_deref(), pause);
                     n429 += 1;
                     self.gate.close_until(Instant::now() + pause);
                     // The gate's whole pause (another task's may be longer).
@@ -627,7 +663,8 @@ impl Upstream {
             };
             let elapsed = start.elapsed();
             if attempts >= self.policy.max_attempts || elapsed + wait > self.policy.max_elapsed {
-                tracing::warn!(upstream = %self.name, endpoint, attempts, ?elapsed, %last, "giving up");
+                self.metrics
+                    .gave_up(&self.name, endpoint, attempts, elapsed, &last);
                 return Err(HttpError::Exhausted {
                     upstream: self.name.clone(),
                     endpoint,
@@ -636,8 +673,8 @@ impl Upstream {
                     last,
                 });
             }
-            tracing::debug!(upstream = %self.name, endpoint, attempt = attempts, ?wait, %last, "retrying");
-            self.metrics.retry(&self.name);
+            self.metrics
+                .retry(&self.name, endpoint, attempts, wait, &last);
             if !gated {
                 tokio::time::sleep(wait).await;
                 self.metrics.waited(&self.name, wait);

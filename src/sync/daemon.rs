@@ -197,10 +197,7 @@ impl Daemon {
             h.token(false).await.map_err(DaemonError::Token)?;
         }
         let recovered = pipeline::recover(&p, &self.deps.store, &self.route.sink).await?;
-        self.deps
-            .counters
-            .recovered
-            .fetch_add(recovered, Ordering::Relaxed);
+        self.deps.counters.recovered(recovered);
         self.deps.counters.ready.store(true, Ordering::SeqCst);
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
@@ -211,12 +208,8 @@ impl Daemon {
             failures = b.failures;
             let left = b.until_ms - now_ms();
             if left > 0 {
+                tracing::info!(wait_ms = left, "backing off as the last run was");
                 self.deps.counters.set_degraded(Some(b.reason.clone()));
-                tracing::warn!(
-                    wait_ms = left,
-                    "backing off as the last run was: {}",
-                    b.reason
-                );
                 let mut stop = stop.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(left as u64)) => {}
@@ -232,24 +225,11 @@ impl Daemon {
             let (delivered, failed) = self
                 .cycle(since, &mut open, &stop, &mut last_failure)
                 .await?;
-            let cycle = self.deps.counters.cycles.fetch_add(1, Ordering::Relaxed) + 1;
-            let status = format!(
-                "cycle {cycle}: {} conversations synced, {} activities delivered, {} dead letters",
-                self.deps
-                    .counters
-                    .conversations_synced
-                    .load(Ordering::Relaxed),
-                self.deps
-                    .counters
-                    .activities_delivered
-                    .load(Ordering::Relaxed),
-                self.deps.counters.dead_letters.load(Ordering::Relaxed)
-            );
+            let (_, status) = self.deps.counters.cycle_ended(delivered, failed);
             notify(&[
                 sd_notify::NotifyState::Status(&status),
                 sd_notify::NotifyState::Watchdog,
             ]);
-            tracing::info!(cycle, delivered, failed, "{status}");
             for u in self.route.upstreams() {
                 u.keep_pace(true);
             }
@@ -282,7 +262,6 @@ impl Daemon {
                         .unwrap_or_else(|| format!("{failed} conversation(s) failing")),
                     wait
                 );
-                tracing::warn!("{why}");
                 self.deps.counters.set_degraded(Some(why.clone()));
                 self.keep_backoff(Some(Backoff {
                     failures,
@@ -293,7 +272,6 @@ impl Daemon {
                 wait
             } else {
                 if failures > 0 {
-                    tracing::info!(failures, "a cycle succeeded: no longer backing off");
                     failures = 0;
                     self.deps.counters.set_degraded(None);
                     self.keep_backoff(None).await?;

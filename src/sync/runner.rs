@@ -7,10 +7,10 @@
 use super::deps::{Deps, blocking};
 use crate::clock::now_ms;
 use crate::store::StoreError;
+use crate::telemetry::Again;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 /// Why one conversation did not finish.
@@ -124,12 +124,7 @@ pub async fn run<W: Work>(
             match result {
                 Ok(n) => {
                     out.delivered += n;
-                    deps.counters
-                        .conversations_synced
-                        .fetch_add(1, Ordering::Relaxed);
-                    deps.counters
-                        .activities_delivered
-                        .fetch_add(n, Ordering::Relaxed);
+                    deps.counters.synced(&id, n);
                     if dead.remove(&id) {
                         let (p, i) = (deps.settings.pipeline.clone(), id.clone());
                         blocking(&deps.store, move |s| s.remove_dead_letter(&p, &i)).await?;
@@ -142,7 +137,6 @@ pub async fn run<W: Work>(
                         Ok(store) => return Err(store),
                         Err(e) => e,
                     };
-                    deps.counters.failures.fetch_add(1, Ordering::Relaxed);
                     match work.failed(&id, &e).await? {
                         Verdict::Dead => {
                             let (p, i, class, message) = (
@@ -155,16 +149,15 @@ pub async fn run<W: Work>(
                                 s.dead_letter(&p, &i, class, &message, now_ms())
                             })
                             .await?;
-                            deps.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(conversation = %id, error = %e, "dead letter");
+                            deps.counters.dead_lettered(&id, &e);
                             out.dead.push(id);
                         }
                         Verdict::Retry if last => {
-                            tracing::warn!(conversation = %id, error = %e, "sync failed; trying again on the next run");
+                            deps.counters.sync_failed(&id, &e, Again::NextRun);
                             out.failed.push(id);
                         }
                         Verdict::Retry => {
-                            tracing::warn!(conversation = %id, error = %e, "sync failed; trying again");
+                            deps.counters.sync_failed(&id, &e, Again::ThisRun);
                             again.push(id);
                         }
                     }
