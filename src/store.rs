@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The layout this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The layout this build reads and writes. 2: a resume point's record
+/// keys are 128-bit digests (1 held them whole).
+pub const SCHEMA_VERSION: u64 = 2;
 const APP: &str = "convsync";
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -276,6 +277,20 @@ impl Store {
                             found,
                         });
                     }
+                    if found < SCHEMA_VERSION {
+                        drop(meta);
+                        let n = self.upgrade(&tx, found)?;
+                        let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+                        meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())
+                            .map_err(|e| self.err(e))?;
+                        tracing::info!(
+                            path = %self.path.display(),
+                            from = found,
+                            to = SCHEMA_VERSION,
+                            conversations = n,
+                            "store upgraded"
+                        );
+                    }
                 }
                 _ => return Err(StoreError::Foreign(self.path.clone())),
             }
@@ -285,6 +300,39 @@ impl Store {
             tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
         }
         self.commit(tx)
+    }
+
+    /// Rewrites a store of schema `from` in this build's layout, in the
+    /// transaction that stamps the new version (all or nothing). Returns
+    /// the conversations rewritten.
+    fn upgrade(&self, tx: &redb::WriteTransaction, from: u64) -> Result<u64, StoreError> {
+        let mut n = 0;
+        if from < 2 {
+            // 1 -> 2: record keys, held whole, become digests.
+            let mut t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+            let mut rewritten = Vec::new();
+            for row in t.iter().map_err(|e| self.err(e))? {
+                let (k, v) = row.map_err(|e| self.err(e))?;
+                let mut state: serde_json::Value = serde_json::from_slice(v.value())
+                    .map_err(|e| self.err(format!("{}: {e}", k.value())))?;
+                if let Some(keys) = state["resume"]["keys"].as_array() {
+                    let digests: crate::format::KeyDigests =
+                        keys.iter().filter_map(|k| k.as_str()).collect();
+                    state["resume"]["keys"] =
+                        serde_json::to_value(&digests).expect("digests serialize");
+                }
+                rewritten.push((
+                    k.value().to_owned(),
+                    serde_json::to_vec(&state).expect("states serialize"),
+                ));
+            }
+            for (k, v) in &rewritten {
+                t.insert(k.as_str(), v.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            n = rewritten.len() as u64;
+        }
+        Ok(n)
     }
 
     fn commit(&self, mut tx: redb::WriteTransaction) -> Result<(), StoreError> {

@@ -11,5 +11,6 @@ mod pipeline;
 mod roundtrip;
 mod schema;
 mod sim_cli;
+mod store;
 mod support;
 mod visible;

@@ -48,6 +48,82 @@ impl SeqSet {
     }
 }
 
+/// Keys of delivered records as 128-bit digests (the first 16 bytes of
+/// their SHA-1), sorted: 16 bytes a record, where the key itself
+/// (`lp:{conversation}:{dialog}:status:{uuid}`) takes about a hundred.
+/// Stored as one base64 string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyDigests(Vec<u128>);
+
+impl KeyDigests {
+    pub fn digest(key: &str) -> u128 {
+        use sha1::Digest;
+        let h = sha1::Sha1::digest(key.as_bytes());
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&h[..16]);
+        u128::from_be_bytes(b)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.binary_search(&Self::digest(key)).is_ok()
+    }
+
+    pub fn insert(&mut self, key: &str) {
+        let d = Self::digest(key);
+        if let Err(i) = self.0.binary_search(&d) {
+            self.0.insert(i, d);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for KeyDigests {
+    fn from_iter<I: IntoIterator<Item = S>>(keys: I) -> Self {
+        let mut v: Vec<u128> = keys.into_iter().map(|k| Self::digest(k.as_ref())).collect();
+        v.sort_unstable();
+        v.dedup();
+        KeyDigests(v)
+    }
+}
+
+impl Serialize for KeyDigests {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        let bytes: Vec<u8> = self.0.iter().flat_map(|d| d.to_be_bytes()).collect();
+        s.serialize_str(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyDigests {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("key digests: {e}")))?;
+        if bytes.len() % 16 != 0 {
+            return Err(serde::de::Error::custom(format!(
+                "key digests: {} bytes is not a whole number of 16-byte digests",
+                bytes.len()
+            )));
+        }
+        let mut v: Vec<u128> = bytes
+            .chunks_exact(16)
+            .map(|c| u128::from_be_bytes(c.try_into().expect("16 bytes")))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Ok(KeyDigests(v))
+    }
+}
+
 /// What was delivered of one LivePerson conversation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LpResume {
@@ -56,8 +132,9 @@ pub struct LpResume {
     /// Delivered content sequences per dialogId.
     pub sequences: BTreeMap<String, SeqSet>,
     /// externalIds of delivered records that have no sequence (accept
-    /// statuses, unknown events).
-    pub keys: BTreeSet<String>,
+    /// statuses, unknown events), as digests.
+    #[serde(default)]
+    pub keys: KeyDigests,
 }
 
 /// What identifies one delivered record: its sequence in its dialog, or its
@@ -94,9 +171,7 @@ impl LpResume {
                     self.sequences.insert((*dialog_id).to_owned(), set);
                 }
             }
-            Mark::Key(k) => {
-                self.keys.insert(k.clone());
-            }
+            Mark::Key(k) => self.keys.insert(k),
         }
         if let Some(e) = event_id {
             self.last_event_id = Some(self.last_event_id.map_or(e, |l| l.max(e)));
@@ -140,6 +215,23 @@ mod tests {
                 prop_assert_eq!(set.contains(q), plain.contains(&q));
             }
             prop_assert_eq!(set.max(), plain.iter().next_back().copied());
+        }
+
+        #[test]
+        fn key_digests_hold_what_was_inserted_and_survive_serde(keys in proptest::collection::vec("[a-z0-9:-]{1,40}", 0..50)) {
+            let mut d = KeyDigests::default();
+            for k in &keys {
+                d.insert(k);
+            }
+            let back: KeyDigests = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+            prop_assert_eq!(&back, &d);
+            for k in &keys {
+                prop_assert!(back.contains(k));
+            }
+            prop_assert!(!back.contains("not-a-key-of-these-because-it-is-too-long-and-has-CAPS"));
+            let set: BTreeSet<&String> = keys.iter().collect();
+            prop_assert_eq!(back.len(), set.len());
+            prop_assert_eq!(keys.iter().collect::<KeyDigests>(), d);
         }
     }
 }
