@@ -23,6 +23,8 @@ const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks");
 const DEAD_LETTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dead_letters");
 const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("progress");
+/// Per pipeline, the conversations pruned from it, as key digests.
+const PRUNED: TableDefinition<&str, &str> = TableDefinition::new("pruned");
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 2 << 20;
@@ -55,6 +57,11 @@ pub mod progress_key {
     /// A daemon's backoff after failed cycles (failures, until, why).
     pub fn backoff(pipeline: &str) -> String {
         format!("backoff:{pipeline}")
+    }
+
+    /// The last prune of a pipeline.
+    pub fn pruned(pipeline: &str) -> String {
+        format!("pruned:{pipeline}")
     }
 
     /// A job handed to the running daemon (kept until it ends, so that a
@@ -154,6 +161,23 @@ impl StoredMark {
     }
 }
 
+/// What a prune removed from a pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pruned {
+    pub pipeline: String,
+    pub at_ms: i64,
+    /// Nothing last updated at or after this was touched.
+    pub cutoff_ms: i64,
+    pub conversations: u64,
+    pub dead_letters: u64,
+    /// Finished backfill windows ending before the cutoff.
+    pub progress: u64,
+    /// The file's size before and after (after compacting, if it was).
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub compacted: bool,
+}
+
 /// A conversation set aside after its retry budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -183,7 +207,9 @@ pub enum StoreError {
 
 /// The open store.
 pub struct Store {
-    db: Database,
+    /// Shared by every transaction (each holds a read guard while it
+    /// lives); taken whole only to compact the file.
+    db: std::sync::RwLock<Database>,
     path: PathBuf,
     commits: AtomicU64,
     commit_nanos: AtomicU64,
@@ -224,7 +250,7 @@ impl Store {
             Err(e) => return Err(db_err(&e)),
         };
         let store = Store {
-            db,
+            db: std::sync::RwLock::new(db),
             path: path.to_owned(),
             commits: AtomicU64::new(0),
             commit_nanos: AtomicU64::new(0),
@@ -241,6 +267,46 @@ impl Store {
         &self.path
     }
 
+    fn begin_read(
+        &self,
+    ) -> Result<
+        (
+            std::sync::RwLockReadGuard<'_, Database>,
+            redb::ReadTransaction,
+        ),
+        StoreError,
+    > {
+        let db = self.db.read().expect("db lock");
+        let tx = db.begin_read().map_err(|e| self.err(e))?;
+        Ok((db, tx))
+    }
+
+    fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            std::sync::RwLockReadGuard<'_, Database>,
+            redb::WriteTransaction,
+        ),
+        StoreError,
+    > {
+        let db = self.db.read().expect("db lock");
+        let tx = db.begin_write().map_err(|e| self.err(e))?;
+        Ok((db, tx))
+    }
+
+    /// Gives the space freed by deletions back to the file system (waits
+    /// for the transactions in progress). Whether anything was compacted.
+    pub fn compact(&self) -> Result<bool, StoreError> {
+        let mut db = self.db.write().expect("db lock");
+        db.compact().map_err(|e| self.err(e))
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Db {
             path: self.path.clone(),
@@ -250,7 +316,7 @@ impl Store {
 
     /// Stamps a new store; refuses one of another app or a newer schema.
     fn check_schema(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
             let app = meta
@@ -298,6 +364,7 @@ impl Store {
                 tx.open_table(t).map_err(|e| self.err(e))?;
             }
             tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
+            tx.open_table(PRUNED).map_err(|e| self.err(e))?;
         }
         self.commit(tx)
     }
@@ -366,7 +433,7 @@ impl Store {
         pipeline: &str,
         conversation_id: &str,
     ) -> Result<Option<ConversationState>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
         let found = t
             .get(key(&[pipeline, conversation_id]).as_str())
@@ -381,7 +448,7 @@ impl Store {
         conversation_id: &str,
         intents: &[Intent],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
             for i in intents {
@@ -429,7 +496,7 @@ impl Store {
         table: TableDefinition<&str, &[u8]>,
         prefix: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(table).map_err(|e| self.err(e))?;
         let lo = format!("{prefix}{SEP}");
         let hi = format!(
@@ -453,7 +520,7 @@ impl Store {
         state: &ConversationState,
         settled: &[&str],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut c = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
             let bytes = serde_json::to_vec(state).expect("states serialize");
@@ -493,14 +560,14 @@ impl Store {
         &self,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
         let found = t.get(key).map_err(|e| self.err(e))?;
         found.map(|v| self.decode(v.value())).transpose()
     }
 
     pub fn set_progress<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
             let bytes = serde_json::to_vec(value).expect("progress serializes");
@@ -514,7 +581,7 @@ impl Store {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in t.range(prefix..).map_err(|e| self.err(e))? {
@@ -527,9 +594,108 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes from `pipeline` what was last updated before `cutoff_ms`:
+    /// conversations (none with a delivery in doubt), whose ids are kept
+    /// as digests so that one the source still returns is recognised and
+    /// not sent again; dead letters last seen before it; finished backfill
+    /// windows that ended before it. One transaction.
+    pub fn prune(&self, pipeline: &str, cutoff_ms: i64, now_ms: i64) -> Result<Pruned, StoreError> {
+        let mut out = Pruned {
+            pipeline: pipeline.to_owned(),
+            at_ms: now_ms,
+            cutoff_ms,
+            bytes_before: self.size(),
+            ..Pruned::default()
+        };
+        let in_doubt: std::collections::BTreeSet<String> = self
+            .rows_under(INTENTS, pipeline)?
+            .into_iter()
+            .map(|(k, _)| conversation_of(&k))
+            .collect();
+        let old: Vec<(String, String)> = self
+            .rows_under(CONVERSATIONS, pipeline)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let st: ConversationState = self.decode(&v).ok()?;
+                let last = st.last_updated_ms.or(st.last_polled_ms)?;
+                let id = conversation_of(&k);
+                (last < cutoff_ms && !in_doubt.contains(&id)).then_some((k, id))
+            })
+            .collect();
+        let dead: Vec<String> = self
+            .dead_letters()?
+            .into_iter()
+            .filter(|d| d.pipeline == pipeline && d.last_seen_ms < cutoff_ms)
+            .map(|d| key(&[pipeline, &d.conversation_id]))
+            .collect();
+        let windows: Vec<String> = self
+            .progress_under::<serde_json::Value>(&format!("backfill:{pipeline}:"))?
+            .into_iter()
+            .filter(|(k, _)| {
+                k.rsplit(':')
+                    .nth(1)
+                    .and_then(|until| until.parse::<i64>().ok())
+                    .is_some_and(|until| until < cutoff_ms)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        let (_db, tx) = self.begin_write()?;
+        {
+            let mut t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
+            for (k, _) in &old {
+                t.remove(k.as_str()).map_err(|e| self.err(e))?;
+            }
+            let mut p = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
+            let mut gone: crate::format::KeyDigests = match p
+                .get(pipeline)
+                .map_err(|e| self.err(e))?
+            {
+                Some(v) => serde_json::from_value(serde_json::Value::String(v.value().to_owned()))
+                    .map_err(|e| self.err(format!("pruned ids of {pipeline}: {e}")))?,
+                None => Default::default(),
+            };
+            for (_, id) in &old {
+                gone.insert(id);
+            }
+            let text = serde_json::to_value(&gone).expect("digests serialize");
+            p.insert(pipeline, text.as_str().unwrap_or_default())
+                .map_err(|e| self.err(e))?;
+            let mut d = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
+            for k in &dead {
+                d.remove(k.as_str()).map_err(|e| self.err(e))?;
+            }
+            let mut g = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+            for k in &windows {
+                g.remove(k.as_str()).map_err(|e| self.err(e))?;
+            }
+            out.conversations = old.len() as u64;
+            out.dead_letters = dead.len() as u64;
+            out.progress = windows.len() as u64;
+            let bytes = serde_json::to_vec(&out).expect("prunes serialize");
+            g.insert(progress_key::pruned(pipeline).as_str(), bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        self.commit(tx)?;
+        out.bytes_after = self.size();
+        Ok(out)
+    }
+
+    /// Whether `conversation_id` was pruned from `pipeline`.
+    pub fn is_pruned(&self, pipeline: &str, conversation_id: &str) -> Result<bool, StoreError> {
+        let (_db, tx) = self.begin_read()?;
+        let t = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(pipeline).map_err(|e| self.err(e))? else {
+            return Ok(false);
+        };
+        let gone: crate::format::KeyDigests =
+            serde_json::from_value(serde_json::Value::String(v.value().to_owned()))
+                .map_err(|e| self.err(format!("pruned ids of {pipeline}: {e}")))?;
+        Ok(gone.contains(conversation_id))
+    }
+
     /// Forgets a progress entry; whether there was one.
     pub fn remove_progress(&self, key: &str) -> Result<bool, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         let was = {
             let mut t = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
             t.remove(key).map_err(|e| self.err(e))?.is_some()
@@ -539,14 +705,14 @@ impl Store {
     }
 
     pub fn watermark(&self, pipeline: &str) -> Result<Option<i64>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
         Ok(t.get(pipeline).map_err(|e| self.err(e))?.map(|v| v.value()))
     }
 
     /// Moves the discovery watermark (never backwards).
     pub fn set_watermark(&self, pipeline: &str, ms: i64) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
             let cur = t.get(pipeline).map_err(|e| self.err(e))?.map(|v| v.value());
@@ -567,7 +733,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let k = key(&[pipeline, conversation_id]);
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
             let prev: Option<DeadLetter> = match t.get(k.as_str()).map_err(|e| self.err(e))? {
@@ -591,7 +757,7 @@ impl Store {
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(|e| self.err(e))? {
@@ -620,7 +786,7 @@ impl Store {
         pipeline: &str,
         conversation_id: &str,
     ) -> Result<bool, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let (_db, tx) = self.begin_write()?;
         let removed = {
             let mut t = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
             t.remove(key(&[pipeline, conversation_id]).as_str())

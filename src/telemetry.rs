@@ -109,6 +109,22 @@ impl Counters {
         }
     }
 
+    /// A prune of the store ended.
+    pub fn pruned(&self, r: &crate::store::Pruned) {
+        if r.conversations + r.dead_letters + r.progress > 0 {
+            tracing::info!(
+                pipeline = %r.pipeline,
+                conversations = r.conversations,
+                dead_letters = r.dead_letters,
+                backfill_windows = r.progress,
+                bytes_before = r.bytes_before,
+                bytes_after = r.bytes_after,
+                compacted = r.compacted,
+                "pruned what is older than the retention"
+            );
+        }
+    }
+
     /// A daemon cycle ended; returns its number and a one-line status.
     pub fn cycle_ended(&self, delivered: u64, failed: u64) -> (u64, String) {
         let cycle = self.cycles.fetch_add(1, Ordering::Relaxed) + 1;
@@ -163,6 +179,12 @@ pub struct Status {
     /// now, or (from the store) what the last run learned.
     #[serde(default)]
     pub pace: std::collections::BTreeMap<String, crate::http::pace::Learned>,
+    /// The store file's size in bytes.
+    #[serde(default)]
+    pub store_bytes: u64,
+    /// The pipeline's last prune (retention), if any.
+    #[serde(default)]
+    pub last_prune: Option<crate::store::Pruned>,
     /// Jobs handed to the daemon and not finished (a daemon that stopped
     /// resumes them when it starts).
     #[serde(default)]
@@ -457,6 +479,11 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
                     .map(|l| (u.to_owned(), l))
             })
             .collect(),
+        store_bytes: store.size(),
+        last_prune: store
+            .progress(&crate::store::progress_key::pruned(pipeline))
+            .ok()
+            .flatten(),
         jobs: store
             .progress_under::<crate::control::Kept>("job:")
             .unwrap_or_default()

@@ -40,6 +40,23 @@ pub struct SyncConfig {
     /// upstream's requests live sync keeps when it wants them (0 to 1).
     #[serde(deserialize_with = "share")]
     pub live_share: f64,
+    /// Conversations (and their dead letters and backfill windows) last
+    /// updated longer ago than this many days leave the store of the
+    /// pipelines that read the LivePerson API (which keeps 13 months);
+    /// their ids stay as digests, so one returned again is not re-sent.
+    /// 0: never.
+    #[serde(deserialize_with = "days")]
+    pub retention_days: f64,
+}
+
+fn days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(serde::de::Error::custom(format!(
+            "must be a number of days (0: never), not {v}"
+        )));
+    }
+    Ok(v)
 }
 
 fn share<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -76,6 +93,8 @@ impl Default for SyncConfig {
             sink: SinkConfig::Hubster,
             metrics_listen: "127.0.0.1:9187".into(),
             live_share: 0.5,
+            // LivePerson's 13 months (396 days), and a month more.
+            retention_days: 426.0,
         }
     }
 }

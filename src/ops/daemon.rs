@@ -64,6 +64,24 @@ pub async fn run(
     Ok(())
 }
 
+/// Applies retention to the store now (or as of `as_of`, a date
+/// argument), as the daemon does at start and hourly.
+pub async fn prune(
+    config: &Config,
+    as_of: Option<&str>,
+) -> Result<Vec<crate::store::Pruned>, Error> {
+    let now = match as_of {
+        Some(d) => super::date_arg("--as-of", d)?,
+        None => crate::clock::now_ms(),
+    };
+    let store = store::open(
+        &config.sync,
+        " (the running daemon prunes at start and hourly by itself)",
+    )?;
+    let daemon = Daemon::new(config, store)?;
+    Ok(daemon.prune(now).await?)
+}
+
 /// The daemon's state: from the store, or from the running daemon that
 /// holds it.
 pub async fn status(config: &Config) -> Result<Status, Error> {

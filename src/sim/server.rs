@@ -61,6 +61,9 @@ pub struct SimConfig {
     pub max_in_flight: Option<usize>,
     /// How long every answer takes (on top of the handler's own time).
     pub latency: Duration,
+    /// Conversations as if this long had passed since they were generated
+    /// (all closed, none growing).
+    pub age: Duration,
     pub fault_429: f64,
     pub retry_after: RetryAfter,
     /// Seconds a Retry-After asks for.
@@ -130,6 +133,7 @@ impl Default for SimConfig {
             quota_burst: None,
             max_in_flight: None,
             latency: Duration::ZERO,
+            age: Duration::ZERO,
             fault_429: 0.0,
             retry_after: RetryAfter::Seconds,
             retry_after_secs: 1,
@@ -250,6 +254,7 @@ impl Sim {
             config.messages,
             config.growth,
             config.grow_every,
+            config.age,
         );
         for c in lp.conversations.iter_mut().take(config.poison) {
             c.base.push(json!({"sequence": "not a number", "dialogId": c.id, "serverTimestamp": c.start_ms,

@@ -49,9 +49,11 @@ impl LivePerson {
         messages: usize,
         growth: usize,
         grow_every: Duration,
+        age: Duration,
     ) -> Self {
         let mut rng = Rng::new(seed);
-        let started_ms = now_ms();
+        // Aged: as if `age` had passed since (then none is still open).
+        let started_ms = now_ms() - age.as_millis() as i64;
         // Conversations started over the last 30 days, oldest first.
         let span = 30 * 24 * 3600 * 1000i64;
         let mut conversations = Vec::with_capacity(n);
@@ -67,7 +69,7 @@ impl LivePerson {
                 .filter_map(|r| r["serverTimestamp"].as_i64())
                 .max()
                 .unwrap_or(start_ms);
-            let open = i % 4 == 3;
+            let open = i % 4 == 3 && age.is_zero();
             let latest_agent = base
                 .iter()
                 .filter(|r| r["originatorMetadata"]["role"] != "CONSUMER")

@@ -77,7 +77,13 @@ pub struct Daemon {
     pub cfg: SyncConfig,
     pub deps: Deps,
     pub route: Route,
+    /// The pipelines read from the LivePerson API (the daemon's and its
+    /// migrations'), which retention prunes.
+    pub prunable: Vec<String>,
 }
+
+/// How often the daemon prunes.
+const PRUNE_EVERY_MS: i64 = 3600 * 1000;
 
 fn notify(states: &[sd_notify::NotifyState]) {
     // Outside systemd there is no socket and this does nothing.
@@ -120,7 +126,20 @@ impl Daemon {
         for u in route.upstreams() {
             u.set_live_share(cfg.live_share);
         }
-        Ok(Daemon { cfg, deps, route })
+        let mut prunable = vec![cfg.pipeline.clone()];
+        for m in &config.migrations {
+            if matches!(m.source, crate::config::migration::Endpoint::Liveperson {})
+                && !prunable.iter().any(|p| p == m.pipeline())
+            {
+                prunable.push(m.pipeline().to_owned());
+            }
+        }
+        Ok(Daemon {
+            cfg,
+            deps,
+            route,
+            prunable,
+        })
     }
 
     fn since_ms(&self) -> Result<i64, DaemonError> {
@@ -128,6 +147,35 @@ impl Daemon {
             None => Ok(now_ms() - 30 * 24 * 3600 * 1000),
             Some(s) => crate::clock::parse_date(s).map_err(DaemonError::Since),
         }
+    }
+
+    /// Applies retention to every prunable pipeline; compacts the file
+    /// after a prune that removed a tenth of a pipeline or more.
+    /// `now`: the time to prune as of (epoch ms).
+    pub async fn prune(&self, now: i64) -> Result<Vec<crate::store::Pruned>, DaemonError> {
+        let mut out = Vec::new();
+        if self.cfg.retention_days <= 0.0 {
+            return Ok(out);
+        }
+        let cutoff = now - (self.cfg.retention_days * 24.0 * 3600.0 * 1000.0) as i64;
+        for p in &self.prunable {
+            let (store, p) = (Arc::clone(&self.deps.store), p.clone());
+            let r = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+                let mut r = store.prune(&p, cutoff, now)?;
+                let (left, _) = store.totals(&p)?;
+                if r.conversations > 0 && r.conversations * 10 >= left + r.conversations {
+                    r.compacted = store.compact()?;
+                }
+                r.bytes_after = store.size();
+                store.set_progress(&crate::store::progress_key::pruned(&p), &r)?;
+                Ok(r)
+            })
+            .await
+            .expect("no panic")?;
+            self.deps.counters.pruned(&r);
+            out.push(r);
+        }
+        Ok(out)
     }
 
     fn backoff_key(&self) -> String {
@@ -201,6 +249,8 @@ impl Daemon {
         self.deps.counters.ready.store(true, Ordering::SeqCst);
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
+        let mut pruned_at = now_ms();
+        self.prune(pruned_at).await?;
         // A backoff an earlier process was in holds this one too.
         let mut failures = 0;
         let mut last_failure: Option<String> = None;
@@ -222,6 +272,10 @@ impl Daemon {
                 return Ok(());
             }
             let started = now_ms();
+            if started - pruned_at >= PRUNE_EVERY_MS {
+                self.prune(started).await?;
+                pruned_at = started;
+            }
             let (delivered, failed) = self
                 .cycle(since, &mut open, &stop, &mut last_failure)
                 .await?;

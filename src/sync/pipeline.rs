@@ -627,10 +627,25 @@ pub async fn sync_conversation(
     // failed, and may have arrived after all): looked for first, never sent
     // blindly again. One trip to the store.
     let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
-    let (state, pending) = blocking(store, move |s| {
-        Ok((s.conversation(&p, &c)?, s.pending_intents_of(&p, &c)?))
+    let (state, pending, pruned) = blocking(store, move |s| {
+        let state = s.conversation(&p, &c)?;
+        let pruned = state.is_none() && s.is_pruned(&p, &c)?;
+        Ok((state, s.pending_intents_of(&p, &c)?, pruned))
     })
     .await?;
+    if pruned {
+        // Delivered, then pruned as older than the retention: LivePerson
+        // should no longer return it, and it is not sent again.
+        tracing::warn!(
+            pipeline,
+            conversation = conversation_id,
+            "the source returned a conversation pruned from the store (delivered before): skipped"
+        );
+        return Ok(Outcome {
+            delivered: 0,
+            already_delivered: 0,
+        });
+    }
     let mut state: ConversationState = state.unwrap_or_default();
     if !pending.is_empty() {
         settle_intents(

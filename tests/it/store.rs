@@ -110,3 +110,118 @@ fn a_store_of_a_newer_schema_is_refused_by_name() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_sent_again() {
+    use convsync::sim::{Sim, SimConfig};
+    // Conversations of 30 days that ended 400 days ago: with a retention
+    // of 415 days, the older half goes.
+    let sim = Sim::start(
+        SimConfig {
+            conversations: 60,
+            messages: 4,
+            growth: 0,
+            age: std::time::Duration::from_secs(400 * 24 * 3600),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("convsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[sync]\nstate_dir = {state:?}\nmetrics_listen = \"\"\nretention_days = 415\n",
+            crate::support::platforms_toml(&sim, &sim)
+        ),
+    )
+    .unwrap();
+    let day = 24 * 3600 * 1000;
+    let since = (convsync::clock::now_ms() - 440 * day).to_string();
+    let out = crate::support::convsync(&config, &["backfill", "--since", &since]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delivered = sim.stats().delivered_activities;
+    assert_eq!(sim.shared.ledger_external_ids().len(), 60);
+
+    let cutoff = convsync::clock::now_ms() - 415 * day;
+    let lp = &sim.shared.lp;
+    let older: Vec<&str> = lp
+        .conversations
+        .iter()
+        .filter(|c| {
+            let last = lp
+                .records(c)
+                .iter()
+                .filter_map(|r| r["serverTimestamp"].as_i64())
+                .max()
+                .unwrap();
+            last < cutoff
+        })
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        older.len() > 10 && older.len() < 50,
+        "some older, some younger: {}",
+        older.len()
+    );
+
+    let out = crate::support::convsync(&config, &["prune"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pruned: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pruned["conversations"], older.len() as u64, "{pruned}");
+    assert_eq!(pruned["compacted"], true, "{pruned}");
+    assert!(pruned["bytes_after"].as_u64() <= pruned["bytes_before"].as_u64());
+    {
+        let store = Store::open(&state.join("convsync.redb")).unwrap();
+        for c in &lp.conversations {
+            let held = store
+                .conversation("liveperson-to-hubster", &c.id)
+                .unwrap()
+                .is_some();
+            assert_eq!(held, !older.contains(&c.id.as_str()), "{}", c.id);
+            assert_eq!(
+                store.is_pruned("liveperson-to-hubster", &c.id).unwrap(),
+                !held
+            );
+        }
+    }
+    let out = crate::support::convsync(&config, &["status", "--json"]).await;
+    let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["conversations"], 60 - older.len() as u64, "{st}");
+    assert_eq!(
+        st["last_prune"]["conversations"],
+        older.len() as u64,
+        "{st}"
+    );
+    assert!(st["store_bytes"].as_u64().unwrap() > 0);
+
+    // The source still returns them all (it should not): a backfill that
+    // reads them again (another range: no window of it is done) sends
+    // nothing, the pruned ones recognised by their digests.
+    let wider = (convsync::clock::now_ms() - 441 * day).to_string();
+    let out = crate::support::convsync(&config, &["backfill", "--since", &wider]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["conversations"], 60, "all read again: {summary}");
+    assert_eq!(sim.stats().delivered_activities, delivered);
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    // Pruning again removes nothing more.
+    let out = crate::support::convsync(&config, &["prune"]).await;
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["conversations"], 0, "{again}");
+}

@@ -125,7 +125,8 @@ pub enum Command {
     /// started again with the same arguments goes on where it stopped.
     /// Windows with OPEN conversations (and the last, when the range ends
     /// now) are read again by the next run: only what is new is sent.
-    /// Stop the daemon first: both need the store.
+    /// With the daemon running, the backfill is handed to it (over its
+    /// control socket) and runs beside live sync; Ctrl-C cancels it.
     ///
     /// Exit codes: 0 all done; 1 failed (or conversations still failing:
     /// run it again); 2 bad config; 4 another convsync is using the store;
@@ -144,8 +145,9 @@ pub enum Command {
     ///
     /// Resumable and idempotent: it keeps checkpoints in the store, so a
     /// stopped or killed migration run again goes on where it stopped, and
-    /// a finished one run again writes nothing new. Stop the daemon first:
-    /// both need the store.
+    /// a finished one run again writes nothing new. With the daemon
+    /// running, a run is handed to it (over its control socket) and runs
+    /// beside live sync; Ctrl-C cancels it.
     ///
     /// --dry-run reads and converts everything and prints, per
     /// conversation, what would be written (counts and warnings), writing
@@ -207,9 +209,26 @@ pub enum Command {
     /// the store).
     Status(StatusArgs),
 
+    /// Apply retention now, as the daemon does at start and every hour:
+    /// conversations last updated more than sync.retention_days ago (426:
+    /// LivePerson's 13 months and a month) leave the store of the
+    /// pipelines that read the LivePerson API, their ids kept as 16-byte
+    /// digests so that one the source still returns is not sent again;
+    /// their dead letters and finished backfill windows go too. After a
+    /// prune that removed a tenth of a pipeline or more, the file is
+    /// compacted. Prints what it removed, as JSON. Needs the store: with
+    /// the daemon running, leave it to the daemon.
+    ///
+    /// --as-of DATE prunes as if it were DATE (to rehearse a retention).
+    ///
+    /// Exit codes: 0 done; 1 failed; 2 bad config; 4 another convsync is
+    /// using the store.
+    #[command(verbatim_doc_comment)]
+    Prune(PruneArgs),
+
     /// Conversations set aside after their retry budget: list them, retry
-    /// them now, or drop them. retry and drop need the store: stop the
-    /// daemon first.
+    /// them now, or drop them. With the daemon running, retry and drop are
+    /// handed to it (over its control socket).
     ///
     /// The daemon's and backfills' are under sync.pipeline; a migration's
     /// under its name (or its `pipeline`):
@@ -408,6 +427,10 @@ pub struct SimArgs {
     /// Requests a client may have in flight at once; one more: 429.
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
+    /// Conversations as if this many days had passed since they started
+    /// (their 30 days end that long ago; all closed).
+    #[arg(long, default_value_t = 0.0, value_name = "DAYS")]
+    pub age_days: f64,
     /// Milliseconds every answer takes.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
@@ -469,6 +492,13 @@ pub struct SimArgs {
     /// Also write a convsync config pointing at this simulator.
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Prune as if it were this date (YYYY-MM-DD, RFC 3339 or epoch ms).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

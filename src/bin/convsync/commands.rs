@@ -4,7 +4,7 @@
 
 use crate::cli::{
     BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, DoctorArgs,
-    FetchArgs, MigrateArgs, OnOff, Platform, RunArgs, SimArgs, StatusArgs, VerifyArgs,
+    FetchArgs, MigrateArgs, OnOff, Platform, PruneArgs, RunArgs, SimArgs, StatusArgs, VerifyArgs,
 };
 use crate::exit::Exit;
 use crate::progress::{Comparison, Progress};
@@ -90,6 +90,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         quota_burst: None,
         max_in_flight: args.max_in_flight.filter(|&n| n > 0),
         latency: Duration::from_millis(args.latency_ms),
+        age: Duration::from_secs_f64(args.age_days.max(0.0) * 24.0 * 3600.0),
         fault_429: rate("fault-429", args.fault_429)?,
         retry_after: args.retry_after.into(),
         fault_5xx: rate("fault-5xx", args.fault_5xx)?,
@@ -351,6 +352,23 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     );
     println!("pipeline {} (store {})", st.pipeline, st.store);
     println!("  conversations        {}", st.conversations);
+    println!(
+        "  store size           {:.1} MB ({} bytes a conversation)",
+        st.store_bytes as f64 / 1e6,
+        st.store_bytes.checked_div(st.conversations).unwrap_or(0)
+    );
+    match &st.last_prune {
+        Some(p) => println!(
+            "  last prune           {}: {} conversations, {} dead letters, {} backfill windows older than {} removed{}",
+            convsync::clock::format_ms(p.at_ms),
+            p.conversations,
+            p.dead_letters,
+            p.progress,
+            convsync::clock::format_ms(p.cutoff_ms),
+            if p.compacted { "; file compacted" } else { "" }
+        ),
+        None => println!("  last prune           none yet"),
+    }
     println!("  activities delivered {}", st.activities_delivered);
     println!(
         "  watermark            {when}{}",
@@ -373,6 +391,13 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
             "  pace {upstream:<15} {:.1} requests/s, {} in flight",
             l.requests_per_second, l.concurrency
         );
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn prune(args: PruneArgs, config: &Config) -> anyhow::Result<Exit> {
+    for r in ops::daemon::prune(config, args.as_of.as_deref()).await? {
+        print_json(&r, false)?;
     }
     Ok(Exit::Success)
 }

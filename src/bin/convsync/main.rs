@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(commands::run(args, &config)),
         Command::Demo(args) => block_on(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
+        Command::Prune(args) => block_on(commands::prune(args, &config)),
         Command::Verify(args) => block_on(commands::verify_daemon(args, &config)),
         Command::Doctor(args) => block_on(commands::doctor(args, &config)),
         Command::Backfill(args) => block_on(commands::backfill(args, &config)),
