@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The layout this build reads and writes. 2: a resume point's record
-/// keys are 128-bit digests (1 held them whole).
-pub const SCHEMA_VERSION: u64 = 2;
+/// keys are 128-bit digests (1 held them whole). 3: a closed conversation
+/// whose every record is delivered is sealed (its resume point becomes one
+/// digest), and pruned conversations are one row each.
+pub const SCHEMA_VERSION: u64 = 3;
 const APP: &str = "convsync";
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -23,8 +25,11 @@ const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks");
 const DEAD_LETTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dead_letters");
 const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("progress");
-/// Per pipeline, the conversations pruned from it, as key digests.
-const PRUNED: TableDefinition<&str, &str> = TableDefinition::new("pruned");
+/// Schema 2's pruned conversations: per pipeline, one string of digests.
+const PRUNED_V2: TableDefinition<&str, &str> = TableDefinition::new("pruned");
+/// The conversations pruned from a pipeline: (pipeline, digest of the
+/// conversation id) -> its last update (ms), one row each.
+const PRUNED: TableDefinition<(&str, u128), i64> = TableDefinition::new("pruned_ids");
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 2 << 20;
@@ -87,31 +92,97 @@ pub mod progress_key {
     }
 }
 
-/// What the store knows of one (pipeline, conversation).
+/// What the store knows of one (pipeline, conversation). Stored as JSON
+/// with one-letter names (schema 3; the long names of 1 and 2 still
+/// read): a store holds one of these per conversation for 13 months.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConversationState {
-    /// What was delivered (sequences, status keys, last eventId).
+    /// What was delivered (sequences, status keys, last eventId); empty
+    /// once sealed.
+    #[serde(
+        rename = "r",
+        alias = "resume",
+        default,
+        skip_serializing_if = "LpResume::is_empty"
+    )]
     pub resume: LpResume,
     /// The target's conversation id (Hubster), once established.
+    #[serde(
+        rename = "t",
+        alias = "target_conversation_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_conversation_id: Option<String>,
     /// Activities delivered so far.
+    #[serde(rename = "n", alias = "delivered", default)]
     pub delivered: u64,
     /// Failed runs in a row.
+    #[serde(
+        rename = "a",
+        alias = "attempts",
+        default,
+        skip_serializing_if = "is_zero"
+    )]
     pub attempts: u32,
+    #[serde(
+        rename = "x",
+        alias = "last_error",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_error: Option<String>,
+    #[serde(
+        rename = "p",
+        alias = "last_polled_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_polled_ms: Option<i64>,
     /// The source's latest update time when last synced.
+    #[serde(
+        rename = "u",
+        alias = "last_updated_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated_ms: Option<i64>,
     /// The latest eventId the target gave a delivered activity (Hubster
     /// assigns its own; the resume point keeps convsync's, which follow the
     /// source's timestamps).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "e",
+        alias = "target_event_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_event_id: Option<i64>,
     /// When the intents of the last try were written (its posts came
     /// after): until the target's settle time has passed since, an
     /// activity not yet seen there may still arrive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "w",
+        alias = "intents_written_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub intents_written_ms: Option<i64>,
+    /// Set when the source said the conversation is closed and every
+    /// activity it converts to was delivered: a digest of their
+    /// externalIds, which stands for the resume point (then empty). The
+    /// same records read again are recognised by it; changed ones are
+    /// looked up in the target before anything is sent.
+    #[serde(
+        rename = "s",
+        alias = "sealed",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sealed: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// An activity about to be sent: if the process dies before the checkpoint
@@ -169,6 +240,10 @@ pub struct Pruned {
     /// Nothing last updated at or after this was touched.
     pub cutoff_ms: i64,
     pub conversations: u64,
+    /// Digests of conversations pruned before, forgotten (the source can
+    /// no longer return them).
+    #[serde(default)]
+    pub forgotten: u64,
     pub dead_letters: u64,
     /// Finished backfill windows ending before the cutoff.
     pub progress: u64,
@@ -302,6 +377,33 @@ impl Store {
         db.compact().map_err(|e| self.err(e))
     }
 
+    /// Compacts the file when free space (pages that copy-on-write commits
+    /// and prunes left behind) is at least `min_share` of it and at least
+    /// `min_free` bytes. Whether it did. (redb grows a file by doubling it,
+    /// so a file up to twice its data is normal: `min_share` of 0.5 or more
+    /// compacts only what that does not explain.)
+    pub fn compact_if_wasteful(&self, min_free: u64, min_share: f64) -> Result<bool, StoreError> {
+        let used = {
+            let (_db, tx) = self.begin_write()?;
+            let st = tx.stats().map_err(|e| self.err(e))?;
+            tx.abort().map_err(|e| self.err(e))?;
+            st.allocated_pages() * st.page_size() as u64
+        };
+        let file = self.size();
+        let free = file.saturating_sub(used);
+        if free < min_free || (free as f64) < min_share * file as f64 {
+            return Ok(false);
+        }
+        let compacted = self.compact()?;
+        tracing::info!(
+            path = %self.path.display(),
+            bytes_before = file,
+            bytes_after = self.size(),
+            "compacted the store"
+        );
+        Ok(compacted)
+    }
+
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
@@ -398,6 +500,28 @@ impl Store {
                     .map_err(|e| self.err(e))?;
             }
             n = rewritten.len() as u64;
+        }
+        if from < 3 {
+            // 2 -> 3: the pruned ids of a pipeline, one string of digests,
+            // become one row each (their last update unknown: the upgrade's
+            // time, so that they are kept the longest).
+            let now = crate::clock::now_ms();
+            let old = tx.open_table(PRUNED_V2).map_err(|e| self.err(e))?;
+            let mut rows = Vec::new();
+            for row in old.iter().map_err(|e| self.err(e))? {
+                let (k, v) = row.map_err(|e| self.err(e))?;
+                let gone: crate::format::KeyDigests =
+                    serde_json::from_value(serde_json::Value::String(v.value().to_owned()))
+                        .map_err(|e| self.err(format!("pruned ids of {}: {e}", k.value())))?;
+                rows.extend(gone.iter().map(|d| (k.value().to_owned(), d)));
+            }
+            drop(old);
+            let mut t = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
+            for (p, d) in &rows {
+                t.insert((p.as_str(), *d), now).map_err(|e| self.err(e))?;
+            }
+            drop(t);
+            tx.delete_table(PRUNED_V2).map_err(|e| self.err(e))?;
         }
         Ok(n)
     }
@@ -598,8 +722,16 @@ impl Store {
     /// conversations (none with a delivery in doubt), whose ids are kept
     /// as digests so that one the source still returns is recognised and
     /// not sent again; dead letters last seen before it; finished backfill
-    /// windows that ended before it. One transaction.
-    pub fn prune(&self, pipeline: &str, cutoff_ms: i64, now_ms: i64) -> Result<Pruned, StoreError> {
+    /// windows that ended before it. The digests of conversations last
+    /// updated before `forget_before_ms` (when the source can no longer
+    /// return them) go too. One transaction.
+    pub fn prune(
+        &self,
+        pipeline: &str,
+        cutoff_ms: i64,
+        forget_before_ms: i64,
+        now_ms: i64,
+    ) -> Result<Pruned, StoreError> {
         let mut out = Pruned {
             pipeline: pipeline.to_owned(),
             at_ms: now_ms,
@@ -612,14 +744,14 @@ impl Store {
             .into_iter()
             .map(|(k, _)| conversation_of(&k))
             .collect();
-        let old: Vec<(String, String)> = self
+        let old: Vec<(String, String, i64)> = self
             .rows_under(CONVERSATIONS, pipeline)?
             .into_iter()
             .filter_map(|(k, v)| {
                 let st: ConversationState = self.decode(&v).ok()?;
                 let last = st.last_updated_ms.or(st.last_polled_ms)?;
                 let id = conversation_of(&k);
-                (last < cutoff_ms && !in_doubt.contains(&id)).then_some((k, id))
+                (last < cutoff_ms && !in_doubt.contains(&id)).then_some((k, id, last))
             })
             .collect();
         let dead: Vec<String> = self
@@ -642,24 +774,25 @@ impl Store {
         let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
-            for (k, _) in &old {
+            for (k, _, _) in &old {
                 t.remove(k.as_str()).map_err(|e| self.err(e))?;
             }
             let mut p = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
-            let mut gone: crate::format::KeyDigests = match p
-                .get(pipeline)
+            let stale: Vec<u128> = p
+                .range((pipeline, 0u128)..=(pipeline, u128::MAX))
                 .map_err(|e| self.err(e))?
-            {
-                Some(v) => serde_json::from_value(serde_json::Value::String(v.value().to_owned()))
-                    .map_err(|e| self.err(format!("pruned ids of {pipeline}: {e}")))?,
-                None => Default::default(),
-            };
-            for (_, id) in &old {
-                gone.insert(id);
+                .filter_map(|row| {
+                    let (k, v) = row.ok()?;
+                    (v.value() < forget_before_ms).then(|| k.value().1)
+                })
+                .collect();
+            for d in &stale {
+                p.remove((pipeline, *d)).map_err(|e| self.err(e))?;
             }
-            let text = serde_json::to_value(&gone).expect("digests serialize");
-            p.insert(pipeline, text.as_str().unwrap_or_default())
-                .map_err(|e| self.err(e))?;
+            for (_, id, last) in &old {
+                p.insert((pipeline, crate::format::KeyDigests::digest(id)), *last)
+                    .map_err(|e| self.err(e))?;
+            }
             let mut d = tx.open_table(DEAD_LETTERS).map_err(|e| self.err(e))?;
             for k in &dead {
                 d.remove(k.as_str()).map_err(|e| self.err(e))?;
@@ -669,6 +802,7 @@ impl Store {
                 g.remove(k.as_str()).map_err(|e| self.err(e))?;
             }
             out.conversations = old.len() as u64;
+            out.forgotten = stale.len() as u64;
             out.dead_letters = dead.len() as u64;
             out.progress = windows.len() as u64;
             let bytes = serde_json::to_vec(&out).expect("prunes serialize");
@@ -680,17 +814,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether `conversation_id` was pruned from `pipeline`.
+    /// Whether `conversation_id` was pruned from `pipeline` (and is still
+    /// remembered: see [`Store::prune`]).
     pub fn is_pruned(&self, pipeline: &str, conversation_id: &str) -> Result<bool, StoreError> {
         let (_db, tx) = self.begin_read()?;
         let t = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
-        let Some(v) = t.get(pipeline).map_err(|e| self.err(e))? else {
-            return Ok(false);
-        };
-        let gone: crate::format::KeyDigests =
-            serde_json::from_value(serde_json::Value::String(v.value().to_owned()))
-                .map_err(|e| self.err(format!("pruned ids of {pipeline}: {e}")))?;
-        Ok(gone.contains(conversation_id))
+        let d = crate::format::KeyDigests::digest(conversation_id);
+        Ok(t.get((pipeline, d)).map_err(|e| self.err(e))?.is_some())
+    }
+
+    /// How many conversations pruned from `pipeline` are remembered.
+    pub fn pruned_count(&self, pipeline: &str) -> Result<u64, StoreError> {
+        let (_db, tx) = self.begin_read()?;
+        let t = tx.open_table(PRUNED).map_err(|e| self.err(e))?;
+        let n = t
+            .range((pipeline, 0u128)..=(pipeline, u128::MAX))
+            .map_err(|e| self.err(e))?
+            .count();
+        Ok(n as u64)
     }
 
     /// Forgets a progress entry; whether there was one.

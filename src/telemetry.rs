@@ -111,10 +111,11 @@ impl Counters {
 
     /// A prune of the store ended.
     pub fn pruned(&self, r: &crate::store::Pruned) {
-        if r.conversations + r.dead_letters + r.progress > 0 {
+        if r.conversations + r.forgotten + r.dead_letters + r.progress > 0 {
             tracing::info!(
                 pipeline = %r.pipeline,
                 conversations = r.conversations,
+                forgotten_ids = r.forgotten,
                 dead_letters = r.dead_letters,
                 backfill_windows = r.progress,
                 bytes_before = r.bytes_before,

@@ -162,7 +162,7 @@ pub async fn run(
         let window = match &req.ids {
             Some(ids) => select::Window {
                 ids: ids.clone(),
-                all_closed: false,
+                ..select::Window::default()
             },
             None => {
                 let lp = route.source.liveperson().ok_or(SelectError::NoTimeRange)?;
@@ -193,6 +193,7 @@ pub async fn run(
             })
         };
         let passes = deps.settings.retry_budget.max(1);
+        work.closed(window.closed);
         let out = runner::run(deps, &work, window.ids, passes, &stop, &mut dead, &mut each).await?;
         done_total += out.done();
         summary.activities_delivered += out.delivered;

@@ -84,6 +84,8 @@ pub struct Daemon {
 
 /// How often the daemon prunes.
 const PRUNE_EVERY_MS: i64 = 3600 * 1000;
+/// Free space in the store worth a compaction.
+const MIN_FREE_TO_COMPACT: u64 = 64 << 10;
 
 fn notify(states: &[sd_notify::NotifyState]) {
     // Outside systemd there is no socket and this does nothing.
@@ -155,17 +157,27 @@ impl Daemon {
     pub async fn prune(&self, now: i64) -> Result<Vec<crate::store::Pruned>, DaemonError> {
         let mut out = Vec::new();
         if self.cfg.retention_days <= 0.0 {
+            self.compact_if_wasteful(0.5).await?;
             return Ok(out);
         }
-        let cutoff = now - (self.cfg.retention_days * 24.0 * 3600.0 * 1000.0) as i64;
+        let retention = (self.cfg.retention_days * 24.0 * 3600.0 * 1000.0) as i64;
+        let cutoff = now - retention;
+        // A pruned id is remembered for another retention: by then its
+        // conversation is twice as old as anything LivePerson returns.
+        let forget_before = cutoff.saturating_sub(retention);
         for p in &self.prunable {
             let (store, p) = (Arc::clone(&self.deps.store), p.clone());
             let r = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-                let mut r = store.prune(&p, cutoff, now)?;
+                let mut r = store.prune(&p, cutoff, forget_before, now)?;
                 let (left, _) = store.totals(&p)?;
-                if r.conversations > 0 && r.conversations * 10 >= left + r.conversations {
-                    r.compacted = store.compact()?;
-                }
+                r.compacted =
+                    if r.conversations > 0 && r.conversations * 10 >= left + r.conversations {
+                        store.compact()?
+                    } else {
+                        // More than half the file free: more than redb's growth
+                        // by doubling leaves.
+                        store.compact_if_wasteful(MIN_FREE_TO_COMPACT, 0.5)?
+                    };
                 r.bytes_after = store.size();
                 store.set_progress(&crate::store::progress_key::pruned(&p), &r)?;
                 Ok(r)
@@ -176,6 +188,17 @@ impl Daemon {
             out.push(r);
         }
         Ok(out)
+    }
+
+    /// Gives the file's free space back when it is `min_share` of the file
+    /// or more.
+    async fn compact_if_wasteful(&self, min_share: f64) -> Result<bool, DaemonError> {
+        let store = Arc::clone(&self.deps.store);
+        Ok(tokio::task::spawn_blocking(move || {
+            store.compact_if_wasteful(MIN_FREE_TO_COMPACT, min_share)
+        })
+        .await
+        .expect("no panic")?)
     }
 
     fn backoff_key(&self) -> String {
@@ -295,6 +318,9 @@ impl Daemon {
                     .expect("no panic")?;
             }
             if until == Until::Idle && delivered == 0 && failed == 0 {
+                // A one-shot run leaves a compact file (nothing of this
+                // process writes after it).
+                self.compact_if_wasteful(0.25).await?;
                 return Ok(());
             }
             // A cycle that failed and moved nothing: the upstream is in
@@ -391,6 +417,12 @@ impl Daemon {
         // Dead letters wait for `convsync dead-letters retry`.
         todo.retain(|id| !dead.contains(id));
         let work = LpWork::new(&self.deps, &self.route);
+        work.closed(
+            found
+                .iter()
+                .filter(|c| c.is_closed())
+                .map(|c| c.conversation_id.clone()),
+        );
         let mut synced = 0;
         // Progress feeds the watchdog.
         let mut each = |o: &SetOutcome| {

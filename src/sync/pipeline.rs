@@ -220,6 +220,9 @@ pub struct LpWork {
     route: Route,
     store: Arc<Store>,
     mapping: Arc<Mapping>,
+    /// The conversations the source listed as closed: once all of one is
+    /// delivered, its checkpoint is sealed.
+    closed: std::sync::Mutex<HashSet<String>>,
 }
 
 impl LpWork {
@@ -229,7 +232,13 @@ impl LpWork {
             route: route.clone(),
             store: Arc::clone(&deps.store),
             mapping: Arc::clone(&deps.mapping),
+            closed: Default::default(),
         })
+    }
+
+    /// What a search said: these conversations are closed.
+    pub fn closed(&self, ids: impl IntoIterator<Item = String>) {
+        self.closed.lock().expect("closed lock").extend(ids);
     }
 }
 
@@ -238,13 +247,15 @@ impl Work for LpWork {
 
     async fn sync(&self, id: &str) -> Result<u64, PipelineError> {
         let r = &self.route;
-        sync_conversation(
+        let closed = self.closed.lock().expect("closed lock").contains(id);
+        sync_one(
             &self.settings.pipeline,
             id,
             &r.source,
             &r.sink,
             &self.store,
             &self.mapping,
+            closed,
         )
         .await
         .map(|o| o.delivered)
@@ -623,6 +634,102 @@ pub async fn sync_conversation(
     store: &Arc<Store>,
     mapping: &Arc<Mapping>,
 ) -> Result<Outcome, PipelineError> {
+    sync_one(
+        pipeline,
+        conversation_id,
+        source,
+        sink,
+        store,
+        mapping,
+        false,
+    )
+    .await
+}
+
+/// The digest a sealed checkpoint keeps: of the externalIds of every
+/// activity the conversation converts to (in any order).
+fn seal_of(activities: &[Value]) -> String {
+    use sha1::Digest;
+    let mut ids: Vec<&str> = activities
+        .iter()
+        .map(|a| a["externalId"].as_str().unwrap_or_default())
+        .collect();
+    ids.sort_unstable();
+    let mut h = sha1::Sha1::new();
+    for id in ids {
+        h.update(id.as_bytes());
+        h.update(b"\n");
+    }
+    let d = h.finalize();
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What of `records` is not delivered yet, by the checkpoint `state`: its
+/// resume point, or, when it is sealed, nothing if the records convert to
+/// what was sealed and everything if not (the target then says what it
+/// has). Returns whether the records differ from a sealed checkpoint.
+pub fn undelivered(
+    conversation_id: &str,
+    records: &[Value],
+    mapping: &Mapping,
+    state: &ConversationState,
+) -> Result<(Vec<Value>, Vec<StoredMark>, format::Report, bool), PipelineError> {
+    let Some(seal) = &state.sealed else {
+        let (a, m, r) = convert_records(conversation_id, records, mapping, &state.resume)?;
+        return Ok((a, m, r, false));
+    };
+    let (a, m, mut r) = convert_records(
+        conversation_id,
+        records,
+        mapping,
+        &format::LpResume::default(),
+    )?;
+    if *seal == seal_of(&a) {
+        r.already_delivered += a.len() as u64;
+        return Ok((Vec::new(), Vec::new(), r, false));
+    }
+    Ok((a, m, r, true))
+}
+
+/// Seals a checkpoint whose every activity is delivered (all of `records`
+/// converted, nothing new): the resume point becomes one digest, and what
+/// only a moving conversation needs goes.
+fn seal(
+    conversation_id: &str,
+    records: &[Value],
+    mapping: &Mapping,
+    state: &mut ConversationState,
+) -> Result<(), PipelineError> {
+    let (all, _, _) = convert_records(
+        conversation_id,
+        records,
+        mapping,
+        &format::LpResume::default(),
+    )?;
+    state.sealed = Some(seal_of(&all));
+    state.resume = format::LpResume::default();
+    // Kept for a conversation still moving, not for a finished one: when
+    // it was last read (retention goes by its last update) and the
+    // target's last eventId.
+    if state.last_updated_ms.is_some() {
+        state.last_polled_ms = None;
+    }
+    state.target_event_id = None;
+    Ok(())
+}
+
+/// [`sync_conversation`]; `closed`: the source listed the conversation as
+/// closed, and once every activity of it is delivered its checkpoint is
+/// sealed (one digest where the resume point was).
+async fn sync_one(
+    pipeline: &str,
+    conversation_id: &str,
+    source: &Source,
+    sink: &Sink,
+    store: &Arc<Store>,
+    mapping: &Arc<Mapping>,
+    closed: bool,
+) -> Result<Outcome, PipelineError> {
     // The checkpoint, and what an earlier try left unsettled (a post that
     // failed, and may have arrived after all): looked for first, never sent
     // blindly again. One trip to the store.
@@ -661,8 +768,42 @@ pub async fn sync_conversation(
     }
     let (records, consumer) = source.content(conversation_id).await?;
 
-    let (activities, marks, report) =
-        convert_records(conversation_id, &records, mapping, &state.resume)?;
+    let (mut activities, mut marks, mut report, changed) =
+        undelivered(conversation_id, &records, mapping, &state)?;
+    if changed {
+        // Sealed, and the source's records are not what was sealed (they
+        // should not change once closed): what the target holds counts as
+        // delivered, the rest is sent.
+        tracing::warn!(
+            pipeline,
+            conversation = conversation_id,
+            "a closed conversation changed at the source since it was sealed: reading the target for what it holds"
+        );
+        let intents: Vec<Intent> = activities
+            .iter()
+            .zip(&marks)
+            .map(|(a, m)| Intent {
+                external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
+                mark: m.clone(),
+                event_id: a["eventId"].as_i64(),
+            })
+            .collect();
+        // Counted again: what the target holds.
+        state.delivered = 0;
+        state.sealed = None;
+        settle_intents(
+            pipeline,
+            conversation_id,
+            intents,
+            &mut state,
+            sink,
+            store,
+            true,
+        )
+        .await?;
+        (activities, marks, report) =
+            convert_records(conversation_id, &records, mapping, &state.resume)?;
+    }
     let already = report.already_delivered;
     state.last_polled_ms = Some(now_ms());
     // The source's last update: its newest record.
@@ -676,6 +817,9 @@ pub async fn sync_conversation(
         already_delivered: already,
     };
     if activities.is_empty() {
+        if closed && state.sealed.is_none() {
+            seal(conversation_id, &records, mapping, &mut state)?;
+        }
         let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
         blocking(store, move |s| s.checkpoint(&p, &c, &state, &[])).await?;
         return Ok(outcome);
@@ -751,6 +895,9 @@ pub async fn sync_conversation(
         None => {
             state.attempts = 0;
             state.last_error = None;
+            if closed {
+                seal(conversation_id, &records, mapping, &mut state)?;
+            }
         }
     }
     // What was sent is settled; what was not stays pending for recovery

@@ -32,6 +32,8 @@ pub struct Window {
     /// Whether every one of them is closed (a window with OPEN ones may
     /// still gain records).
     pub all_closed: bool,
+    /// Those of them the search listed as closed.
+    pub closed: Vec<String>,
 }
 
 /// The windows covering `[since, until]`, at most `width` ms wide.
@@ -53,7 +55,12 @@ pub async fn window(lp: &LivePersonClient, from: i64, to: i64) -> Result<Window,
         .await
         .map_err(|source| SelectError::Search { from, to, source })?;
     Ok(Window {
-        all_closed: found.iter().all(|c| c.status.as_deref() == Some("CLOSE")),
+        all_closed: found.iter().all(ConversationInfo::is_closed),
+        closed: found
+            .iter()
+            .filter(|c| c.is_closed())
+            .map(|c| c.conversation_id.clone())
+            .collect(),
         ids: found.into_iter().map(|c| c.conversation_id).collect(),
     })
 }

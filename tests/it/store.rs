@@ -1,8 +1,11 @@
-//! The store across versions: a store written by an earlier build (schema
-//! 1, `tests/data/store-v1.redb`: a daemon's sync of 12 simulated
-//! conversations) is upgraded once, and keeps every delivery it recorded.
+//! The store across versions: stores written by earlier builds (schema 1,
+//! `tests/data/store-v1.redb`: a daemon's sync of 12 simulated
+//! conversations; schema 2, `tests/data/store-v2.redb`, described in
+//! `store-v2.json`: a backfill then a prune) are upgraded once, and keep
+//! every delivery and every pruned conversation they recorded. Then
+//! sealing and retention.
 
-use convsync::store::{SCHEMA_VERSION, Store};
+use convsync::store::{ConversationState, SCHEMA_VERSION, Store};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
@@ -64,10 +67,10 @@ fn a_version_1_store_is_upgraded_once_and_keeps_every_delivery() {
         assert!(!new.resume.is_delivered("any", None, "lp:another:key"));
         // The rest as it was.
         let mut old_rest = old.clone();
-        let mut new_rest = serde_json::to_value(&new).unwrap();
-        for s in [&mut old_rest, &mut new_rest] {
-            s["resume"]["keys"] = Value::Null;
-        }
+        old_rest["resume"]["keys"] = Value::from("");
+        let old_rest: ConversationState = serde_json::from_value(old_rest).unwrap();
+        let mut new_rest = new.clone();
+        new_rest.resume.keys = Default::default();
         assert_eq!(new_rest, old_rest, "{conversation}");
         assert_eq!(
             new.resume.keys.len(),
@@ -87,6 +90,77 @@ fn a_version_1_store_is_upgraded_once_and_keeps_every_delivery() {
     );
     // Once: a second open changes nothing.
     drop(Store::open(&path).unwrap());
+    assert_eq!(raw(&path).1, after);
+}
+
+#[test]
+fn a_version_2_store_keeps_every_pruned_conversation_and_every_delivery() {
+    use redb::TableHandle;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("convsync.redb");
+    std::fs::copy(crate::support::data("store-v2.redb"), &path).unwrap();
+    let about = crate::support::read_json("store-v2.json");
+    let ids = |k: &str| -> Vec<String> {
+        about[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (pipeline, held, pruned) = (
+        about["pipeline"].as_str().unwrap(),
+        ids("held"),
+        ids("pruned"),
+    );
+    let (version, before) = raw(&path);
+    assert_eq!(version, "2");
+    assert_eq!(before.len(), held.len());
+
+    let store = Store::open(&path).unwrap();
+    for id in &held {
+        let st = store.conversation(pipeline, id).unwrap().unwrap();
+        assert!(
+            st.delivered > 0 && st.target_conversation_id.is_some(),
+            "{id}"
+        );
+        assert!(!store.is_pruned(pipeline, id).unwrap(), "{id}");
+    }
+    for id in &pruned {
+        assert!(store.conversation(pipeline, id).unwrap().is_none(), "{id}");
+        assert!(store.is_pruned(pipeline, id).unwrap(), "{id} forgotten");
+    }
+    assert!(
+        !store
+            .is_pruned(pipeline, &held[0].replace('-', ""))
+            .unwrap()
+    );
+    assert_eq!(store.pruned_count(pipeline).unwrap(), pruned.len() as u64);
+    drop(store);
+
+    let (version, after) = raw(&path);
+    assert_eq!(version, SCHEMA_VERSION.to_string());
+    // The states read back as they were written (the long names read).
+    for ((k0, v0), (k1, v1)) in before.iter().zip(&after) {
+        assert_eq!(k0, k1);
+        let old: ConversationState = serde_json::from_value(v0.clone()).unwrap();
+        let new: ConversationState = serde_json::from_value(v1.clone()).unwrap();
+        assert_eq!(old, new, "{k0}");
+    }
+    let db = redb::Database::open(&path).unwrap();
+    let tables: Vec<String> = db
+        .begin_read()
+        .unwrap()
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert!(!tables.contains(&"pruned".to_owned()), "{tables:?}");
+    drop(db);
+    // Once: a second open changes nothing.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.pruned_count(pipeline).unwrap(), pruned.len() as u64);
+    drop(store);
     assert_eq!(raw(&path).1, after);
 }
 
@@ -224,4 +298,150 @@ async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_
     let out = crate::support::convsync(&config, &["prune"]).await;
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["conversations"], 0, "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_conversation_is_sealed_and_a_changed_one_sends_only_what_the_target_lacks() {
+    use convsync::sim::{Sim, SimConfig};
+    // Aged a day: every conversation is closed.
+    let sim = Sim::start(
+        SimConfig {
+            conversations: 12,
+            messages: 5,
+            growth: 0,
+            age: std::time::Duration::from_secs(24 * 3600),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("convsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[sync]\nstate_dir = {state:?}\nmetrics_listen = \"\"\n",
+            crate::support::platforms_toml(&sim, &sim)
+        ),
+    )
+    .unwrap();
+    let day = 24 * 3600 * 1000;
+    let backfill = |days: i64| {
+        let config = config.clone();
+        async move {
+            let since = (convsync::clock::now_ms() - days * day).to_string();
+            let out = crate::support::convsync(&config, &["backfill", "--since", &since]).await;
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        }
+    };
+    backfill(40).await;
+    let expected = crate::support::expected_ledger(&sim, false);
+    assert_eq!(sim.shared.ledger_external_ids(), expected);
+    let delivered = sim.stats().delivered_activities;
+    let pipeline = "liveperson-to-hubster";
+    let ids: Vec<String> = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let seals: Vec<String> = {
+        let store = Store::open(&state.join("convsync.redb")).unwrap();
+        ids.iter()
+            .map(|id| {
+                let st = store.conversation(pipeline, id).unwrap().unwrap();
+                assert!(st.resume.is_empty(), "{id}: {:?}", st.resume);
+                assert_eq!(st.delivered, expected[id].len() as u64, "{id}");
+                assert!(st.target_conversation_id.is_some(), "{id}");
+                st.sealed.unwrap_or_else(|| panic!("{id} is not sealed"))
+            })
+            .collect()
+    };
+
+    // Read again (another range, so no window is skipped): recognised by
+    // the seal, nothing sent.
+    let summary = backfill(41).await;
+    assert_eq!(summary["conversations"], 12, "{summary}");
+    assert_eq!(sim.stats().delivered_activities, delivered);
+
+    // Two sealed conversations whose records no longer match their seals
+    // (as if the source had changed them); the target lacks the last two
+    // activities of the second. Only those two are sent.
+    let (same, short) = (&ids[0], &ids[1]);
+    let lacking: Vec<String> = {
+        let store = Store::open(&state.join("convsync.redb")).unwrap();
+        for id in [same, short] {
+            let mut st = store.conversation(pipeline, id).unwrap().unwrap();
+            st.sealed = Some("0000000000000000".into());
+            store.checkpoint(pipeline, id, &st, &[]).unwrap();
+        }
+        let target = store
+            .conversation(pipeline, short)
+            .unwrap()
+            .unwrap()
+            .target_conversation_id
+            .unwrap();
+        let mut hub = sim.shared.hub.lock().unwrap();
+        let conv = hub.conversations.get_mut(&target).unwrap();
+        let gone: Vec<_> = conv.activities.split_off(conv.activities.len() - 2);
+        gone.iter()
+            .map(|d| {
+                let ext = d.activity["externalId"].as_str().unwrap().to_owned();
+                conv.external_ids.remove(&ext);
+                ext
+            })
+            .collect()
+    };
+    backfill(42).await;
+    assert_eq!(sim.stats().delivered_activities, delivered + 2);
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_eq!(sim.shared.ledger_external_ids(), expected);
+    assert_eq!(&expected[short][expected[short].len() - 2..], &lacking[..]);
+    // Both sealed again, as they were.
+    let store = Store::open(&state.join("convsync.redb")).unwrap();
+    for (id, seal) in ids.iter().zip(&seals) {
+        let st = store.conversation(pipeline, id).unwrap().unwrap();
+        assert_eq!(st.sealed.as_ref(), Some(seal), "{id}");
+        assert!(st.resume.is_empty(), "{id}");
+        assert_eq!(st.delivered, expected[id].len() as u64, "{id}");
+    }
+}
+
+#[test]
+fn a_pruned_id_is_remembered_for_another_retention_then_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("convsync.redb")).unwrap();
+    let p = "liveperson-to-hubster";
+    let day = 24 * 3600 * 1000;
+    let now = convsync::clock::now_ms();
+    for (id, age_days) in [("older", 900), ("old", 500), ("young", 10)] {
+        let st = ConversationState {
+            delivered: 3,
+            last_updated_ms: Some(now - age_days * day),
+            ..ConversationState::default()
+        };
+        store.checkpoint(p, id, &st, &[]).unwrap();
+    }
+    // Retention 426 days: "older" and "old" leave the store; ids of
+    // conversations older than twice that are not worth keeping.
+    let cutoff = now - 426 * day;
+    let r = store.prune(p, cutoff, cutoff - 426 * day, now).unwrap();
+    assert_eq!((r.conversations, r.forgotten), (2, 0), "{r:?}");
+    assert!(store.is_pruned(p, "older").unwrap() && store.is_pruned(p, "old").unwrap());
+    assert!(store.conversation(p, "young").unwrap().is_some());
+    assert_eq!(store.pruned_count(p).unwrap(), 2);
+    // A later prune forgets the id last updated before its horizon.
+    let r = store.prune(p, cutoff, now - 600 * day, now).unwrap();
+    assert_eq!((r.conversations, r.forgotten), (0, 1), "{r:?}");
+    assert!(!store.is_pruned(p, "older").unwrap());
+    assert!(store.is_pruned(p, "old").unwrap());
+    assert!(!store.is_pruned("another-pipeline", "old").unwrap());
 }

@@ -79,6 +79,11 @@ impl KeyDigests {
         self.0.len()
     }
 
+    /// The digests, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u128> + '_ {
+        self.0.iter().copied()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -146,6 +151,11 @@ pub enum Mark<'a> {
 }
 
 impl LpResume {
+    /// Whether nothing is recorded delivered.
+    pub fn is_empty(&self) -> bool {
+        self.last_event_id.is_none() && self.sequences.is_empty() && self.keys.is_empty()
+    }
+
     pub fn is_delivered(&self, dialog_id: &str, sequence: Option<i64>, key: &str) -> bool {
         match sequence {
             Some(s) => self

@@ -157,6 +157,13 @@ pub struct ConversationInfo {
     pub is_partial: bool,
 }
 
+impl ConversationInfo {
+    /// Whether LivePerson lists it as closed (it can gain no records).
+    pub fn is_closed(&self) -> bool {
+        self.status.as_deref() == Some("CLOSE")
+    }
+}
+
 /// A conversations/search query (one window).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Search {

@@ -2,7 +2,7 @@
 //! runs (counts and warnings) and stdout targets (everything, printed).
 
 use super::{Direction, MigrateError, Migration};
-use crate::format::{self, HubsterResume, LpResume, Report};
+use crate::format::{self, HubsterResume, Report};
 use crate::store::Store;
 use crate::sync::deps::blocking;
 use crate::sync::export::{ActivitySource, ExportError};
@@ -73,18 +73,17 @@ impl Migration {
         source: &Source,
         id: &str,
     ) -> Result<Preview, MigrateError> {
-        let resume = match store {
+        let state = match store {
             Some(s) => {
                 let (p, i) = (pipeline.to_owned(), id.to_owned());
                 blocking(s, move |s| s.conversation(&p, &i))
                     .await?
-                    .map(|c| c.resume)
                     .unwrap_or_default()
             }
-            None => LpResume::default(),
+            None => Default::default(),
         };
         let (records, _) = source.content(id).await?;
-        let (items, _, report) = pipeline::convert_records(id, &records, &self.mapping, &resume)?;
+        let (items, _, report, _) = pipeline::undelivered(id, &records, &self.mapping, &state)?;
         Ok(Preview {
             conversation_id: id.to_owned(),
             read: records.len() as u64,

@@ -109,9 +109,12 @@ impl Migration {
                         .and_then(|c| c.last_polled_ms)
                         .unwrap_or(last_run)
                         .saturating_sub(lag);
-                    let resume = state.as_ref().map(|c| c.resume.clone()).unwrap_or_default();
-                    let (new, _, _) =
-                        pipeline::convert_records(id, &records, &self.mapping, &resume)?;
+                    let (new, _, _, _) = pipeline::undelivered(
+                        id,
+                        &records,
+                        &self.mapping,
+                        &state.clone().unwrap_or_default(),
+                    )?;
                     let pending = new
                         .iter()
                         .filter(|a| a["eventId"].as_i64().is_some_and(|e| e > read_at))
