@@ -902,3 +902,38 @@ async fn a_killed_liveperson_migration_goes_on_and_delivers_once() {
     assert_eq!(sim.stats().duplicate_deliveries, 0);
     assert_eq!(sim.stats().delivered_activities as usize, want);
 }
+
+#[tokio::test]
+async fn a_migration_from_files_keeps_its_checkpoints_through_a_prune_and_sends_nothing_again() {
+    let hub = sim(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lp_dir = dir.path().join("lp");
+    std::fs::create_dir_all(&lp_dir).unwrap();
+    // `generate` writes conversations of November 2023: older than any
+    // retention LivePerson's API could still return.
+    let out = Command::new(env!("CARGO_BIN_EXE_convsync"))
+        .args(["generate", "--conversations", "12", "--messages", "6", "-o"])
+        .arg(lp_dir.join("history.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let m = migration("gen-to-hub", &files(&lp_dir, "liveperson"), HUB, "");
+    let cfg = config(dir.path(), &hub, &hub, &m);
+    let out = ok(&cfg, &["migrate", "gen-to-hub"]).await;
+    let written = summary(&out)["written"].as_u64().unwrap();
+    assert!(written > 12, "{}", text(&out.stdout));
+    let delivered = hub.shared.stats().delivered_activities;
+
+    // A prune cycle, with retention at its default and as of a year later.
+    let later = (convsync::clock::now_ms() + 365 * 24 * 3600 * 1000).to_string();
+    let out = ok(&cfg, &["prune", "--as-of", &later]).await;
+    let pruned = text(&out.stdout);
+    assert!(!pruned.contains("gen-to-hub"), "{pruned}");
+
+    let out = ok(&cfg, &["migrate", "gen-to-hub"]).await;
+    let s = summary(&out);
+    assert_eq!(s["written"], 0, "{s}");
+    assert_eq!(hub.shared.stats().delivered_activities, delivered);
+    assert_eq!(hub.shared.stats().duplicate_deliveries, 0);
+    assert_eq!(hub.shared.ledger_external_ids().len(), 12);
+}
