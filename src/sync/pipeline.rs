@@ -222,7 +222,8 @@ pub struct LpWork {
     mapping: Arc<Mapping>,
     /// The conversations the source listed as closed: once all of one is
     /// delivered, its checkpoint is sealed.
-    closed: std::sync::Mutex<HashSet<String>>,
+    /// (Digests of their ids: a cycle may list a great many.)
+    closed: std::sync::Mutex<HashSet<u128>>,
 }
 
 impl LpWork {
@@ -238,7 +239,10 @@ impl LpWork {
 
     /// What a search said: these conversations are closed.
     pub fn closed(&self, ids: impl IntoIterator<Item = String>) {
-        self.closed.lock().expect("closed lock").extend(ids);
+        self.closed
+            .lock()
+            .expect("closed lock")
+            .extend(ids.into_iter().map(|id| format::KeyDigests::digest(&id)));
     }
 }
 
@@ -247,7 +251,11 @@ impl Work for LpWork {
 
     async fn sync(&self, id: &str) -> Result<u64, PipelineError> {
         let r = &self.route;
-        let closed = self.closed.lock().expect("closed lock").contains(id);
+        let closed = self
+            .closed
+            .lock()
+            .expect("closed lock")
+            .contains(&format::KeyDigests::digest(id));
         sync_one(
             &self.settings.pipeline,
             id,
@@ -694,19 +702,27 @@ pub fn undelivered(
 /// Seals a checkpoint whose every activity is delivered (all of `records`
 /// converted, nothing new): the resume point becomes one digest, and what
 /// only a moving conversation needs goes.
+/// `known`: the seal, when the caller converted every record already.
 fn seal(
     conversation_id: &str,
     records: &[Value],
     mapping: &Mapping,
     state: &mut ConversationState,
+    known: Option<String>,
 ) -> Result<(), PipelineError> {
-    let (all, _, _) = convert_records(
-        conversation_id,
-        records,
-        mapping,
-        &format::LpResume::default(),
-    )?;
-    state.sealed = Some(seal_of(&all));
+    let digest = match known {
+        Some(d) => d,
+        None => {
+            let (all, _, _) = convert_records(
+                conversation_id,
+                records,
+                mapping,
+                &format::LpResume::default(),
+            )?;
+            seal_of(&all)
+        }
+    };
+    state.sealed = Some(digest);
     state.resume = format::LpResume::default();
     // Kept for a conversation still moving, not for a finished one: when
     // it was last read (retention goes by its last update) and the
@@ -768,8 +784,12 @@ async fn sync_one(
     }
     let (records, consumer) = source.content(conversation_id).await?;
 
+    // Nothing delivered yet: what is converted now is every activity, and
+    // a closed conversation's seal is theirs (no second conversion).
+    let whole = state.sealed.is_none() && state.resume.is_empty();
     let (mut activities, mut marks, mut report, changed) =
         undelivered(conversation_id, &records, mapping, &state)?;
+    let known_seal = (closed && whole).then(|| seal_of(&activities));
     if changed {
         // Sealed, and the source's records are not what was sealed (they
         // should not change once closed): what the target holds counts as
@@ -818,7 +838,7 @@ async fn sync_one(
     };
     if activities.is_empty() {
         if closed && state.sealed.is_none() {
-            seal(conversation_id, &records, mapping, &mut state)?;
+            seal(conversation_id, &records, mapping, &mut state, known_seal)?;
         }
         let (p, c) = (pipeline.to_owned(), conversation_id.to_owned());
         blocking(store, move |s| s.checkpoint(&p, &c, &state, &[])).await?;
@@ -896,7 +916,7 @@ async fn sync_one(
             state.attempts = 0;
             state.last_error = None;
             if closed {
-                seal(conversation_id, &records, mapping, &mut state)?;
+                seal(conversation_id, &records, mapping, &mut state, known_seal)?;
             }
         }
     }
