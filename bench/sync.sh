@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The daemon against the simulator: throughput, CPU and peak RSS at 1k and
-# 10k conversations without a quota; utilization and CPU at a 50 req/s
+# 10k conversations without a quota, with the store's bytes per conversation
+# and per activity (one in four open, then all closed); the store over
+# simulated months of syncs and prunes; utilization and CPU at a 50 req/s
 # quota; and how long a restart after SIGKILL takes to deliver again.
 #
 #   bash bench/sync.sh
