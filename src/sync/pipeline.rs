@@ -792,12 +792,13 @@ async fn sync_one(
     let known_seal = (closed && whole).then(|| seal_of(&activities));
     if changed {
         // Sealed, and the source's records are not what was sealed (they
-        // should not change once closed): what the target holds counts as
-        // delivered, the rest is sent.
+        // should not change once closed; records LivePerson had not yet
+        // shown when it listed the conversation closed look the same):
+        // what the target holds counts as delivered, the rest is sent.
         tracing::warn!(
             pipeline,
             conversation = conversation_id,
-            "a closed conversation changed at the source since it was sealed: reading the target for what it holds"
+            "a closed conversation's records differ from those it was sealed with (late records or a change at the source): reading the target for what it holds"
         );
         let intents: Vec<Intent> = activities
             .iter()
