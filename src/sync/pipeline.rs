@@ -654,6 +654,19 @@ pub async fn sync_conversation(
     .await
 }
 
+/// The delivery intents of converted activities (with their marks).
+fn intents_of(activities: &[Value], marks: &[StoredMark]) -> Vec<Intent> {
+    activities
+        .iter()
+        .zip(marks)
+        .map(|(a, m)| Intent {
+            external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
+            mark: m.clone(),
+            event_id: a["eventId"].as_i64(),
+        })
+        .collect()
+}
+
 /// The digest a sealed checkpoint keeps: of the externalIds of every
 /// activity the conversation converts to (in any order).
 fn seal_of(activities: &[Value]) -> String {
@@ -800,15 +813,7 @@ async fn sync_one(
             conversation = conversation_id,
             "a closed conversation's records differ from those it was sealed with (late records or a change at the source): reading the target for what it holds"
         );
-        let intents: Vec<Intent> = activities
-            .iter()
-            .zip(&marks)
-            .map(|(a, m)| Intent {
-                external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
-                mark: m.clone(),
-                event_id: a["eventId"].as_i64(),
-            })
-            .collect();
+        let intents = intents_of(&activities, &marks);
         // Counted again: what the target holds.
         state.delivered = 0;
         state.sealed = None;
@@ -860,15 +865,7 @@ async fn sync_one(
             t
         }
     };
-    let intents: Vec<Intent> = activities
-        .iter()
-        .zip(&marks)
-        .map(|(a, m)| Intent {
-            external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
-            mark: m.clone(),
-            event_id: a["eventId"].as_i64(),
-        })
-        .collect();
+    let intents = intents_of(&activities, &marks);
     state.intents_written_ms = Some(now_ms());
     {
         let (p, c, i, st) = (

@@ -185,17 +185,24 @@ fn a_store_of_a_newer_schema_is_refused_by_name() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_sent_again() {
+/// A simulator of `conversations` aged `age_days` (all closed), and a
+/// config reading it with its state in a temporary directory; `sync`: more
+/// lines of its `[sync]` section.
+struct Aged {
+    sim: convsync::sim::Sim,
+    _dir: tempfile::TempDir,
+    state: std::path::PathBuf,
+    config: std::path::PathBuf,
+}
+
+async fn aged(conversations: usize, messages: usize, age_days: u64, sync: &str) -> Aged {
     use convsync::sim::{Sim, SimConfig};
-    // Conversations of 30 days that ended 400 days ago: with a retention
-    // of 415 days, the older half goes.
     let sim = Sim::start(
         SimConfig {
-            conversations: 60,
-            messages: 4,
+            conversations,
+            messages,
             growth: 0,
-            age: std::time::Duration::from_secs(400 * 24 * 3600),
+            age: std::time::Duration::from_secs(age_days * 24 * 3600),
             ..SimConfig::default()
         },
         "127.0.0.1:0".parse().unwrap(),
@@ -208,11 +215,29 @@ async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_
     std::fs::write(
         &config,
         format!(
-            "{}\n[sync]\nstate_dir = {state:?}\nmetrics_listen = \"\"\nretention_days = 415\n",
+            "{}\n[sync]\nstate_dir = {state:?}\nmetrics_listen = \"\"\n{sync}",
             crate::support::platforms_toml(&sim, &sim)
         ),
     )
     .unwrap();
+    Aged {
+        sim,
+        _dir: dir,
+        state,
+        config,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_sent_again() {
+    // Conversations of 30 days that ended 400 days ago: with a retention
+    // of 415 days, the older half goes.
+    let Aged {
+        sim,
+        _dir,
+        state,
+        config,
+    } = aged(60, 4, 400, "retention_days = 415\n").await;
     let day = 24 * 3600 * 1000;
     let since = (convsync::clock::now_ms() - 440 * day).to_string();
     let out = crate::support::convsync(&config, &["backfill", "--since", &since]).await;
@@ -302,31 +327,13 @@ async fn retention_prunes_only_what_is_older_and_a_pruned_conversation_is_never_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_conversation_is_sealed_and_a_changed_one_sends_only_what_the_target_lacks() {
-    use convsync::sim::{Sim, SimConfig};
     // Aged a day: every conversation is closed.
-    let sim = Sim::start(
-        SimConfig {
-            conversations: 12,
-            messages: 5,
-            growth: 0,
-            age: std::time::Duration::from_secs(24 * 3600),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let config = dir.path().join("convsync.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "{}\n[sync]\nstate_dir = {state:?}\nmetrics_listen = \"\"\n",
-            crate::support::platforms_toml(&sim, &sim)
-        ),
-    )
-    .unwrap();
+    let Aged {
+        sim,
+        _dir,
+        state,
+        config,
+    } = aged(12, 5, 1, "").await;
     let day = 24 * 3600 * 1000;
     let backfill = |days: i64| {
         let config = config.clone();
