@@ -201,6 +201,16 @@ impl Waiting {
         self.ready.len() < CACHE_CAP
     }
 
+    /// `id`'s transcript if it waits. One that does not stays queued: its
+    /// worker is about to wait for the batch lock, and the batch fetched
+    /// meanwhile brings it (taking it out of the queue would cost a call
+    /// of its own for each conversation that looked before the batch).
+    fn take(&mut self, id: &str) -> Option<Result<Transcript, InteractionsError>> {
+        let t = self.ready.remove(id)?;
+        self.queued.remove(id);
+        Some(t)
+    }
+
     /// Up to `n` ids to fetch with `first`, in the hinted order, none of
     /// them waiting already.
     fn batch(&mut self, first: &str, n: usize) -> Vec<String> {
@@ -368,9 +378,7 @@ impl LivePersonClient {
     }
 
     fn take_waiting(&self, id: &str) -> Option<Result<Transcript, InteractionsError>> {
-        let mut w = self.waiting.lock().expect("waiting lock");
-        w.queued.remove(id);
-        w.ready.remove(id)
+        self.waiting.lock().expect("waiting lock").take(id)
     }
 
     /// Keeps the transcripts of discovered entries (not partial ones:
@@ -586,5 +594,32 @@ mod tests {
         );
         assert_eq!(w.batch("b", 3), vec!["b", "a", "d"]);
         assert_eq!(w.batch("x", 5), vec!["x", "e"]);
+    }
+
+    #[test]
+    fn a_conversation_that_looked_before_the_batch_rides_in_it() {
+        let mut w = Waiting::default();
+        for id in ["a", "b", "c"] {
+            w.queue.push_back(id.into());
+            w.queued.insert(id.into());
+        }
+        // b and c's workers look first (nothing waits yet), then a's
+        // worker fetches the batch: it brings all three.
+        assert!(w.take("b").is_none());
+        assert!(w.take("c").is_none());
+        assert_eq!(w.batch("a", 100), vec!["a", "b", "c"]);
+        let t = || {
+            Ok(Transcript {
+                records: vec![],
+                consumer: None,
+            })
+        };
+        for id in ["a", "b", "c"] {
+            w.ready.insert(id.into(), t());
+        }
+        assert!(w.take("b").is_some());
+        // Taken, it is neither waiting nor queued: a later batch leaves it.
+        assert!(w.take("b").is_none());
+        assert!(!w.queued.contains("b"));
     }
 }
