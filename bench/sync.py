@@ -137,11 +137,13 @@ def restart_latency(n):
 
 def compare(baseline, small, large):
     """This build's daemon and another's, side by side on the same
-    simulator (runs alternate, so a slow spell hits both)."""
+    simulator (runs alternate, so a slow spell hits both; PAIRS of them,
+    the best CPU of each build kept)."""
+    pairs = int(os.environ.get("PAIRS", 2))
     print(f"{'case':<34} {'build':<9} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'delivered':>10} {'dups':>5}")
     for n in (small, large):
         rows = {}
-        for name, daemon in (("this", BIN), ("baseline", baseline), ("this", BIN), ("baseline", baseline)):
+        for name, daemon in [("this", BIN), ("baseline", baseline)] * pairs:
             r = throughput(n, daemon)
             best = rows.get(name)
             if best is None or r["cpu"] < best["cpu"]:

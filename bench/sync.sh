@@ -8,6 +8,7 @@
 #   bash bench/sync.sh
 #   SMALL=200 LARGE=2000 bash bench/sync.sh
 #   BASELINE=/tmp/convsync-old bash bench/sync.sh   # only: this daemon and another's, side by side
+#   PAIRS=5 BASELINE=... bash bench/sync.sh           # more alternating runs on a noisy machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
