@@ -288,6 +288,9 @@ pub struct Store {
     path: PathBuf,
     commits: AtomicU64,
     commit_nanos: AtomicU64,
+    /// When this process opened it (epoch ms): a process that held it
+    /// before had stopped by then.
+    opened_ms: i64,
     /// How long each commit took (seconds).
     pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
 }
@@ -329,6 +332,7 @@ impl Store {
             path: path.to_owned(),
             commits: AtomicU64::new(0),
             commit_nanos: AtomicU64::new(0),
+            opened_ms: crate::clock::now_ms(),
             // 0.1 ms to about 1.6 s.
             commit_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
@@ -340,6 +344,12 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// When this process opened the store (epoch ms). Only one process
+    /// holds it at a time, so whatever an earlier one did, it did before.
+    pub fn opened_ms(&self) -> i64 {
+        self.opened_ms
     }
 
     fn begin_read(
@@ -644,16 +654,38 @@ impl Store {
         state: &ConversationState,
         settled: &[&str],
     ) -> Result<(), StoreError> {
+        self.checkpoint_with_intents(pipeline, conversation_id, state, settled, &[])
+    }
+
+    /// [`Store::checkpoint`], and new intents written after the settled
+    /// ones are removed (an intent sent again keeps its key), in one
+    /// transaction.
+    pub fn checkpoint_with_intents(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+        state: &ConversationState,
+        settled: &[&str],
+        intents: &[Intent],
+    ) -> Result<(), StoreError> {
         let (_db, tx) = self.begin_write()?;
         {
             let mut c = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
             let bytes = serde_json::to_vec(state).expect("states serialize");
             c.insert(key(&[pipeline, conversation_id]).as_str(), bytes.as_slice())
                 .map_err(|e| self.err(e))?;
-            let mut i = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
+            let mut t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
             for ext in settled {
-                i.remove(key(&[pipeline, conversation_id, ext]).as_str())
+                t.remove(key(&[pipeline, conversation_id, ext]).as_str())
                     .map_err(|e| self.err(e))?;
+            }
+            for i in intents {
+                let bytes = serde_json::to_vec(i).expect("intents serialize");
+                t.insert(
+                    key(&[pipeline, conversation_id, &i.external_id]).as_str(),
+                    bytes.as_slice(),
+                )
+                .map_err(|e| self.err(e))?;
             }
         }
         self.commit(tx)

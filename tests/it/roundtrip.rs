@@ -347,6 +347,26 @@ proptest! {
             prev = Some(e);
         }
     }
+
+    #[test]
+    fn a_whole_conversion_resumed_is_the_resumed_conversion(specs in prop::collection::vec(spec(), 1..30), picks in prop::collection::vec(any::<bool>(), 30)) {
+        // Any delivered subset (not only a prefix: late records land between).
+        use convsync::sync::pipeline::plan::Converted;
+        let input = build(&specs, 0);
+        let map = Mapping::default();
+        let all = Converted::of(CONV, &input, &map, &LpResume::default()).unwrap();
+        let mut resume = LpResume::default();
+        for ((a, m), pick) in all.activities.iter().zip(&all.marks).zip(&picks) {
+            if *pick {
+                resume.mark(&m.as_mark(), a["eventId"].as_i64());
+            }
+        }
+        let converted = Converted::of(CONV, &input, &map, &resume).unwrap();
+        let resumed = all.after(&resume);
+        prop_assert_eq!(&resumed.activities, &converted.activities);
+        prop_assert_eq!(&resumed.marks, &converted.marks);
+        prop_assert_eq!(resumed.report.already_delivered, converted.report.already_delivered);
+    }
 }
 
 // ---- Hubster -> LivePerson -> Hubster ----

@@ -27,7 +27,7 @@ pub mod to_liveperson;
 pub use mapping::{Mapping, UnknownRole};
 pub use report::{Report, Warning};
 pub use resume::{HubsterResume, KeyDigests, LpResume, Mark, SeqSet};
-pub use to_hubster::{ToHubster, to_hubster};
+pub use to_hubster::{ToHubster, next_event_id, to_hubster};
 pub use to_liveperson::{ToLivePerson, to_liveperson};
 
 /// `payloadType`s of the payload events that carry LivePerson data.

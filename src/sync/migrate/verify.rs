@@ -28,7 +28,7 @@ impl Migration {
         // What was posted just before shows in the hub's reads only after
         // its read lag.
         if let (Endpoint::Hubster {}, Some(hub)) = (&self.cfg.target, &self.hub) {
-            tokio::time::sleep(hub.read_lag()).await;
+            crate::sync::pipeline::until_shown(hub.read_lag()).await;
         }
         if self.cfg.direction() == Direction::ToHubster {
             // Interactions transcripts come 100 a call in this order.

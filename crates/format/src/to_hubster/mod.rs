@@ -23,6 +23,28 @@ pub struct ToHubster<'a> {
     /// For each activity, what marks it delivered in an [`LpResume`].
     pub marks: Vec<Mark<'a>>,
     pub report: Report,
+    /// For each activity, its record's serverTimestamp (eventIds follow it).
+    stamps: Vec<Option<i64>>,
+}
+
+impl ToHubster<'_> {
+    /// For each activity, its record's serverTimestamp: with
+    /// [`next_event_id`], what its eventId would be after other activities
+    /// (a conversion resumed elsewhere).
+    pub fn stamps(&self) -> &[Option<i64>] {
+        &self.stamps
+    }
+}
+
+/// The eventId of the activity after one of `prev`, of a record stamped
+/// `ts`: its stamp, unless that would not rise.
+pub fn next_event_id(ts: Option<i64>, prev: Option<i64>) -> i64 {
+    match (ts, prev) {
+        (Some(ts), Some(p)) => ts.max(p.saturating_add(1)),
+        (None, Some(p)) => p.saturating_add(1),
+        (Some(ts), None) => ts,
+        (None, None) => 0,
+    }
 }
 
 enum Place {
@@ -123,6 +145,7 @@ pub fn to_hubster<'a>(
     let mut prev_event_id = resume.last_event_id;
     let mut activities = Vec::with_capacity(items.len());
     let mut marks = Vec::with_capacity(items.len());
+    let mut stamps = Vec::with_capacity(items.len());
     let bots: FxHashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
     for &i in &order {
         let item = &mut items[i];
@@ -145,13 +168,9 @@ pub fn to_hubster<'a>(
             report.already_delivered += 1;
             continue;
         }
-        let event_id = match (item.ts, prev_event_id) {
-            (Some(ts), Some(p)) => ts.max(p.saturating_add(1)),
-            (None, Some(p)) => p.saturating_add(1),
-            (Some(ts), None) => ts,
-            (None, None) => 0,
-        };
+        let event_id = next_event_id(item.ts, prev_event_id);
         prev_event_id = Some(event_id);
+        stamps.push(item.ts);
         marks.push(match sequence {
             Some(sequence) => Mark::Sequence {
                 dialog_id: item.dialog,
@@ -192,6 +211,7 @@ pub fn to_hubster<'a>(
         activities,
         marks,
         report,
+        stamps,
     })
 }
 

@@ -1,0 +1,246 @@
+//! Carrying out a conversation's [plan](super::plan): the I/O. One store
+//! trip reads the checkpoint and what an earlier try left; the source is
+//! read and the plan made (converting once); the target is read where the
+//! plan says; the intents are written (with the checkpoint, in one commit)
+//! before the first send; the activities go one at a time, in order; one
+//! commit records what was delivered. With the intents and [`recover`],
+//! delivery is effectively once against a target that has no idempotency
+//! of its own.
+
+use super::error::PipelineError;
+use super::plan::{self, Plan};
+use super::readback;
+use super::sink::Sink;
+use super::source::Source;
+use crate::clock::now_ms;
+use crate::format::Mapping;
+use crate::store::{ConversationState, Intent, Store};
+use crate::sync::deps::blocking;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// What one run delivered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub delivered: u64,
+    pub already_delivered: u64,
+}
+
+/// A conversation's checkpoint and its target.
+pub(super) struct Target<'a> {
+    pub pipeline: &'a str,
+    pub conversation_id: &'a str,
+    pub sink: &'a Sink,
+    pub store: &'a Arc<Store>,
+}
+
+/// What a conversation's sync works with.
+pub(super) struct Pass<'a> {
+    pub at: Target<'a>,
+    pub source: &'a Source,
+    pub mapping: &'a Mapping,
+    /// The source listed the conversation as closed: once every activity
+    /// of it is delivered, its checkpoint is sealed.
+    pub closed: bool,
+}
+
+impl Pass<'_> {
+    /// Syncs the conversation from its source to the sink.
+    pub(super) async fn run(&self) -> Result<Outcome, PipelineError> {
+        let at = &self.at;
+        let (pipeline, id, sink) = (at.pipeline, at.conversation_id, at.sink);
+        let (p, c) = (pipeline.to_owned(), id.to_owned());
+        let (state, pending, pruned) = blocking(at.store, move |s| {
+            let state = s.conversation(&p, &c)?;
+            let pruned = state.is_none() && s.is_pruned(&p, &c)?;
+            Ok((state, s.pending_intents_of(&p, &c)?, pruned))
+        })
+        .await?;
+        if pruned {
+            // Delivered, then pruned as older than the retention: LivePerson
+            // should no longer return it, and it is not sent again.
+            tracing::warn!(
+                pipeline,
+                conversation = id,
+                "the source returned a conversation pruned from the store (delivered before): skipped"
+            );
+            return Ok(Outcome::default());
+        }
+        let mut state: ConversationState = state.unwrap_or_default();
+        // What an earlier try left unsettled (a post that failed, and may
+        // have arrived after all) is looked for first, never sent blindly
+        // again; settled in the next commit.
+        let mut settled = Vec::new();
+        if !pending.is_empty() {
+            let deadline = at.settled_by(&state, Some(at.store.opened_ms()));
+            settled = at.settle(&mut state, &pending, deadline, true).await?;
+        }
+        let (records, consumer) = self.source.content(id).await?;
+        let mut plan = Plan::new(id, state, &records, self.mapping, self.closed, now_ms())?;
+        if plan.changed.is_some() {
+            tracing::warn!(
+                pipeline,
+                conversation = id,
+                "a closed conversation's records differ from those it was sealed with (late records or a change at the source): reading the target for what it holds"
+            );
+            // Every post of a sealed conversation was answered.
+            let deadline = at.settled_by(&plan.state, None);
+            let ids = plan
+                .changed_intents()
+                .into_iter()
+                .map(|i| i.external_id)
+                .collect();
+            let found = readback::look(
+                sink,
+                id,
+                plan.state.target_conversation_id.as_deref(),
+                &ids,
+                deadline,
+                true,
+            )
+            .await?;
+            plan.reconcile(&found);
+        }
+        let mut outcome = Outcome {
+            delivered: 0,
+            already_delivered: plan.already_delivered(),
+        };
+        if plan.send.activities.is_empty() {
+            let state = plan.unchanged();
+            at.commit(state, settled, Vec::new()).await?;
+            return Ok(outcome);
+        }
+        if plan.state.target_conversation_id.is_none() {
+            let profile = plan::consumer_profile(&records, consumer);
+            let target = sink.open(id, self.mapping, profile.as_ref()).await?;
+            plan.state.target_conversation_id = Some(target);
+        }
+        let target = plan
+            .state
+            .target_conversation_id
+            .clone()
+            .unwrap_or_default();
+        // The target id and the intents, durable before the first send
+        // (and when: the posts come after).
+        let intents = plan.send.intents();
+        plan.state.intents_written_ms = Some(now_ms());
+        at.commit(plan.state.clone(), settled, intents.clone())
+            .await?;
+
+        // The checkpoint keeps the latest eventId the target gave.
+        let mut given = Vec::with_capacity(intents.len());
+        let mut failure = None;
+        for a in &plan.send.activities {
+            match readback::deliver_once(sink, id, &target, a).await {
+                Ok(event_id) => given.push(event_id),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        outcome.delivered = given.len() as u64;
+        let (state, settled) = plan.delivered(
+            &intents,
+            &given,
+            failure.as_ref().map(ToString::to_string),
+            now_ms(),
+        );
+        at.commit(state, settled, Vec::new()).await?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
+    }
+}
+
+impl Target<'_> {
+    /// When nothing posted for the checkpoint `state` can still show.
+    fn settled_by(&self, state: &ConversationState, opened_ms: Option<i64>) -> i64 {
+        let (lag, settle) = self.sink.read_lag_and_settle();
+        plan::settled_by(state.intents_written_ms, opened_ms, lag, settle)
+    }
+
+    /// Looks for `intents` in the target (with `wait`, until they show or
+    /// can no longer) and records what it holds; the externalIds settled.
+    async fn settle(
+        &self,
+        state: &mut ConversationState,
+        intents: &[Intent],
+        deadline: i64,
+        wait: bool,
+    ) -> Result<Vec<String>, PipelineError> {
+        let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
+        let target = state.target_conversation_id.clone();
+        let found = readback::look(
+            self.sink,
+            self.conversation_id,
+            target.as_deref(),
+            &ids,
+            deadline,
+            wait,
+        )
+        .await?;
+        let settled = plan::settle(state, intents, &found, now_ms() < deadline);
+        tracing::info!(conversation = %self.conversation_id, pending = intents.len(), found = found.len(), left = ids.len() - settled.len(), "settled delivery intents");
+        Ok(settled)
+    }
+
+    /// One commit: the checkpoint, the intents it settles removed, new
+    /// intents written.
+    async fn commit(
+        &self,
+        state: ConversationState,
+        settled: Vec<String>,
+        intents: Vec<Intent>,
+    ) -> Result<(), PipelineError> {
+        let (p, c) = (self.pipeline.to_owned(), self.conversation_id.to_owned());
+        blocking(self.store, move |s| {
+            let settled: Vec<&str> = settled.iter().map(String::as_str).collect();
+            s.checkpoint_with_intents(&p, &c, &state, &settled, &intents)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Settles intents a run left behind (at start, before anything else): those
+/// the target has are recorded as delivered, the others dropped (the next
+/// run converts and sends them again) once they can no longer arrive, else
+/// left for the conversation's next sync. Returns how many were found
+/// delivered.
+pub async fn recover(
+    pipeline: &str,
+    store: &Arc<Store>,
+    sink: &Sink,
+) -> Result<u64, PipelineError> {
+    let p = pipeline.to_owned();
+    let pending = blocking(store, move |s| s.pending_intents(&p)).await?;
+    let mut by_conv: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
+    for (c, i) in pending {
+        by_conv.entry(c).or_default().push(i);
+    }
+    if !by_conv.is_empty() {
+        // A post cut short by the stop may still show: give it the read lag.
+        readback::after_stop(sink).await;
+    }
+    let mut found_total = 0;
+    for (conv, intents) in by_conv {
+        let (p, c) = (pipeline.to_owned(), conv.clone());
+        let mut state = blocking(store, move |s| s.conversation(&p, &c))
+            .await?
+            .unwrap_or_default();
+        let at = Target {
+            pipeline,
+            conversation_id: &conv,
+            sink,
+            store,
+        };
+        let before = state.delivered;
+        let deadline = at.settled_by(&state, Some(store.opened_ms()));
+        let settled = at.settle(&mut state, &intents, deadline, false).await?;
+        found_total += state.delivered - before;
+        at.commit(state, settled, Vec::new()).await?;
+    }
+    Ok(found_total)
+}

@@ -1,0 +1,675 @@
+//! A conversation's sync, planned: from what its checkpoint holds, what
+//! the source's records say and the mapping, which activities to send
+//! (each with its delivery intent), which intents an earlier try left are
+//! settled, and what the checkpoint becomes, sealed or not. Pure: no I/O
+//! and no clock (times are arguments). [`execute`](super::execute) carries
+//! a plan out; the tests below test the plan.
+
+use super::error::PipelineError;
+use crate::format::{self, LpResume, Mapping, Report, identity, liveperson::Record};
+use crate::store::{ConversationState, Intent, StoredMark};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// One conversion of a conversation's records: the activities in delivery
+/// order, each with its idempotency key (`externalId`), what marks it
+/// delivered, and the stamp its eventId follows.
+#[derive(Debug, Clone, Default)]
+pub struct Converted {
+    pub activities: Vec<Value>,
+    pub marks: Vec<StoredMark>,
+    stamps: Vec<Option<i64>>,
+    pub report: Report,
+}
+
+impl Converted {
+    /// Converts what is new in `records` (after `resume`). The records are
+    /// parsed from text so that the converter reads them borrowed, exactly
+    /// as `convert` does.
+    pub fn of(
+        conversation_id: &str,
+        records: &[Value],
+        mapping: &Mapping,
+        resume: &LpResume,
+    ) -> Result<Converted, PipelineError> {
+        let bad = |message: String| PipelineError::Convert {
+            conversation_id: conversation_id.to_owned(),
+            message,
+        };
+        let text = serde_json::to_string(records).expect("values serialize");
+        let parsed: Vec<Record> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let out = format::to_hubster(conversation_id, &parsed, mapping, resume)
+            .map_err(|e| bad(e.to_string()))?;
+        let mut activities: Vec<Value> = out.activities.iter().map(|a| a.to_value()).collect();
+        let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
+        fill_external_ids(conversation_id, &mut activities, &marks);
+        Ok(Converted {
+            activities,
+            marks,
+            stamps: out.stamps().to_vec(),
+            report: out.report,
+        })
+    }
+
+    /// What converting after `resume` gives, made from this conversion of
+    /// every record without converting again: the activities `resume`
+    /// does not list as delivered, their eventIds rising from its last.
+    pub fn after(self, resume: &LpResume) -> Converted {
+        let mut out = Converted {
+            report: self.report,
+            ..Converted::default()
+        };
+        let mut prev = resume.last_event_id;
+        for ((mut a, m), ts) in self.activities.into_iter().zip(self.marks).zip(self.stamps) {
+            let delivered = match m.as_mark() {
+                format::Mark::Sequence {
+                    dialog_id,
+                    sequence,
+                } => resume.is_delivered(dialog_id, Some(sequence), ""),
+                format::Mark::Key(k) => resume.is_delivered("", None, &k),
+            };
+            if delivered {
+                out.report.already_delivered += 1;
+                continue;
+            }
+            let event_id = format::next_event_id(ts, prev);
+            prev = Some(event_id);
+            a["eventId"] = event_id.into();
+            out.activities.push(a);
+            out.marks.push(m);
+            out.stamps.push(ts);
+        }
+        out
+    }
+
+    /// The delivery intent of each activity.
+    pub fn intents(&self) -> Vec<Intent> {
+        self.activities
+            .iter()
+            .zip(&self.marks)
+            .map(|(a, m)| Intent {
+                external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
+                mark: m.clone(),
+                event_id: a["eventId"].as_i64(),
+            })
+            .collect()
+    }
+
+    /// The digest a sealed checkpoint keeps: of the externalIds of every
+    /// activity (in any order).
+    pub fn seal(&self) -> String {
+        use sha1::Digest;
+        let mut ids: Vec<&str> = self
+            .activities
+            .iter()
+            .map(|a| a["externalId"].as_str().unwrap_or_default())
+            .collect();
+        ids.sort_unstable();
+        let mut h = sha1::Sha1::new();
+        for id in ids {
+            h.update(id.as_bytes());
+            h.update(b"\n");
+        }
+        let d = h.finalize();
+        d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Every delivery needs its idempotency key. An activity given back from
+/// Hubster provenance keeps the externalId it had, which may be none: such
+/// a one gets the key of its record.
+fn fill_external_ids(conversation_id: &str, activities: &mut [Value], marks: &[StoredMark]) {
+    for (a, m) in activities.iter_mut().zip(marks) {
+        if a["externalId"].as_str().is_none_or(str::is_empty) {
+            a["externalId"] = match m {
+                StoredMark::Sequence {
+                    dialog_id,
+                    sequence,
+                } => identity::sequence_external_id(conversation_id, dialog_id, *sequence),
+                StoredMark::Key(k) => k.clone(),
+            }
+            .into();
+        }
+    }
+}
+
+/// Converts what is new in a conversation's records (after `resume`) into
+/// the activities to deliver, each with its idempotency key, and what marks
+/// each delivered.
+pub fn convert_records(
+    conversation_id: &str,
+    records: &[Value],
+    mapping: &Mapping,
+    resume: &format::LpResume,
+) -> Result<(Vec<Value>, Vec<StoredMark>, format::Report), PipelineError> {
+    let c = Converted::of(conversation_id, records, mapping, resume)?;
+    Ok((c.activities, c.marks, c.report))
+}
+
+/// What of `records` is not delivered yet, by the checkpoint `state`: its
+/// resume point, or, when it is sealed, nothing if the records convert to
+/// what was sealed and everything if not (the target then says what it
+/// has). Returns whether the records differ from a sealed checkpoint.
+pub fn undelivered(
+    conversation_id: &str,
+    records: &[Value],
+    mapping: &Mapping,
+    state: &ConversationState,
+) -> Result<(Vec<Value>, Vec<StoredMark>, format::Report, bool), PipelineError> {
+    let Some(seal) = &state.sealed else {
+        let c = Converted::of(conversation_id, records, mapping, &state.resume)?;
+        return Ok((c.activities, c.marks, c.report, false));
+    };
+    let mut c = Converted::of(conversation_id, records, mapping, &LpResume::default())?;
+    if *seal == c.seal() {
+        c.report.already_delivered += c.activities.len() as u64;
+        return Ok((Vec::new(), Vec::new(), c.report, false));
+    }
+    Ok((c.activities, c.marks, c.report, true))
+}
+
+/// What one pass does with one conversation.
+#[derive(Debug)]
+pub struct Plan {
+    /// The checkpoint before anything is sent: when it was read, the
+    /// source's last update, and a seal the records no longer match undone.
+    pub state: ConversationState,
+    /// What to send, in order.
+    pub send: Converted,
+    /// When a sealed checkpoint's records changed (records LivePerson had
+    /// not shown when it listed the conversation closed, or a change at the
+    /// source): every activity they convert to. What the target holds of
+    /// them counts as delivered ([`Plan::reconcile`]); the rest is sent.
+    pub changed: Option<Converted>,
+    /// The digest to seal the checkpoint with once every activity is
+    /// delivered: the source listed the conversation closed.
+    seal: Option<String>,
+}
+
+impl Plan {
+    /// The plan for `records`, read at `now_ms`, over the checkpoint
+    /// `state`; `closed`: the source listed the conversation closed. Each
+    /// conversion it needs is made once.
+    pub fn new(
+        conversation_id: &str,
+        mut state: ConversationState,
+        records: &[Value],
+        mapping: &Mapping,
+        closed: bool,
+        now_ms: i64,
+    ) -> Result<Plan, PipelineError> {
+        state.last_polled_ms = Some(now_ms);
+        // The source's last update: its newest record.
+        state.last_updated_ms = records
+            .iter()
+            .filter_map(|r| r["serverTimestamp"].as_i64())
+            .max()
+            .or(state.last_updated_ms);
+        let all = || Converted::of(conversation_id, records, mapping, &LpResume::default());
+        if let Some(sealed) = state.sealed.clone() {
+            let all = all()?;
+            let digest = all.seal();
+            if digest == sealed {
+                let mut send = Converted {
+                    report: all.report,
+                    ..Converted::default()
+                };
+                send.report.already_delivered += all.activities.len() as u64;
+                return Ok(Plan {
+                    state,
+                    send,
+                    changed: None,
+                    seal: None,
+                });
+            }
+            // Counted again: what the target holds.
+            state.delivered = 0;
+            state.sealed = None;
+            return Ok(Plan {
+                state,
+                send: Converted::default(),
+                changed: Some(all),
+                seal: closed.then_some(digest),
+            });
+        }
+        if !closed {
+            let send = Converted::of(conversation_id, records, mapping, &state.resume)?;
+            return Ok(Plan {
+                state,
+                send,
+                changed: None,
+                seal: None,
+            });
+        }
+        // Closed: the seal is of every activity, and what is new comes
+        // from the same conversion.
+        let all = all()?;
+        let digest = all.seal();
+        let send = if state.resume.is_empty() {
+            all
+        } else {
+            all.after(&state.resume)
+        };
+        Ok(Plan {
+            state,
+            send,
+            changed: None,
+            seal: Some(digest),
+        })
+    }
+
+    /// The intents to look for in the target when the records changed
+    /// under a seal (none otherwise).
+    pub fn changed_intents(&self) -> Vec<Intent> {
+        self.changed
+            .as_ref()
+            .map_or_else(Vec::new, Converted::intents)
+    }
+
+    /// A changed conversation, once the target was read: what it holds
+    /// (`found`: externalId -> the eventId it gave) is delivered, and the
+    /// rest is what to send.
+    pub fn reconcile(&mut self, found: &HashMap<String, Option<i64>>) {
+        let Some(all) = self.changed.take() else {
+            return;
+        };
+        let intents = all.intents();
+        record_found(&mut self.state, &intents, found);
+        self.send = all.after(&self.state.resume);
+    }
+
+    /// How many activities the source has that were delivered before.
+    pub fn already_delivered(&self) -> u64 {
+        self.send.report.already_delivered
+    }
+
+    /// The checkpoint when there is nothing to send: sealed, if the
+    /// conversation is closed.
+    pub fn unchanged(self) -> ConversationState {
+        let mut state = self.state;
+        if let Some(d) = self.seal {
+            seal(&mut state, d);
+        }
+        state
+    }
+
+    /// The checkpoint after sending `intents` (this plan's, in order):
+    /// `given` holds the eventIds the target gave the first of them, all
+    /// of them unless `failure` stopped the rest at `now_ms`. Also the
+    /// intents it settles: those sent, and those after the one that
+    /// failed (never sent); the failed one may have arrived, and stays
+    /// pending for the next try to look for.
+    pub fn delivered(
+        self,
+        intents: &[Intent],
+        given: &[Option<i64>],
+        failure: Option<String>,
+        now_ms: i64,
+    ) -> (ConversationState, Vec<String>) {
+        let mut state = self.state;
+        let sent = given.len();
+        for i in &intents[..sent] {
+            state.resume.mark(&i.mark.as_mark(), i.event_id);
+        }
+        state.target_event_id = given
+            .iter()
+            .copied()
+            .fold(state.target_event_id, Option::max);
+        state.delivered += sent as u64;
+        match failure {
+            Some(e) => {
+                state.attempts += 1;
+                state.last_error = Some(e);
+                // The failed post was the last one made: it began by now.
+                state.intents_written_ms = Some(now_ms);
+            }
+            None => {
+                state.attempts = 0;
+                state.last_error = None;
+                if let Some(d) = self.seal {
+                    seal(&mut state, d);
+                }
+            }
+        }
+        let settled = intents[..sent]
+            .iter()
+            .chain(intents.iter().skip(sent + 1))
+            .map(|i| i.external_id.clone())
+            .collect();
+        (state, settled)
+    }
+}
+
+/// Seals a checkpoint whose every activity is delivered: the resume point
+/// becomes one digest, and what only a moving conversation needs goes.
+fn seal(state: &mut ConversationState, digest: String) {
+    state.sealed = Some(digest);
+    state.resume = LpResume::default();
+    // Kept for a conversation still moving, not for a finished one: when
+    // it was last read (retention goes by its last update) and the
+    // target's last eventId.
+    if state.last_updated_ms.is_some() {
+        state.last_polled_ms = None;
+    }
+    state.target_event_id = None;
+}
+
+/// Records the intents the target holds (`found`) as delivered.
+fn record_found(
+    state: &mut ConversationState,
+    intents: &[Intent],
+    found: &HashMap<String, Option<i64>>,
+) {
+    for i in intents {
+        if let Some(given) = found.get(&i.external_id) {
+            state.resume.mark(&i.mark.as_mark(), i.event_id);
+            state.target_event_id = state.target_event_id.max(*given);
+            state.delivered += 1;
+        }
+    }
+}
+
+/// Settles the intents an earlier try left: those the target holds
+/// (`found`) are recorded as delivered; the others are dropped (converted
+/// and sent again) unless they may still arrive (`may_arrive`), when they
+/// stay pending. Returns the externalIds settled (to remove from the store).
+pub fn settle(
+    state: &mut ConversationState,
+    intents: &[Intent],
+    found: &HashMap<String, Option<i64>>,
+    may_arrive: bool,
+) -> Vec<String> {
+    record_found(state, intents, found);
+    let ids: HashSet<&str> = intents.iter().map(|i| i.external_id.as_str()).collect();
+    let keep = state.target_conversation_id.is_some() && found.len() < ids.len() && may_arrive;
+    ids.into_iter()
+        .filter(|id| !keep || found.contains_key(*id))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// When nothing an earlier try posted can still show in the target (epoch
+/// ms). Its posts began by `posted_by` (what the checkpoint says), or by
+/// `opened_ms` when that is later: the time this process opened the store,
+/// by which any process before it had stopped (give `None` when every post
+/// was answered). A post may complete until `settle` after it began, and
+/// shows in reads `lag` after that.
+pub fn settled_by(
+    posted_by: Option<i64>,
+    opened_ms: Option<i64>,
+    lag: Duration,
+    settle: Duration,
+) -> i64 {
+    let began = posted_by.max(opened_ms).unwrap_or(i64::MIN);
+    began.saturating_add((lag + settle).as_millis() as i64)
+}
+
+/// What the source says of the consumer, as Hubster's establish takes it
+/// (`properties.profile`): names from the participants lists (`known`,
+/// interactions only), and the device of the consumer's client (its
+/// `originatorClientProperties`), when a record says. Names are not in
+/// content search records.
+pub fn consumer_profile(records: &[Value], known: Option<Value>) -> Option<Value> {
+    let device = records
+        .iter()
+        .filter(|r| {
+            r["originatorMetadata"]["role"]
+                .as_str()
+                .is_some_and(|role| role.eq_ignore_ascii_case("CONSUMER"))
+        })
+        .find_map(|r| {
+            let client = r
+                .get("originatorClientProperties")
+                .or_else(|| r["originatorMetadata"].get("clientProperties"))?;
+            let device: Vec<&str> = ["deviceFamily", "os", "browser"]
+                .iter()
+                .filter_map(|k| client.get(*k)?.as_str())
+                .filter(|v| !v.is_empty())
+                .collect();
+            (!device.is_empty()).then(|| device.join(" "))
+        });
+    match (known, device) {
+        (Some(mut p), Some(d)) => {
+            p["device"] = d.into();
+            Some(p)
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(d)) => Some(serde_json::json!({ "device": d })),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const CONV: &str = "c";
+
+    /// A text message of the conversation's main dialog.
+    fn message(sequence: i64, role: &str, text: &str) -> Value {
+        json!({"sequence": sequence, "dialogId": CONV, "serverTimestamp": 1_000 + sequence * 10,
+            "originatorId": role, "originatorMetadata": {"id": role, "role": role},
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}})
+    }
+
+    fn records(n: i64) -> Vec<Value> {
+        (0..n)
+            .map(|s| {
+                message(
+                    s,
+                    if s % 2 == 0 {
+                        "CONSUMER"
+                    } else {
+                        "ASSIGNED_AGENT"
+                    },
+                    "hi",
+                )
+            })
+            .collect()
+    }
+
+    fn plan(state: ConversationState, records: &[Value], closed: bool) -> Plan {
+        Plan::new(CONV, state, records, &Mapping::default(), closed, 5_000).unwrap()
+    }
+
+    fn ids(c: &Converted) -> Vec<&str> {
+        c.activities
+            .iter()
+            .map(|a| a["externalId"].as_str().unwrap())
+            .collect()
+    }
+
+    /// Delivers all of a plan: the checkpoint it leaves.
+    fn deliver_all(p: Plan) -> ConversationState {
+        let intents = p.send.intents();
+        let given: Vec<Option<i64>> = (0..intents.len() as i64).map(|i| Some(100 + i)).collect();
+        p.delivered(&intents, &given, None, 6_000).0
+    }
+
+    #[test]
+    fn an_open_conversation_sends_what_is_new_and_is_not_sealed() {
+        let p = plan(ConversationState::default(), &records(3), false);
+        assert_eq!(p.send.activities.len(), 3);
+        assert_eq!(p.state.last_polled_ms, Some(5_000));
+        assert_eq!(p.state.last_updated_ms, Some(1_020));
+        let st = deliver_all(p);
+        assert_eq!((st.delivered, st.sealed.as_ref()), (3, None));
+        assert_eq!(st.target_event_id, Some(102));
+        // Two more records: only they are sent, eventIds above the last.
+        let p = plan(st, &records(5), false);
+        assert_eq!(ids(&p.send), ["lp:c:c:3", "lp:c:c:4"]);
+        assert_eq!(p.already_delivered(), 3);
+    }
+
+    #[test]
+    fn a_closed_conversation_is_sealed_once_all_is_delivered_converted_once() {
+        // Part delivered while open, the rest once closed.
+        let st = deliver_all(plan(ConversationState::default(), &records(2), false));
+        let p = plan(st.clone(), &records(4), true);
+        let resumed = Converted::of(CONV, &records(4), &Mapping::default(), &st.resume).unwrap();
+        assert_eq!(
+            p.send.activities, resumed.activities,
+            "as converting after the resume point"
+        );
+        let whole = Converted::of(CONV, &records(4), &Mapping::default(), &LpResume::default())
+            .unwrap()
+            .seal();
+        let sealed = deliver_all(p);
+        assert_eq!(sealed.sealed, Some(whole));
+        assert!(sealed.resume.is_empty() && sealed.target_event_id.is_none());
+        assert_eq!(
+            sealed.last_polled_ms, None,
+            "its last update is kept instead"
+        );
+        assert_eq!(sealed.delivered, 4);
+        // Read again: nothing to send, all counted delivered before.
+        let p = plan(sealed.clone(), &records(4), true);
+        assert!(p.send.activities.is_empty() && p.changed.is_none());
+        assert_eq!(p.already_delivered(), 4);
+        assert_eq!(p.unchanged().sealed, sealed.sealed);
+    }
+
+    #[test]
+    fn a_sealed_conversation_whose_records_changed_sends_only_what_the_target_lacks() {
+        let sealed = deliver_all(plan(ConversationState::default(), &records(3), true));
+        let mut p = plan(sealed, &records(4), true);
+        let all = p.changed.clone().expect("changed");
+        assert!(
+            p.send.activities.is_empty(),
+            "nothing before the target is read"
+        );
+        assert_eq!(p.state.sealed, None);
+        assert_eq!(
+            p.state.delivered, 0,
+            "counted again from what the target holds"
+        );
+        // The target holds the first three.
+        let found = all.activities[..3]
+            .iter()
+            .map(|a| (a["externalId"].as_str().unwrap().to_owned(), Some(7)))
+            .collect();
+        p.reconcile(&found);
+        assert_eq!(ids(&p.send), ["lp:c:c:3"]);
+        assert_eq!(p.state.delivered, 3);
+        let st = deliver_all(p);
+        assert_eq!(st.sealed, Some(all.seal()));
+        assert_eq!(st.delivered, 4);
+    }
+
+    #[test]
+    fn a_failed_send_keeps_its_intent_pending_and_drops_the_unsent() {
+        let p = plan(ConversationState::default(), &records(4), true);
+        let intents = p.send.intents();
+        let (st, settled) = p.delivered(&intents, &[Some(1), Some(2)], Some("lost".into()), 9_000);
+        assert_eq!((st.delivered, st.attempts), (2, 1));
+        assert_eq!(st.last_error.as_deref(), Some("lost"));
+        assert_eq!(st.sealed, None, "not all delivered");
+        assert_eq!(
+            st.intents_written_ms,
+            Some(9_000),
+            "the failed post began by then"
+        );
+        let mut settled = settled;
+        settled.sort();
+        assert_eq!(settled, ["lp:c:c:0", "lp:c:c:1", "lp:c:c:3"]);
+        assert!(st.resume.is_delivered(CONV, Some(1), ""));
+        assert!(!st.resume.is_delivered(CONV, Some(2), ""));
+    }
+
+    #[test]
+    fn intents_found_in_the_target_are_delivered_and_the_rest_wait_while_they_may_arrive() {
+        let p = plan(ConversationState::default(), &records(3), false);
+        let intents = p.send.intents();
+        let found: HashMap<String, Option<i64>> =
+            [(intents[0].external_id.clone(), Some(40))].into();
+        let mut st = ConversationState {
+            target_conversation_id: Some("t".into()),
+            ..ConversationState::default()
+        };
+        let mut kept = st.clone();
+        let settled = settle(&mut kept, &intents, &found, true);
+        assert_eq!(
+            settled,
+            [intents[0].external_id.clone()],
+            "the others may still arrive"
+        );
+        assert_eq!((kept.delivered, kept.target_event_id), (1, Some(40)));
+        let mut dropped = settle(&mut st, &intents, &found, false);
+        dropped.sort();
+        assert_eq!(dropped.len(), 3, "past their time: sent again");
+        // Without a target nothing was posted: nothing to wait for.
+        let mut none = ConversationState::default();
+        assert_eq!(settle(&mut none, &intents, &HashMap::new(), true).len(), 3);
+    }
+
+    #[test]
+    fn a_post_can_show_until_the_latest_it_began_plus_settle_and_lag() {
+        let (lag, settle) = (Duration::from_millis(1_100), Duration::from_millis(2_500));
+        assert_eq!(settled_by(Some(1_000), None, lag, settle), 4_600);
+        // A process that opened the store later: its predecessor's posts
+        // began before that.
+        assert_eq!(settled_by(Some(1_000), Some(3_000), lag, settle), 6_600);
+        assert_eq!(settled_by(None, Some(3_000), lag, settle), 6_600);
+        assert!(settled_by(None, None, lag, settle) < 0);
+    }
+
+    #[test]
+    fn the_consumers_device_is_their_profile_when_a_record_says() {
+        let records = vec![
+            json!({"originatorMetadata": {"role": "ASSIGNED_AGENT"},
+                "originatorClientProperties": {"deviceFamily": "DESKTOP"}}),
+            json!({"originatorMetadata": {"role": "CONSUMER"},
+                "originatorClientProperties": {"type": ".ClientProperties", "deviceFamily": "MOBILE", "os": "ANDROID"}}),
+        ];
+        assert_eq!(
+            consumer_profile(&records, None),
+            Some(json!({"device": "MOBILE ANDROID"}))
+        );
+        assert_eq!(consumer_profile(&records[..1], None), None);
+    }
+
+    #[test]
+    fn names_from_the_participants_list_join_the_device() {
+        let records = vec![json!({"originatorMetadata": {"role": "CONSUMER"},
+            "originatorClientProperties": {"deviceFamily": "MOBILE"}})];
+        let names = json!({"first name": "Ada", "full name": "Ada L"});
+        assert_eq!(
+            consumer_profile(&records, Some(names.clone())),
+            Some(json!({"first name": "Ada", "full name": "Ada L", "device": "MOBILE"}))
+        );
+        assert_eq!(consumer_profile(&[], Some(names.clone())), Some(names));
+    }
+
+    #[test]
+    fn activities_without_an_external_id_get_their_records_key() {
+        let mut acts = vec![
+            json!({"externalId": null}),
+            json!({}),
+            json!({"externalId": ""}),
+            json!({"externalId": "kept"}),
+        ];
+        let marks = vec![
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 4,
+            },
+            StoredMark::Key("lp:c:d:status:x".into()),
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 5,
+            },
+            StoredMark::Sequence {
+                dialog_id: "d".into(),
+                sequence: 6,
+            },
+        ];
+        fill_external_ids("c", &mut acts, &marks);
+        let ids: Vec<&str> = acts
+            .iter()
+            .map(|a| a["externalId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["lp:c:d:4", "lp:c:d:status:x", "lp:c:d:5", "kept"]);
+    }
+}

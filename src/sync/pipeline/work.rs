@@ -1,0 +1,111 @@
+//! LivePerson conversations as the [runner](crate::sync::runner) works
+//! them: a route from a source to a sink, and what a failure means.
+
+use super::error::PipelineError;
+use super::execute::{Pass, Target};
+use super::sink::Sink;
+use super::source::Source;
+use crate::format::{self, Mapping};
+use crate::store::{Store, StoreError};
+use crate::sync::deps::{Deps, Settings, blocking};
+use crate::sync::runner::{Verdict, Work};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Where a LivePerson -> Hubster run reads and writes.
+#[derive(Clone)]
+pub struct Route {
+    pub source: Arc<Source>,
+    pub sink: Arc<Sink>,
+}
+
+impl Route {
+    /// The remote APIs it talks to.
+    pub fn upstreams(&self) -> Vec<&crate::http::Upstream> {
+        let mut u = Vec::new();
+        if let Some(lp) = self.source.liveperson() {
+            u.push(lp.upstream());
+        }
+        if let Sink::Hubster(h) = self.sink.as_ref() {
+            u.push(h.upstream());
+        }
+        u
+    }
+}
+
+/// Syncing conversations from a [`Route`]'s source to its sink, as the
+/// runner works them: a failure counts against the conversation's
+/// checkpoint, and one that cannot be converted, or is out of its retry
+/// budget, becomes a dead letter.
+pub struct LpWork {
+    settings: Settings,
+    route: Route,
+    store: Arc<Store>,
+    mapping: Arc<Mapping>,
+    /// The conversations the source listed as closed: once all of one is
+    /// delivered, its checkpoint is sealed.
+    /// (Digests of their ids: a cycle may list a great many.)
+    closed: std::sync::Mutex<HashSet<u128>>,
+}
+
+impl LpWork {
+    pub fn new(deps: &Deps, route: &Route) -> Arc<LpWork> {
+        Arc::new(LpWork {
+            settings: deps.settings.clone(),
+            route: route.clone(),
+            store: Arc::clone(&deps.store),
+            mapping: Arc::clone(&deps.mapping),
+            closed: Default::default(),
+        })
+    }
+
+    /// What a search said: these conversations are closed.
+    pub fn closed(&self, ids: impl IntoIterator<Item = String>) {
+        self.closed
+            .lock()
+            .expect("closed lock")
+            .extend(ids.into_iter().map(|id| format::KeyDigests::digest(&id)));
+    }
+}
+
+impl Work for LpWork {
+    type Error = PipelineError;
+
+    async fn sync(&self, id: &str) -> Result<u64, PipelineError> {
+        let closed = self
+            .closed
+            .lock()
+            .expect("closed lock")
+            .contains(&format::KeyDigests::digest(id));
+        let pass = Pass {
+            at: Target {
+                pipeline: &self.settings.pipeline,
+                conversation_id: id,
+                sink: &self.route.sink,
+                store: &self.store,
+            },
+            source: &self.route.source,
+            mapping: &self.mapping,
+            closed,
+        };
+        pass.run().await.map(|o| o.delivered)
+    }
+
+    fn plan(&self, ids: &[String]) {
+        self.route.source.hint(ids);
+    }
+
+    async fn failed(&self, id: &str, e: &PipelineError) -> Result<Verdict, StoreError> {
+        let (p, id, message) = (self.settings.pipeline.clone(), id.to_owned(), e.to_string());
+        let (retryable, budget) = (e.is_retryable(), self.settings.retry_budget);
+        blocking(&self.store, move |store| {
+            let mut st = store.conversation(&p, &id)?.unwrap_or_default();
+            st.attempts += 1;
+            st.last_error = Some(message);
+            let dead = !retryable || st.attempts >= budget;
+            store.checkpoint(&p, &id, &st, &[])?;
+            Ok(if dead { Verdict::Dead } else { Verdict::Retry })
+        })
+        .await
+    }
+}
