@@ -213,6 +213,13 @@ pub struct Stats {
     pub faults: BTreeMap<String, u64>,
 }
 
+impl Stats {
+    /// Requests answered, whatever the answer.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().flat_map(|s| s.values()).sum()
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Client {
     /// The last 429 this client got: (when it was sent, when it may come back).

@@ -37,6 +37,10 @@ pub struct LivePerson {
     /// When the simulator started (growth is measured from it).
     pub started_ms: i64,
     pub grow_every: Duration,
+    /// How far the world's clock runs ahead of the wall clock (ms): moved
+    /// by [`LivePerson::finish_growing`], so that a test need not wait for
+    /// growth.
+    ahead_ms: std::sync::atomic::AtomicI64,
 }
 
 impl LivePerson {
@@ -102,7 +106,28 @@ impl LivePerson {
             by_id,
             started_ms,
             grow_every,
+            ahead_ms: Default::default(),
         }
+    }
+
+    /// The world's time (epoch ms): the wall clock, unless moved ahead.
+    pub fn now_ms(&self) -> i64 {
+        now_ms() + self.ahead_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Moves the world's clock to the moment every OPEN conversation has
+    /// all its records (no later: what is visible stays the same after).
+    /// Growth records keep the stamps of their schedule.
+    pub fn finish_growing(&self) {
+        let most = self
+            .conversations
+            .iter()
+            .map(|c| c.growth.len())
+            .max()
+            .unwrap_or(0) as i64;
+        let end = self.started_ms + self.grow_every.as_millis() as i64 * most;
+        self.ahead_ms
+            .fetch_max(end - now_ms(), std::sync::atomic::Ordering::SeqCst);
     }
 
     /// How many growth records are visible now.
@@ -110,8 +135,16 @@ impl LivePerson {
         if c.growth.is_empty() || self.grow_every.is_zero() {
             return 0;
         }
-        let elapsed = (now_ms() - self.started_ms).max(0) as u128;
+        let elapsed = (self.now_ms() - self.started_ms).max(0) as u128;
         ((elapsed / self.grow_every.as_millis().max(1)) as usize).min(c.growth.len())
+    }
+
+    /// Whether every OPEN conversation shows all the records it will ever
+    /// have (none grows any more).
+    pub fn all_grown(&self) -> bool {
+        self.conversations
+            .iter()
+            .all(|c| self.grown(c) == c.growth.len())
     }
 
     /// The records visible now, with growth records stamped at the moment

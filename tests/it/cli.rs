@@ -4,11 +4,10 @@ use crate::support::{data, read_json};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 fn convsync(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .args(args)
+    let mut child = crate::support::command(None, args)
         .env_remove("CONVSYNC_CONFIG")
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -1,5 +1,6 @@
 //! Both clients against the simulator, over real HTTP on loopback.
 
+use crate::support::sim;
 use convsync::format::hubster::IntegrationType;
 use convsync::http::pace::Setting;
 use convsync::http::{HttpConfig, HttpError, Metrics};
@@ -28,12 +29,6 @@ fn fast_http() -> HttpConfig {
         max_backoff_secs: 0.2,
         ..HttpConfig::default()
     }
-}
-
-async fn sim(cfg: SimConfig) -> Sim {
-    Sim::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
 }
 
 fn lp_config(sim: &Sim, auth: LpAuth, http: HttpConfig) -> LivePersonConfig {

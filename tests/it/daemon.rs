@@ -1,12 +1,15 @@
 //! The daemon binary against the simulator: SIGKILL at random moments,
 //! SIGTERM, a second daemon on the same store, poison, faults.
 
+use crate::support::{
+    command, grow_all, output_of, spawn, spawn_piped, wait_exit, wait_for, wait_for_answer,
+};
 use convsync::format::Mapping;
 use convsync::sim::{RetryAfter, Sim, SimConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct World {
     sim: Sim,
@@ -16,9 +19,7 @@ struct World {
 }
 
 async fn world(cfg: SimConfig, shutdown_timeout: f64) -> World {
-    let sim = Sim::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = crate::support::sim(cfg).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let text = format!(
@@ -45,16 +46,28 @@ metrics_listen = "127.0.0.1:0"
 
 impl World {
     fn daemon(&self, args: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .args(args)
+        let args: Vec<&str> = ["run"].iter().chain(args).copied().collect();
+        command(Some(&self.config), &args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
+    }
+
+    /// Starts the daemon and SIGKILLs it at a moment of its work picked by
+    /// `rng`: once the simulator has answered up to `most` more requests
+    /// (so the moment falls in its work, however fast the machine is).
+    async fn kill_at_random(&self, rng: &mut convsync::sim::generate::Rng, most: u64) {
+        let before = self.sim.stats().total_requests();
+        let at = before + rng.below(most + 1);
+        let mut child = self.daemon(&[]);
+        wait_for("the daemon to reach its kill point", LIMIT, || {
+            self.sim.stats().total_requests() >= at
+        })
+        .await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
     }
 
     /// Every conversation's activities, grown in full, in delivery order.
@@ -74,10 +87,7 @@ impl World {
 
     /// Runs the daemon until it has nothing left to do.
     async fn catch_up(&self) {
-        let child = self.daemon(&["--until-idle"]);
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-            .await
-            .unwrap();
+        let out = output_of(self.daemon(&["--until-idle"])).await;
         assert!(
             out.status.success(),
             "catch-up run failed: {}",
@@ -88,14 +98,21 @@ impl World {
 
 impl World {
     fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .unwrap()
+        command(Some(&self.config), args).output().unwrap()
+    }
+
+    /// The running daemon's /status, once its endpoint answers.
+    async fn running_status(&self) -> serde_json::Value {
+        wait_for_answer("the running daemon's status", LIMIT, || {
+            daemon_status(&self.state)
+        })
+        .await
     }
 }
+
+/// How long a test waits for something that should happen: generous, so a
+/// loaded machine keeps it; it is never what a test measures.
+const LIMIT: Duration = Duration::from_secs(60);
 
 async fn get_text(url: &str) -> String {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -109,17 +126,6 @@ fn signal(child: &Child, sig: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill {sig}");
-}
-
-async fn wait_exit(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return (s, start.elapsed());
-        }
-        assert!(start.elapsed() < limit, "did not exit within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn assert_exact(w: &World) {
@@ -151,21 +157,17 @@ async fn killed_twenty_times_at_random_then_every_activity_is_there_once_in_orde
         5.0,
     )
     .await;
-    // Deterministic "random" moments: 80 to 580 ms into each run.
+    // Deterministic "random" moments: after up to 60 requests of each run.
     let mut rng = convsync::sim::generate::Rng::new(7);
     for _ in 0..20 {
-        let child = w.daemon(&[]);
-        tokio::time::sleep(Duration::from_millis(80 + rng.below(500))).await;
-        let mut child = child;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        w.kill_at_random(&mut rng, 60).await;
     }
     assert!(
         !w.ledger().is_empty(),
         "the killed runs delivered something"
     );
     // Let the OPEN conversations finish growing, then catch up.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    grow_all(&w.sim);
     w.catch_up().await;
     assert_exact(&w);
 }
@@ -182,8 +184,8 @@ async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_f
         3.0,
     )
     .await;
-    let first = w.daemon(&[]);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut first = w.daemon(&[]);
+    w.running_status().await;
     // While it runs: status through its endpoint, metrics, health.
     let out = w.cli(&["status", "--json"]);
     assert!(
@@ -204,10 +206,7 @@ async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_f
     }
     assert_eq!(get_text(&format!("http://{addr}/healthz")).await, "ok\n");
     // The store is taken: a second daemon fails fast, saying why.
-    let second = w.daemon(&[]);
-    let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = output_of(w.daemon(&[])).await;
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -216,7 +215,7 @@ async fn sigterm_exits_0_in_time_a_second_daemon_is_refused_and_the_next_start_f
     );
     // SIGTERM mid-sync: exit 0 within the shutdown timeout.
     signal(&first, "-TERM");
-    let (status, took) = wait_exit(first, Duration::from_secs(10)).await;
+    let (status, took) = wait_exit(&mut first, Duration::from_secs(10)).await;
     assert!(status.success(), "{status:?}");
     // The shutdown timeout is 3 s; a loaded machine may add a little to exit.
     assert!(took < Duration::from_secs(6), "took {took:?}");
@@ -278,25 +277,39 @@ async fn a_429_storm_with_server_errors_completes_without_a_retry_after_violatio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retry_after_holds_across_sigkills_and_restarts() {
-    // A 429's Retry-After binds the next process too: the pause is kept in
-    // the store as a wall-clock instant.
+    // A 429's Retry-After binds the next process too: the pause is kept
+    // beside the store as a wall-clock instant.
     let w = world(
         SimConfig {
-            conversations: 60,
+            conversations: 16,
             messages: 4,
             growth: 0,
-            fault_429: 0.1,
+            fault_429: 0.05,
             retry_after: RetryAfter::Mixed,
-            retry_after_secs: 1,
+            // Long enough that the next process starts inside it.
+            retry_after_secs: 2,
             ..SimConfig::default()
         },
         3.0,
     )
     .await;
+    // Each run is killed as soon as it has kept the pause of one of its
+    // 429s (the first to the third): the next one starts inside it.
     let mut rng = convsync::sim::generate::Rng::new(11);
+    let kept = w.state.join("convsync.pauses");
     for _ in 0..10 {
+        let mut left = 1 + rng.below(3);
+        let mut seen = std::fs::read(&kept).ok();
         let mut child = w.daemon(&[]);
-        tokio::time::sleep(Duration::from_millis(150 + rng.below(700))).await;
+        wait_for("a kept pause", LIMIT, || {
+            let now = std::fs::read(&kept).ok();
+            if now != seen {
+                seen = now;
+                left -= 1;
+            }
+            left == 0
+        })
+        .await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
@@ -325,16 +338,12 @@ async fn failing_cycles_back_off_say_so_and_the_next_start_honours_it() {
     std::fs::write(&w.config, good.replace(bearer.as_str(), "refused-bearer")).unwrap();
     let mut child = w.daemon(&[]);
     let endpoint = w.state.join("convsync.endpoint");
-    let mut health = String::new();
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(addr) = std::fs::read_to_string(&endpoint) {
-            health = get_text(&format!("http://{addr}/healthz")).await;
-            if health.starts_with("degraded") && health.contains("3 failed cycle") {
-                break;
-            }
-        }
-    }
+    let health = wait_for_answer("three failed cycles", LIMIT, || async {
+        let addr = std::fs::read_to_string(&endpoint).ok()?;
+        let health = get_text(&format!("http://{addr}/healthz")).await;
+        (health.starts_with("degraded") && health.contains("3 failed cycle")).then_some(health)
+    })
+    .await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(health.starts_with("degraded: "), "{health}");
@@ -384,16 +393,14 @@ async fn a_live_scrape_passes_promtool_and_has_histograms() {
     .await;
     let mut child = w.daemon(&[]);
     let endpoint = w.state.join("convsync.endpoint");
-    let mut metrics = String::new();
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(addr) = std::fs::read_to_string(&endpoint) {
-            metrics = get_text(&format!("http://{addr}/metrics")).await;
-            if metrics.contains("convsync_conversation_sync_duration_seconds_count 20") {
-                break;
-            }
-        }
-    }
+    let metrics = wait_for_answer("every conversation synced", LIMIT, || async {
+        let addr = std::fs::read_to_string(&endpoint).ok()?;
+        let metrics = get_text(&format!("http://{addr}/metrics")).await;
+        metrics
+            .contains("convsync_conversation_sync_duration_seconds_count 20")
+            .then_some(metrics)
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
     for name in [
@@ -505,32 +512,16 @@ async fn a_backfill_killed_mid_way_and_started_again_delivers_everything_once() 
     .await;
     let since = days_ago(200);
     let args = ["backfill", "--since", since.as_str()];
-    let child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .arg("--config")
-        .arg(&w.config)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let mut child = child;
+    let mut child = spawn(&w.config, &args);
+    // Killed once it has delivered something, wherever it is then.
+    wait_for("the backfill to deliver", LIMIT, || {
+        w.sim.stats().delivered_activities > 0
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
     let partial: usize = w.ledger().values().map(Vec::len).sum();
-    let out = {
-        let (cfg, args) = (w.config.clone(), args.map(str::to_owned));
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_convsync"))
-                .arg("--config")
-                .arg(&cfg)
-                .args(&args)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap()
-    };
+    let out = crate::support::convsync(&w.config, &args).await;
     assert!(
         out.status.success(),
         "{}",
@@ -656,18 +647,14 @@ async fn daemon_status(state: &std::path::Path) -> Option<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_handed_to_the_running_daemon_run_beside_live_sync_and_survive_a_sigkill() {
-    let sim = Sim::start(
-        SimConfig {
-            conversations: 520,
-            messages: 4,
-            growth: 4,
-            grow_every: Duration::from_millis(1500),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = crate::support::sim(SimConfig {
+        conversations: 520,
+        messages: 4,
+        growth: 4,
+        grow_every: Duration::from_millis(1500),
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let export = dir.path().join("export");
@@ -702,35 +689,18 @@ since = "{month}"
     );
     let config = dir.path().join("convsync.toml");
     std::fs::write(&config, text).unwrap();
-    let daemon = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let job = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let daemon = || spawn(&config, &["run"]);
+    let job = |args: &[&str]| spawn_piped(&config, args);
     let socket = state.join("convsync.sock");
-    let mut first = daemon(&[]);
-    let start = Instant::now();
-    while !(socket.exists() && daemon_status(&state).await.is_some()) {
-        assert!(start.elapsed() < Duration::from_secs(20), "no daemon");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut first = daemon();
+    wait_for_answer("the daemon", LIMIT, || async {
+        if socket.exists() {
+            daemon_status(&state).await
+        } else {
+            None
+        }
+    })
+    .await;
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
@@ -740,19 +710,20 @@ since = "{month}"
     let backfill = job(&["backfill", "--since", &month]);
     let migration = job(&["migrate", "to-files"]);
     // Both jobs are kept in the store while they run.
-    let start = Instant::now();
-    loop {
-        let st = daemon_status(&state).await.unwrap_or_default();
-        if st["jobs"].as_array().is_some_and(|j| j.len() == 2) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "jobs not taken: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_for_answer("both jobs kept", LIMIT, || async {
+        let st = daemon_status(&state).await?;
+        st["jobs"]
+            .as_array()
+            .is_some_and(|j| j.len() == 2)
+            .then_some(())
+    })
+    .await;
+    // Killed once the backfill has delivered beyond what live sync covers
+    // (the last day and the OPEN conversations: about 150).
+    wait_for("the backfill to deliver", LIMIT, || {
+        sim.shared.ledger_external_ids().len() > 200
+    })
+    .await;
     assert!(
         sim.shared.ledger_external_ids().len() < 520,
         "the backfill is still under way when the daemon is killed"
@@ -760,9 +731,7 @@ since = "{month}"
     first.kill().unwrap(); // SIGKILL, mid-job
     first.wait().unwrap();
     for (what, child) in [("backfill", backfill), ("migrate", migration)] {
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-            .await
-            .unwrap();
+        let out = output_of(child).await;
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{what}: {err}");
         assert!(
@@ -771,8 +740,9 @@ since = "{month}"
         );
     }
     // The next start resumes both, and live sync keeps up meanwhile.
-    let second = daemon(&[]);
-    let start = Instant::now();
+    let mut second = daemon();
+    // (Polled with a deadline: the lag is read all along.)
+    let start = std::time::Instant::now();
     let mut worst_lag = 0f64;
     loop {
         if let Some(st) = daemon_status(&state).await {
@@ -788,31 +758,19 @@ since = "{month}"
             "the resumed jobs did not end: {:?}",
             daemon_status(&state).await
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
         worst_lag < 0.5 + 30.0,
         "live sync fell {worst_lag:.1} s behind during the jobs"
     );
     signal(&second, "-TERM");
-    let (status, _) = wait_exit(second, Duration::from_secs(20)).await;
+    let (status, _) = wait_exit(&mut second, Duration::from_secs(20)).await;
     assert!(status.success());
     // The growing conversations finish growing; one catch-up, then every
     // activity is in the hub once, and the files hold every conversation.
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    let out = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_convsync"))
-                .arg("--config")
-                .arg(&config)
-                .args(["run", "--until-idle"])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    grow_all(&sim);
+    let out = crate::support::convsync(&config, &["run", "--until-idle"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -829,19 +787,7 @@ since = "{month}"
         .count();
     assert_eq!(differ, 0, "conversations differ from the source");
     assert_eq!(sim.stats().duplicate_deliveries, 0);
-    let out = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_convsync"))
-                .arg("--config")
-                .arg(&config)
-                .args(["migrate", "to-files", "--verify"])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let out = crate::support::convsync(&config, &["migrate", "to-files", "--verify"]).await;
     assert!(
         out.status.success(),
         "the files differ from the source: {}",

@@ -8,21 +8,16 @@ use convsync::sim::{CustomerSender, Sim, SimConfig};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 async fn strict_sim(conversations: usize, customer_sender: CustomerSender) -> Sim {
-    Sim::start(
-        SimConfig {
-            conversations,
-            growth: 0,
-            strict: true,
-            customer_sender,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    crate::support::sim(SimConfig {
+        conversations,
+        growth: 0,
+        strict: true,
+        customer_sender,
+        ..SimConfig::default()
+    })
     .await
-    .unwrap()
 }
 
 /// A config for the daemon against `sim`, with `extra` added to `[hubster]`.
@@ -198,44 +193,40 @@ async fn a_strict_hub_is_established_only_by_a_customer_integration() {
     assert!(sim.shared.hub.lock().unwrap().conversations.is_empty());
 }
 
-/// A strict hub whose reads lag 2 s and hold at most 50 activities, where
+/// A strict hub whose reads lag 1 s and hold at most 12 activities, where
 /// 5% of posts complete only after the client has stopped waiting and 5%
 /// of answers are cut off by a reset.
 async fn lagging_hub(seed: u64) -> Sim {
-    Sim::start(
-        SimConfig {
-            conversations: 3,
-            // Past the cap of 50 a read.
-            messages: 45,
-            growth: 0,
-            seed,
-            strict: true,
-            activities_lag: std::time::Duration::from_millis(2000),
-            activities_cap: Some(50),
-            fault_timeout_late: 0.05,
-            fault_reset: 0.05,
-            // Longer than the client waits for an answer (below).
-            timeout_delay: std::time::Duration::from_millis(1500),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    crate::support::sim(SimConfig {
+        conversations: 6,
+        // About 27 activities a conversation: past the cap of 12 a read.
+        messages: 12,
+        growth: 0,
+        seed,
+        strict: true,
+        activities_lag: std::time::Duration::from_millis(1000),
+        activities_cap: Some(12),
+        fault_timeout_late: 0.05,
+        fault_reset: 0.05,
+        // Longer than the client waits for an answer (below).
+        timeout_delay: std::time::Duration::from_millis(750),
+        ..SimConfig::default()
+    })
     .await
-    .unwrap()
 }
 
-/// The config for a lagging hub: the client waits 1 s for an answer, looks
-/// for an unanswered post after the read lag, and sends it again only once
-/// it can no longer complete.
+/// The config for a lagging hub: the client waits 0.5 s for an answer,
+/// looks for an unanswered post after the read lag, and sends it again only
+/// once it can no longer complete.
 fn lagging_config(dir: &Path, sim: &Sim) -> PathBuf {
     let cfg = config(dir, sim, "");
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("read_lag_secs = 0.0", "read_lag_secs = 2.2")
-        .replace("unsure_settle_secs = 0.0", "unsure_settle_secs = 5.0")
+        .replace("read_lag_secs = 0.0", "read_lag_secs = 1.1")
+        .replace("unsure_settle_secs = 0.0", "unsure_settle_secs = 2.5")
         .replacen(
             "[hubster.http]\n",
-            "[hubster.http]\ntimeout_secs = 1\nconnect_timeout_secs = 1\n",
+            "[hubster.http]\ntimeout_secs = 0.5\nconnect_timeout_secs = 1\n",
             1,
         );
     std::fs::write(&cfg, text).unwrap();
@@ -340,17 +331,18 @@ async fn a_daemon_killed_while_posts_are_unanswered_sends_nothing_twice() {
     let sim = lagging_hub(21).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = lagging_config(dir.path(), &sim);
-    // SIGKILL three times, while unanswered posts may still complete.
-    for wait_ms in [2500, 4000, 3000] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("run")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    // SIGKILL three times, each right after a post the hub will answer
+    // only after the client gave up (it completes after the kill).
+    let late = |sim: &Sim| sim.stats().faults.get("timeout_late").copied().unwrap_or(0);
+    for _ in 0..3 {
+        let at = late(&sim) + 1;
+        let mut child = crate::support::spawn(&cfg, &["run"]);
+        crate::support::wait_for(
+            "a post answered late",
+            std::time::Duration::from_secs(60),
+            || late(&sim) >= at,
+        )
+        .await;
         child.kill().unwrap();
         child.wait().unwrap();
     }

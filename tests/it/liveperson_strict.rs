@@ -15,15 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 async fn strict(cfg: SimConfig) -> Sim {
-    Sim::start(
-        SimConfig {
-            liveperson_strict: true,
-            ..cfg
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    crate::support::sim(SimConfig {
+        liveperson_strict: true,
+        ..cfg
+    })
     .await
-    .unwrap()
 }
 
 fn client(sim: &Sim, auth: LpAuth, transcripts: TranscriptRoute) -> LivePersonClient {
@@ -257,7 +253,7 @@ async fn a_conversation_that_started_before_since_and_gains_messages_is_found() 
         .map(|c| c.id.clone())
         .collect();
     assert!(older_open.len() >= 3, "{older_open:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::support::grow_all(&sim);
     let dir = tempfile::tempdir().unwrap();
     let cfg = app_key_config(dir.path(), &sim, &format!("since = {since:?}"));
     let out = convsync(&cfg, &["run", "--until-idle"]).await;
@@ -303,18 +299,14 @@ async fn a_malformed_message_record_dead_letters_only_its_conversation() {
 #[tokio::test]
 async fn doctor_on_an_app_key_reports_content_search_refused_and_interactions_working() {
     // The config `convsync sim --strict --write-config` writes.
-    let sim = Sim::start(
-        SimConfig {
-            conversations: 25,
-            growth: 0,
-            strict: true,
-            liveperson_strict: true,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = crate::support::sim(SimConfig {
+        conversations: 25,
+        growth: 0,
+        strict: true,
+        liveperson_strict: true,
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let written = convsync::ops::sim::sim_config_toml(&sim, 500);
     assert!(written.contains("consumer_key"), "an app key: {written}");

@@ -10,16 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 async fn sim(conversations: usize) -> Sim {
-    Sim::start(
-        SimConfig {
-            conversations,
-            growth: 0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    crate::support::sim(SimConfig {
+        conversations,
+        growth: 0,
+        ..SimConfig::default()
+    })
     .await
-    .unwrap()
 }
 
 /// A config reading LivePerson from `lp` and Hubster from `hub`, with the
@@ -594,16 +590,7 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
         .replace("requests_per_second = 2000", "requests_per_second = 150");
     std::fs::write(&cfg, text_cfg).unwrap();
 
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&cfg)
-            .args(["migrate", "export"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let start = || crate::support::spawn(&cfg, &["migrate", "export"]);
     let count = || json_files(&export);
 
     // SIGTERM: it stops after the conversations in flight, exit 130, and
@@ -616,14 +603,8 @@ async fn a_killed_hubster_export_goes_on_and_writes_nothing_twice() {
         .unwrap();
     assert!(term.success());
     // (Waited for without blocking: the simulator runs on this thread.)
-    let t0 = std::time::Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed().as_secs() < 30, "no exit after SIGTERM");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let (status, _) =
+        crate::support::wait_exit(&mut child, std::time::Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(130));
     let out = convsync(&cfg, &["migrate", "--list"]).await;
     assert!(
@@ -676,10 +657,7 @@ async fn jsonl_from_generate_and_convert_are_sources_and_a_bad_line_is_set_aside
     std::fs::create_dir_all(&acts_dir).unwrap();
     let history = lp_dir.join("history.jsonl");
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = crate::support::command(None, args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
     };
     run(&[
@@ -795,32 +773,28 @@ fn json_files(dir: &Path) -> usize {
 
 /// Waits until `dir` holds `n` JSON files while `child` runs.
 async fn until_files(child: &mut std::process::Child, dir: &Path, n: usize) {
-    let t0 = std::time::Instant::now();
-    while json_files(dir) < n {
-        assert!(t0.elapsed().as_secs() < 60, "no progress");
+    crate::support::wait_for("the files", std::time::Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "finished too soon");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        json_files(dir) >= n
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn verify_counts_what_arrived_after_the_migration_as_pending() {
-    let sim = Sim::start(
-        SimConfig {
-            conversations: 8,
-            growth: 3,
-            grow_every: std::time::Duration::from_millis(1000),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = crate::support::sim(SimConfig {
+        conversations: 8,
+        growth: 3,
+        // Growth comes only when the test moves the clock.
+        grow_every: std::time::Duration::from_secs(3600),
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, &sim, LP_TO_HUB);
     ok(&cfg, &["migrate", "lp-to-hub"]).await;
-    // Every growth record visible now (3 s after the start).
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // Every growth record visible now.
+    crate::support::grow_all(&sim);
     let report_path = dir.path().join("r.json");
     let verify = |report: &Path| {
         let report = report.to_str().unwrap().to_owned();
@@ -872,20 +846,12 @@ async fn a_killed_liveperson_migration_goes_on_and_delivers_once() {
         .unwrap()
         .replace("requests_per_second = 2000", "requests_per_second = 300");
     std::fs::write(&cfg, slow).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["migrate", "lp-to-hub"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while sim.stats().delivered_activities < 300 {
-        assert!(t0.elapsed().as_secs() < 60, "no progress");
+    let mut child = crate::support::spawn(&cfg, &["migrate", "lp-to-hub"]);
+    crate::support::wait_for("300 activities", std::time::Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "finished too soon");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+        sim.stats().delivered_activities >= 300
+    })
+    .await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = sim.stats().delivered_activities as usize;
@@ -911,11 +877,14 @@ async fn a_migration_from_files_keeps_its_checkpoints_through_a_prune_and_sends_
     std::fs::create_dir_all(&lp_dir).unwrap();
     // `generate` writes conversations of November 2023: older than any
     // retention LivePerson's API could still return.
-    let out = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .args(["generate", "--conversations", "12", "--messages", "6", "-o"])
-        .arg(lp_dir.join("history.jsonl"))
-        .output()
-        .unwrap();
+    let history = lp_dir.join("history.jsonl");
+    let out = crate::support::command(
+        None,
+        &["generate", "--conversations", "12", "--messages", "6", "-o"],
+    )
+    .arg(history)
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let m = migration("gen-to-hub", &files(&lp_dir, "liveperson"), HUB, "");
     let cfg = config(dir.path(), &hub, &hub, &m);

@@ -39,9 +39,7 @@ fn http() -> HttpConfig {
 }
 
 async fn setup(cfg: SimConfig) -> Setup {
-    let sim = Sim::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = crate::support::sim(cfg).await;
     let c = &sim.shared.creds;
     let lp = LivePersonClient::new(
         &LivePersonConfig {
@@ -149,13 +147,14 @@ async fn messages_that_appear_between_polls_arrive_and_nothing_twice() {
     let s = setup(SimConfig {
         conversations: 8,
         growth: 3,
-        grow_every: Duration::from_millis(150),
+        // Growth comes only when the test moves the clock.
+        grow_every: Duration::from_secs(3600),
         ..SimConfig::default()
     })
     .await;
     let sink = Sink::Hubster(Arc::clone(&s.hub));
     sync_all(&s, &sink).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::support::grow_all(&s.sim);
     let grown = sync_all(&s, &sink).await;
     assert!(grown > 0, "the OPEN conversations grew");
     let ledger = ledger_ids(&s);

@@ -2,7 +2,7 @@
 //! real HTTP, the written config.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 struct SimProcess {
     child: Child,
@@ -15,8 +15,9 @@ impl SimProcess {
     fn start(extra: &[&str]) -> SimProcess {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("sim.toml");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .args([
+        let mut child = crate::support::command(
+            None,
+            &[
                 "sim",
                 "--listen",
                 "127.0.0.1:0",
@@ -24,12 +25,13 @@ impl SimProcess {
                 "12",
                 "--write-config",
                 config.to_str().unwrap(),
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            ],
+        )
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
@@ -53,10 +55,7 @@ impl SimProcess {
     }
 
     fn convsync(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_convsync"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
+        crate::support::command(Some(&self.config), args)
             .env("RUST_LOG", "debug")
             // The written config keeps its state and exports under ./
             .current_dir(self._dir.path())
@@ -127,12 +126,14 @@ fn sim_serves_what_fetch_and_discover_print_and_no_secret_reaches_the_logs() {
     let lp_log = String::from_utf8_lossy(&out.stderr).into_owned();
 
     // What fetch prints converts as it is.
-    let mut conv = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .args(["convert", "--from", "liveperson", "--report", "none"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut conv = crate::support::command(
+        None,
+        &["convert", "--from", "liveperson", "--report", "none"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     std::io::Write::write_all(&mut conv.stdin.take().unwrap(), &out.stdout).unwrap();
     let converted = conv.wait_with_output().unwrap();
     assert!(converted.status.success());
@@ -210,8 +211,7 @@ fn sim_serves_what_fetch_and_discover_print_and_no_secret_reaches_the_logs() {
 
 #[test]
 fn bad_simulator_flags_are_named() {
-    let out = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .args(["sim", "--fault-429", "1.5"])
+    let out = crate::support::command(None, &["sim", "--fault-429", "1.5"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -249,8 +249,7 @@ fn the_written_config_rehearses_both_migrations() {
 
 #[test]
 fn demo_shows_progress_at_least_every_two_seconds_and_exits_0() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convsync"))
-        .args(["demo", "--conversations", "30"])
+    let mut child = crate::support::command(None, &["demo", "--conversations", "30"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

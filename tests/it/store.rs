@@ -196,19 +196,15 @@ struct Aged {
 }
 
 async fn aged(conversations: usize, messages: usize, age_days: u64, sync: &str) -> Aged {
-    use convsync::sim::{Sim, SimConfig};
-    let sim = Sim::start(
-        SimConfig {
-            conversations,
-            messages,
-            growth: 0,
-            age: std::time::Duration::from_secs(age_days * 24 * 3600),
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    use convsync::sim::SimConfig;
+    let sim = crate::support::sim(SimConfig {
+        conversations,
+        messages,
+        growth: 0,
+        age: std::time::Duration::from_secs(age_days * 24 * 3600),
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let config = dir.path().join("convsync.toml");

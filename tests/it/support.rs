@@ -1,8 +1,105 @@
 //! Helpers shared by the integration tests.
 
-use convsync::sim::Sim;
+use convsync::sim::{Sim, SimConfig};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// THE way a test starts the simulator: on a free loopback port, stopped
+/// when dropped with the test's runtime.
+pub async fn sim(cfg: SimConfig) -> Sim {
+    Sim::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// THE binary's command line: `convsync [--config CONFIG] ARGS`.
+pub fn command(config: Option<&Path>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convsync"));
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// The binary with `--config config` and `args`, started with its output
+/// dropped (for runs a test kills).
+pub fn spawn(config: &Path, args: &[&str]) -> Child {
+    command(Some(config), args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The binary with `--config config` and `args`, started with its output
+/// kept for [`output_of`].
+pub fn spawn_piped(config: &Path, args: &[&str]) -> Child {
+    command(Some(config), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A started binary's output once it ends (waited for off the async
+/// threads, where the simulator runs).
+pub async fn output_of(child: Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Waits until `done` holds, checking every few milliseconds; fails the
+/// test naming `what` if it has not within `limit` (a limit a loaded
+/// machine still keeps: it is never what the test measures).
+pub async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// [`wait_for`] with a condition that must ask something (the daemon's
+/// endpoint): its answer once it is `Some`.
+pub async fn wait_for_answer<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut ask: impl FnMut() -> F,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = ask().await {
+            return t;
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits for `child` to exit (without blocking the async threads): its
+/// status and how long that took.
+pub async fn wait_exit(child: &mut Child, limit: Duration) -> (ExitStatus, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s, start.elapsed());
+        }
+        assert!(start.elapsed() < limit, "did not exit within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Makes the simulator's OPEN conversations show every record they will
+/// have, now: its world's clock moves to the end of their growth.
+pub fn grow_all(sim: &Sim) {
+    sim.shared.lp.finish_growing();
+    assert!(sim.shared.lp.all_grown());
+}
 
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -91,9 +188,14 @@ pub async fn post_inbound(hub: &Sim, conversation: &str, path: &str, body: &Valu
 }
 
 /// The binary with `--config config` and `args`, run to its end.
-pub async fn convsync(config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_convsync"));
-    cmd.arg("--config").arg(config).args(args);
+pub async fn convsync(config: &Path, args: &[&str]) -> Output {
+    run(Some(config), args).await
+}
+
+/// The binary with `args` (and `--config config`, if given), run to its end
+/// off the async threads.
+pub async fn run(config: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = command(config, args);
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
