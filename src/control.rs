@@ -1,101 +1,27 @@
 //! The running daemon's control socket: `<state_dir>/convsync.sock`, a Unix
 //! socket of mode 0600 (only the service user and root may use it; the
-//! metrics port stays read-only). A command that finds the store held by
-//! the daemon hands its job (a backfill, a migration, a dead-letter retry
-//! or drop) to it there; the daemon runs it beside live sync, with the
-//! same clients (one quota per upstream, live sync keeping
-//! `sync.live_share` of it), the same store and the same checkpoints, and
-//! streams its progress back.
+//! metrics port stays read-only): its transport and its security, nothing
+//! more. A command that finds the store held by the daemon hands its job
+//! (see [`crate::sync::jobs`]) to it here; the daemon's [`JobHost`] runs it
+//! beside live sync and its updates come back.
 //!
 //! The protocol is JSON lines. The command sends [`Ask::Run`]; the daemon
 //! answers [`Reply::Accepted`], then progress, then one of
-//! [`Reply::Done`], [`Reply::Failed`] or [`Reply::Stopping`]. The command
-//! may send [`Ask::Cancel`] (Ctrl-C); a command that goes away cancels its
-//! job too. A job is kept in the store while it runs: a daemon killed
-//! during it resumes it when it starts again.
+//! [`Reply::Done`], [`Reply::Failed`] (with what the failure means) or
+//! [`Reply::Stopping`]. The command may send [`Ask::Cancel`] (Ctrl-C); a
+//! command that goes away cancels its job too.
 
-use crate::config::Config;
-use crate::http::Metrics;
-use crate::http::pace::{LANE, Lane};
-use crate::store::{Store, progress_key};
-use crate::sync::backfill::{self, Event, Request};
-use crate::sync::daemon::Daemon;
-use crate::sync::deps::{Claims, Deps, Settings, blocking};
-use crate::sync::migrate::{self, Migration};
-use crate::sync::pipeline::{LpWork, Route, Sink, Source};
-use crate::sync::runner::Work;
-use crate::telemetry::Counters;
+use crate::sync::backfill::Event;
+use crate::sync::jobs::host::{JobHost, Update};
+use crate::sync::jobs::{Job, JobEnd, JobEvent, Kind};
+use crate::sync::runner::Ended;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, watch};
-
-/// A job for the daemon.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Job {
-    /// `convsync backfill`, its arguments read by the command.
-    Backfill {
-        pipeline: Option<String>,
-        request: Request,
-    },
-    /// `convsync migrate NAME` (a run; dry runs and verifies read only and
-    /// run in the command).
-    Migrate { name: String },
-    /// `convsync dead-letters retry|drop`.
-    DeadLetters {
-        pipeline: Option<String>,
-        retry: bool,
-        conversation_ids: Vec<String>,
-    },
-}
-
-impl Job {
-    /// In words, for logs and `status`.
-    pub fn describe(&self) -> String {
-        match self {
-            Job::Backfill { pipeline, request } => format!(
-                "backfill of {}{}",
-                match &request.ids {
-                    Some(ids) => format!("{} listed conversations", ids.len()),
-                    None => format!(
-                        "conversations started {} to {}",
-                        crate::clock::format_ms(request.since_ms),
-                        if request.until_given {
-                            crate::clock::format_ms(request.until_ms)
-                        } else {
-                            "now".into()
-                        }
-                    ),
-                },
-                pipeline
-                    .as_ref()
-                    .map_or(String::new(), |p| format!(" (pipeline {p})"))
-            ),
-            Job::Migrate { name } => format!("migration {name}"),
-            Job::DeadLetters {
-                retry,
-                conversation_ids,
-                ..
-            } => format!(
-                "dead letters: {} {} conversation(s)",
-                if *retry { "retry" } else { "drop" },
-                conversation_ids.len()
-            ),
-        }
-    }
-}
-
-/// A job kept in the store while it runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Kept {
-    pub job: Job,
-    pub started_ms: i64,
-}
+use tokio::sync::watch;
 
 /// What a command sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,9 +59,71 @@ pub enum Reply {
         failed: u64,
         dead_letters: u64,
     },
+    /// The job failed there; `kind` says what it means (the exit code).
     Failed {
         message: String,
-        usage: bool,
+        #[serde(default)]
+        kind: Kind,
+    },
+    /// The daemon is stopping: it resumes the job when it starts again.
+    Stopping,
+}
+
+impl Reply {
+    /// A host's update as the socket carries it.
+    fn of(update: Update) -> Reply {
+        match update {
+            Update::Event {
+                event: JobEvent::Progress(event),
+                rate_limited,
+                wait_seconds,
+            } => Reply::Progress {
+                event,
+                rate_limited,
+                wait_seconds,
+            },
+            Update::Event {
+                event: JobEvent::Ended(e),
+                ..
+            } => Reply::Item {
+                conversation_id: e.conversation_id,
+                written: e.written,
+                error: e.error,
+            },
+            Update::End(Ok(end)) => Reply::Done {
+                summary: end.summary,
+                note: end.note,
+                interrupted: end.interrupted,
+                failed: end.failed,
+                dead_letters: end.dead_letters,
+            },
+            Update::End(Err((kind, message))) => Reply::Failed { message, kind },
+            Update::Stopping => Reply::Stopping,
+        }
+    }
+}
+
+/// What the command that handed a job over is told as it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Told {
+    /// The daemon took it, under this id.
+    Accepted { id: String },
+    /// How it goes, with the daemon's 429s and waits since it started.
+    Event {
+        event: JobEvent,
+        rate_limited: u64,
+        wait_seconds: f64,
+    },
+}
+
+/// How a handed-over job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handed {
+    Done(JobEnd),
+    /// It failed there, meaning `kind`.
+    Failed {
+        kind: Kind,
+        message: String,
     },
     /// The daemon is stopping: it resumes the job when it starts again.
     Stopping,
@@ -163,24 +151,17 @@ pub enum ControlError {
         path.display()
     )]
     Owner { path: PathBuf, owner: u32, uid: u32 },
-    #[error("the daemon at {}: {reason}", path.display())]
-    Protocol { path: PathBuf, reason: String },
+    #[error("the daemon at {}: unreadable answer {answer:?}: {source}", path.display())]
+    Protocol {
+        path: PathBuf,
+        answer: String,
+        source: serde_json::Error,
+    },
     #[error(
         "the daemon at {} went away during the job: when it starts again it resumes the job",
         path.display()
     )]
     Gone { path: PathBuf },
-}
-
-/// A new job's id: when it came, and a count (unique in this store: one
-/// daemon holds it).
-fn job_id() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        crate::clock::now_ms(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// This process's effective uid (the owner of `/proc/self`).
@@ -218,15 +199,15 @@ pub fn check_socket(path: &Path) -> Result<(), ControlError> {
     Ok(())
 }
 
-/// Hands `job` to the daemon at `path` and follows it: `on` gets every
-/// reply but the last, which is returned. `cancel` turning true asks the
+/// Hands `job` to the daemon at `path` and follows it: `on` is told how
+/// it goes; how it ended is returned. `cancel` turning true asks the
 /// daemon to stop the job.
 pub async fn submit(
     path: &Path,
     job: Job,
     mut cancel: watch::Receiver<bool>,
-    on: &mut dyn FnMut(Reply),
-) -> Result<Reply, ControlError> {
+    on: &mut (dyn FnMut(Told) + Send),
+) -> Result<Handed, ControlError> {
     check_socket(path)?;
     let io = |source| ControlError::Io {
         path: path.to_owned(),
@@ -234,9 +215,7 @@ pub async fn submit(
     };
     let stream = UnixStream::connect(path).await.map_err(io)?;
     let (r, mut w) = stream.into_split();
-    let mut line = serde_json::to_vec(&Ask::Run { job }).expect("asks serialize");
-    line.push(b'\n');
-    w.write_all(&line).await.map_err(io)?;
+    w.write_all(&line(&Ask::Run { job })).await.map_err(io)?;
     let mut lines = BufReader::new(r).lines();
     let mut cancelled = false;
     loop {
@@ -245,447 +224,153 @@ pub async fn submit(
                 let Some(l) = l.map_err(io)? else {
                     return Err(ControlError::Gone { path: path.to_owned() });
                 };
-                let reply: Reply = serde_json::from_str(&l).map_err(|e| ControlError::Protocol {
+                let reply: Reply = serde_json::from_str(&l).map_err(|source| ControlError::Protocol {
                     path: path.to_owned(),
-                    reason: format!("unreadable answer {l:?}: {e}"),
+                    answer: l.clone(),
+                    source,
                 })?;
                 match reply {
-                    Reply::Done { .. } | Reply::Failed { .. } | Reply::Stopping => return Ok(reply),
-                    r => on(r),
+                    Reply::Accepted { id } => on(Told::Accepted { id }),
+                    Reply::Progress { event, rate_limited, wait_seconds } => on(Told::Event {
+                        event: JobEvent::Progress(event),
+                        rate_limited,
+                        wait_seconds,
+                    }),
+                    Reply::Item { conversation_id, written, error } => on(Told::Event {
+                        event: JobEvent::Ended(Ended { conversation_id, written, error }),
+                        rate_limited: 0,
+                        wait_seconds: 0.0,
+                    }),
+                    Reply::Done { summary, note, interrupted, failed, dead_letters } => {
+                        return Ok(Handed::Done(JobEnd { summary, note, interrupted, failed, dead_letters }));
+                    }
+                    Reply::Failed { message, kind } => return Ok(Handed::Failed { kind, message }),
+                    Reply::Stopping => return Ok(Handed::Stopping),
                 }
             }
             c = cancel.changed(), if !cancelled => {
                 if c.is_err() || *cancel.borrow() {
                     cancelled = true;
-                    let mut line = serde_json::to_vec(&Ask::Cancel).expect("asks serialize");
-                    line.push(b'\n');
-                    w.write_all(&line).await.map_err(io)?;
+                    w.write_all(&line(&Ask::Cancel)).await.map_err(io)?;
                 }
             }
         }
     }
 }
 
-/// Runs jobs for the daemon: its store, clients and checkpoints.
-pub struct JobHost {
-    config: Config,
-    store: Arc<Store>,
-    http: Arc<Metrics>,
-    mapping: Arc<crate::format::Mapping>,
-    route: Route,
-    claims: Arc<Claims>,
-    daemon: Arc<Counters>,
-    shutdown: watch::Receiver<bool>,
-    running: AtomicUsize,
-    ended: tokio::sync::Notify,
+/// One JSON line.
+fn line(v: &impl Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(v).expect("the protocol serializes");
+    line.push(b'\n');
+    line
 }
 
-impl JobHost {
-    /// The host of `daemon` (built from `config`), stopping its jobs when
-    /// `shutdown` turns true.
-    pub fn of(daemon: &Daemon, config: &Config, shutdown: watch::Receiver<bool>) -> Arc<JobHost> {
-        Arc::new(JobHost {
-            config: config.clone(),
-            store: Arc::clone(&daemon.deps.store),
-            http: Arc::clone(&daemon.deps.http),
-            mapping: Arc::clone(&daemon.deps.mapping),
-            route: daemon.route.clone(),
-            claims: Arc::clone(&daemon.deps.claims),
-            daemon: Arc::clone(&daemon.deps.counters),
-            shutdown,
-            running: AtomicUsize::new(0),
-            ended: tokio::sync::Notify::new(),
-        })
+/// Binds the control socket at `path` (mode 0600) and serves commands
+/// there until the process ends: each job it is handed goes to `host`.
+pub async fn serve(path: PathBuf, host: Arc<JobHost>) -> Result<PathBuf, ControlError> {
+    let io = |source| ControlError::Io {
+        path: path.clone(),
+        source,
+    };
+    // This process holds the store: a socket left there is stale.
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
     }
-
-    /// Binds the control socket (mode 0600), resumes the jobs an earlier
-    /// process left unfinished, and serves commands until the process ends.
-    pub async fn start(self: &Arc<Self>) -> Result<PathBuf, ControlError> {
-        let path = self.config.sync.control_socket();
-        let io = |source| ControlError::Io {
-            path: path.clone(),
-            source,
-        };
-        // This process holds the store: a socket left there is stale.
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-            _ => {}
-        }
-        let listener = UnixListener::bind(&path).map_err(io)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        let kept = blocking(&self.store, |s| s.progress_under::<Kept>("job:"))
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read the jobs kept in the store");
-                Vec::new()
-            });
-        for (key, k) in kept {
-            let id = key.trim_start_matches("job:").to_owned();
-            tracing::info!(job = %id, "resuming {}", k.job.describe());
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            // Nobody can cancel it (but the daemon stopping stops it).
-            let (cancel, cancel_rx) = watch::channel(false);
-            let host = Arc::clone(self);
-            self.running.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(LANE.scope(Lane::Job, async move {
-                host.run_kept(id, k.job, cancel_rx, tx).await;
-                drop(cancel);
-            }));
-            // Nobody follows a resumed job: its end is logged.
-            tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        }
-        let host = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let h = Arc::clone(&host);
-                        tokio::spawn(async move { h.serve_one(stream).await });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "control socket: accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        });
-        tracing::info!(socket = %path.display(), "control socket ready");
-        Ok(path)
-    }
-
-    /// Waits until no job runs.
-    pub async fn idle(&self) {
+    let listener = UnixListener::bind(&path).map_err(io)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    tokio::spawn(async move {
         loop {
-            let ended = self.ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if self.running.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            ended.await;
-        }
-    }
-
-    async fn serve_one(self: Arc<Self>, stream: UnixStream) {
-        let uid = own_uid();
-        let peer = stream.peer_cred().map(|c| c.uid());
-        let (r, mut w) = stream.into_split();
-        let send = |reply: &Reply| {
-            let mut line = serde_json::to_vec(reply).expect("replies serialize");
-            line.push(b'\n');
-            line
-        };
-        match peer {
-            Ok(p) if p == uid || p == 0 => {}
-            other => {
-                tracing::warn!(peer = ?other, "control socket: refused a connection from another user");
-                let _ = w
-                    .write_all(&send(&Reply::Failed {
-                        message: format!(
-                            "only uid {uid} (the daemon's user) and root may hand jobs to this daemon"
-                        ),
-                        usage: false,
-                    }))
-                    .await;
-                return;
-            }
-        }
-        let mut lines = BufReader::new(r).lines();
-        let job = match lines.next_line().await {
-            Ok(Some(l)) => match serde_json::from_str::<Ask>(&l) {
-                Ok(Ask::Run { job }) => job,
-                Ok(Ask::Cancel) => return,
-                Err(e) => {
-                    let _ = w
-                        .write_all(&send(&Reply::Failed {
-                            message: format!("unreadable request: {e}"),
-                            usage: true,
-                        }))
-                        .await;
-                    return;
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_one(stream, Arc::clone(&host)));
                 }
-            },
-            _ => return,
-        };
-        let id = job_id();
-        let kept = Kept {
-            job: job.clone(),
-            started_ms: crate::clock::now_ms(),
-        };
-        let key = progress_key::job(&id);
-        if let Err(e) = blocking(&self.store, move |s| s.set_progress(&key, &kept)).await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "control socket: accept failed");
+                    // (Out of descriptors, most likely: not a busy loop.)
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    tracing::info!(socket = %path.display(), "control socket ready");
+    Ok(path)
+}
+
+/// One command's connection: its peer checked, its job handed to `host`,
+/// the job's updates sent back; a cancel (or the command going away)
+/// cancels the job.
+async fn serve_one(stream: UnixStream, host: Arc<JobHost>) {
+    let uid = own_uid();
+    let peer = stream.peer_cred().map(|c| c.uid());
+    let (r, mut w) = stream.into_split();
+    let refuse = |message: String, kind: Kind| line(&Reply::Failed { message, kind });
+    match peer {
+        Ok(p) if p == uid || p == 0 => {}
+        other => {
+            tracing::warn!(peer = ?other, "control socket: refused a connection from another user");
             let _ = w
-                .write_all(&send(&Reply::Failed {
-                    message: format!("cannot keep the job: {e}"),
-                    usage: false,
-                }))
+                .write_all(&refuse(
+                    format!(
+                        "only uid {uid} (the daemon's user) and root may hand jobs to this daemon"
+                    ),
+                    Kind::Failed,
+                ))
                 .await;
             return;
         }
-        tracing::info!(job = %id, "{} handed over", job.describe());
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let (cancel_tx, cancel_rx) = watch::channel(false);
-        let _ = tx.send(Reply::Accepted { id: id.clone() });
-        let host = Arc::clone(&self);
-        self.running.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(LANE.scope(Lane::Job, async move {
-            host.run_kept(id, job, cancel_rx, tx).await;
-        }));
-        let mut gone = false;
-        loop {
-            tokio::select! {
-                reply = rx.recv() => {
-                    let Some(reply) = reply else { break };
-                    if !gone && w.write_all(&send(&reply)).await.is_err() {
-                        gone = true;
+    }
+    let mut lines = BufReader::new(r).lines();
+    let job = match lines.next_line().await {
+        Ok(Some(l)) => match serde_json::from_str::<Ask>(&l) {
+            Ok(Ask::Run { job }) => job,
+            Ok(Ask::Cancel) => return,
+            Err(e) => {
+                let _ = w
+                    .write_all(&refuse(format!("unreadable request: {e}"), Kind::Usage))
+                    .await;
+                return;
+            }
+        },
+        _ => return,
+    };
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (id, mut rx) = match host.take(job, cancel_rx).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            let _ = w
+                .write_all(&refuse(format!("cannot keep the job: {e}"), Kind::Failed))
+                .await;
+            return;
+        }
+    };
+    let mut gone = w.write_all(&line(&Reply::Accepted { id })).await.is_err();
+    if gone {
+        let _ = cancel_tx.send(true);
+    }
+    loop {
+        tokio::select! {
+            update = rx.recv() => {
+                let Some(update) = update else { break };
+                if !gone && w.write_all(&line(&Reply::of(update))).await.is_err() {
+                    gone = true;
+                    let _ = cancel_tx.send(true);
+                }
+            }
+            l = lines.next_line(), if !gone => match l {
+                Ok(Some(l)) => {
+                    if matches!(serde_json::from_str::<Ask>(&l), Ok(Ask::Cancel)) {
+                        tracing::info!("job cancelled by its command");
                         let _ = cancel_tx.send(true);
                     }
                 }
-                l = lines.next_line(), if !gone => match l {
-                    Ok(Some(l)) => {
-                        if matches!(serde_json::from_str::<Ask>(&l), Ok(Ask::Cancel)) {
-                            tracing::info!("job cancelled by its command");
-                            let _ = cancel_tx.send(true);
-                        }
-                    }
-                    // The command went away: nobody wants the job any more.
-                    _ => {
-                        gone = true;
-                        let _ = cancel_tx.send(true);
-                    }
-                },
-            }
-        }
-    }
-
-    /// Runs a kept job to its end and forgets it, unless the daemon is
-    /// stopping (then it stays kept, for the next start).
-    async fn run_kept(
-        self: Arc<Self>,
-        id: String,
-        job: Job,
-        cancel: watch::Receiver<bool>,
-        tx: mpsc::UnboundedSender<Reply>,
-    ) {
-        // Stops on a cancel or when the daemon stops.
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (mut c, mut s) = (cancel.clone(), self.shutdown.clone());
-        let stopper = tokio::spawn(async move {
-            tokio::select! {
-                _ = c.wait_for(|v| *v) => {}
-                _ = s.wait_for(|v| *v) => {}
-            }
-            let _ = stop_tx.send(true);
-        });
-        let reply = match self.run(&job, stop_rx, &tx).await {
-            Ok(r) => r,
-            Err(e) => Reply::Failed {
-                message: e.to_string(),
-                usage: e.kind() == crate::ops::Kind::Usage,
+                // The command went away: nobody wants the job any more.
+                _ => {
+                    gone = true;
+                    let _ = cancel_tx.send(true);
+                }
             },
-        };
-        stopper.abort();
-        let stopping = *self.shutdown.borrow() && !*cancel.borrow();
-        if stopping {
-            tracing::info!(job = %id, "daemon stopping: the job resumes at the next start");
-            let _ = tx.send(Reply::Stopping);
-        } else {
-            let key = progress_key::job(&id);
-            if let Err(e) = blocking(&self.store, move |s| s.remove_progress(&key)).await {
-                tracing::error!(job = %id, error = %e, "cannot forget the finished job");
-            }
-            match &reply {
-                Reply::Failed { message, .. } => {
-                    tracing::error!(job = %id, "{} failed: {message}", job.describe())
-                }
-                _ => tracing::info!(job = %id, "{} ended", job.describe()),
-            }
-            let _ = tx.send(reply);
         }
-        self.running.fetch_sub(1, Ordering::SeqCst);
-        self.ended.notify_waiters();
-    }
-
-    fn deps(&self, pipeline: &str) -> Deps {
-        Deps {
-            settings: Settings::from_sync(&self.config.sync, pipeline),
-            store: Arc::clone(&self.store),
-            mapping: Arc::clone(&self.mapping),
-            counters: Arc::new(Counters::default()),
-            http: Arc::clone(&self.http),
-            claims: Arc::clone(&self.claims),
-        }
-    }
-
-    fn shared(&self) -> migrate::Shared {
-        migrate::Shared {
-            liveperson: match self.route.source.as_ref() {
-                Source::LivePerson(c) => Some(Arc::clone(c)),
-                _ => None,
-            },
-            hubster: match self.route.sink.as_ref() {
-                Sink::Hubster(h) => Some(Arc::clone(h)),
-                _ => None,
-            },
-            http: Some(Arc::clone(&self.http)),
-            claims: Some(Arc::clone(&self.claims)),
-        }
-    }
-
-    /// The daemon's 429s and waits so far.
-    fn waits(&self) -> (u64, f64) {
-        let m = self.http.snapshot();
-        (m.rate_limited.values().sum(), m.wait_seconds.values().sum())
-    }
-
-    async fn run(
-        &self,
-        job: &Job,
-        stop: watch::Receiver<bool>,
-        tx: &mpsc::UnboundedSender<Reply>,
-    ) -> Result<Reply, crate::ops::Error> {
-        // Not before the daemon has recovered its pipeline.
-        while !self.daemon.ready.load(Ordering::SeqCst) {
-            if *stop.borrow() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let (r0, w0) = self.waits();
-        let mut on = |event: Event| {
-            let (r, w) = self.waits();
-            let _ = tx.send(Reply::Progress {
-                event,
-                rate_limited: r.saturating_sub(r0),
-                wait_seconds: (w - w0).max(0.0),
-            });
-        };
-        match job {
-            Job::Backfill { pipeline, request } => {
-                let p = pipeline.as_deref().unwrap_or(&self.config.sync.pipeline);
-                let deps = self.deps(p);
-                let s = backfill::run(&deps, &self.route, request, stop, &mut on)
-                    .await
-                    .map_err(crate::ops::Error::from)?;
-                Ok(Reply::Done {
-                    summary: serde_json::to_value(&s).expect("summaries serialize"),
-                    note: None,
-                    interrupted: s.interrupted,
-                    failed: s.failed,
-                    dead_letters: s.dead_letters,
-                })
-            }
-            Job::Migrate { name } => {
-                let m = Migration::with(&self.config, name, self.shared())
-                    .map_err(|e| crate::ops::Error::MigrationConfig(Box::new(e)))?;
-                let (s, state) = crate::ops::migrate::run(&m, &self.store, stop, &mut on).await?;
-                Ok(Reply::Done {
-                    summary: serde_json::to_value(&s).expect("summaries serialize"),
-                    note: state.map(|st| format!("migration {name}: {}", st.describe())),
-                    interrupted: s.interrupted,
-                    failed: s.failed,
-                    dead_letters: s.dead_letters,
-                })
-            }
-            Job::DeadLetters {
-                pipeline,
-                retry,
-                conversation_ids,
-            } => {
-                self.dead_letters(pipeline.as_deref(), *retry, conversation_ids, stop, tx)
-                    .await
-            }
-        }
-    }
-
-    async fn dead_letters(
-        &self,
-        pipeline: Option<&str>,
-        retry: bool,
-        ids: &[String],
-        stop: watch::Receiver<bool>,
-        tx: &mpsc::UnboundedSender<Reply>,
-    ) -> Result<Reply, crate::ops::Error> {
-        let item = |id: &str, written: Option<u64>, error: Option<String>| {
-            let _ = tx.send(Reply::Item {
-                conversation_id: id.to_owned(),
-                written,
-                error,
-            });
-        };
-        // A migration's name stands for its pipeline.
-        let migration = pipeline.and_then(|p| {
-            self.config
-                .migrations
-                .iter()
-                .find(|m| m.name == p || m.pipeline() == p)
-                .cloned()
-        });
-        let p = match (&migration, pipeline) {
-            (Some(m), _) => m.pipeline().to_owned(),
-            (None, Some(p)) => p.to_owned(),
-            (None, None) => self.config.sync.pipeline.clone(),
-        };
-        let mut failed = 0u64;
-        if !retry {
-            for id in ids {
-                let (pp, i) = (p.clone(), id.clone());
-                let was = blocking(&self.store, move |s| s.remove_dead_letter(&pp, &i)).await?;
-                item(
-                    id,
-                    None,
-                    (!was).then(|| format!("{id} is not a dead letter")),
-                );
-            }
-        } else if let Some(m) = migration.filter(|m| m.pipeline() != self.config.sync.pipeline) {
-            let m = Migration::with(&self.config, &m.name, self.shared())
-                .map_err(|e| crate::ops::Error::MigrationConfig(Box::new(e)))?;
-            let mut done = Vec::new();
-            let mut one = |id: &str, r: Result<u64, migrate::MigrateError>| match r {
-                Ok(n) => done.push((id.to_owned(), n)),
-                Err(e) => {
-                    failed += 1;
-                    item(id, None, Some(e.to_string()));
-                }
-            };
-            m.retry(&self.store, ids, &mut one).await?;
-            for (id, n) in done {
-                let (pp, i) = (p.clone(), id.clone());
-                blocking(&self.store, move |s| s.remove_dead_letter(&pp, &i)).await?;
-                item(&id, Some(n), None);
-            }
-        } else {
-            let deps = self.deps(&p);
-            let work = LpWork::new(&deps, &self.route);
-            for id in ids {
-                if *stop.borrow() {
-                    break;
-                }
-                let _claim = self.claims.claim(format!("{p}\u{1f}{id}")).await;
-                match work.sync(id).await {
-                    Ok(n) => {
-                        let (pp, i) = (p.clone(), id.clone());
-                        blocking(&self.store, move |s| s.remove_dead_letter(&pp, &i)).await?;
-                        item(id, Some(n), None);
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        item(
-                            id,
-                            None,
-                            Some(crate::sync::daemon::DaemonError::from(e).to_string()),
-                        );
-                    }
-                }
-            }
-        }
-        Ok(Reply::Done {
-            summary: serde_json::json!({ "still_failing": failed }),
-            note: None,
-            interrupted: *stop.borrow(),
-            failed,
-            dead_letters: 0,
-        })
     }
 }
 

@@ -266,6 +266,30 @@ pub struct DeadLetter {
     pub attempts: u32,
 }
 
+/// A job a running daemon took over for a command, kept in the progress
+/// table while it runs (`job:<id>`), so that a daemon killed during it
+/// resumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptJob {
+    /// The job, as the engine describes it (its `kind` says which).
+    pub job: serde_json::Value,
+    pub started_ms: i64,
+    /// In words, for `status` (empty in jobs kept by older versions).
+    #[serde(default)]
+    pub described: String,
+}
+
+impl KeptJob {
+    /// In words: as described, else its kind.
+    pub fn describe(&self) -> String {
+        if self.described.is_empty() {
+            self.job["kind"].as_str().unwrap_or("job").to_owned()
+        } else {
+            self.described.clone()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("another convsync is using {0}")]

@@ -31,7 +31,7 @@ pub struct Counters {
     pub dead_letters: AtomicU64,
     pub recovered: AtomicU64,
     /// Set once the daemon has recovered its pipeline: jobs wait for it.
-    pub ready: std::sync::atomic::AtomicBool,
+    ready: tokio::sync::watch::Sender<bool>,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
     pub degraded: std::sync::Mutex<Option<String>>,
     /// How long each conversation's sync took (seconds), success or not.
@@ -47,7 +47,7 @@ impl Default for Counters {
             failures: AtomicU64::default(),
             dead_letters: AtomicU64::default(),
             recovered: AtomicU64::default(),
-            ready: std::sync::atomic::AtomicBool::default(),
+            ready: tokio::sync::watch::Sender::new(false),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
             sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
@@ -58,6 +58,18 @@ impl Default for Counters {
 /// The events of a run, each logged and counted here, in one place, so
 /// that what the logs say and what /metrics counts never drift apart.
 impl Counters {
+    /// The daemon has recovered its pipeline.
+    pub fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Waits until the daemon has recovered its pipeline.
+    pub async fn until_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        // The sender lives as long as these counters.
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
     /// Says the daemon is degraded, and why (`None`: healthy again).
     pub fn set_degraded(&self, why: Option<String>) {
         let mut d = self.degraded.lock().expect("degraded lock");
@@ -486,13 +498,13 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
             .ok()
             .flatten(),
         jobs: store
-            .progress_under::<crate::control::Kept>("job:")
+            .progress_under::<crate::store::KeptJob>("job:")
             .unwrap_or_default()
             .into_iter()
             .map(|(k, j)| {
                 format!(
                     "{} ({}, since {})",
-                    j.job.describe(),
+                    j.describe(),
                     k.trim_start_matches("job:"),
                     crate::clock::format_ms(j.started_ms)
                 )

@@ -2,15 +2,11 @@
 //! through the daemon's pipeline and checkpoints.
 
 use super::Error;
-use crate::config::Config;
-use crate::http::Metrics;
 use crate::platform::files::read_id_list;
 use crate::platform::liveperson::MAX_WINDOW_MS;
-use crate::sync::backfill::{self, Event, Request, Summary};
-use crate::sync::daemon::Daemon;
+use crate::sync::backfill::Request;
+use crate::sync::jobs::Job;
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::sync::watch;
 
 /// What to backfill, as the command line gives it.
 #[derive(Debug, Clone, Default)]
@@ -52,39 +48,10 @@ pub fn request(opts: &Options) -> Result<Request, Error> {
     })
 }
 
-/// A backfill ready to run: its store is open.
-pub struct Backfill {
-    daemon: Daemon,
-    req: Request,
-}
-
-impl Backfill {
-    pub fn open(config: &Config, opts: &Options) -> Result<Backfill, Error> {
-        let req = request(opts)?;
-        let mut config = config.clone();
-        if let Some(p) = &opts.pipeline {
-            config.sync.pipeline = p.clone();
-        }
-        let store = super::store::open(
-            &config.sync,
-            " (stop the daemon first: a backfill needs the store)",
-        )?;
-        let daemon = Daemon::new(&config, store)?;
-        Ok(Backfill { daemon, req })
-    }
-
-    /// The HTTP metrics of its clients (for a progress display).
-    pub fn http(&self) -> &Arc<Metrics> {
-        &self.daemon.deps.http
-    }
-
-    /// Runs it until done or `stop`.
-    pub async fn run(
-        &self,
-        stop: watch::Receiver<bool>,
-        on: &mut (dyn FnMut(Event) + Send),
-    ) -> Result<Summary, Error> {
-        let d = &self.daemon;
-        Ok(backfill::run(&d.deps, &d.route, &self.req, stop, on).await?)
-    }
+/// The job `opts` ask for.
+pub fn job(opts: &Options) -> Result<Job, Error> {
+    Ok(Job::Backfill {
+        pipeline: opts.pipeline.clone(),
+        request: request(opts)?,
+    })
 }

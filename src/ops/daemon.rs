@@ -1,10 +1,14 @@
-//! `run`: the daemon with its endpoint; `status`: what it has done.
+//! `run`: the daemon with its endpoint and its control socket; `status`:
+//! what it has done; `prune`: retention now, as a job.
 
 use super::Error;
 use super::store::{self, Held};
 use crate::config::Config;
-use crate::control::JobHost;
+use crate::http::Metrics;
+use crate::store::Pruned;
 use crate::sync::daemon::{Daemon, Until};
+use crate::sync::jobs::Job;
+use crate::sync::jobs::host::JobHost;
 use crate::telemetry::{self, Status, Telemetry};
 use std::future::Future;
 use std::sync::Arc;
@@ -13,7 +17,7 @@ use std::time::Duration;
 /// Opens the store and builds the daemon of `config`.
 pub fn open(config: &Config) -> Result<Daemon, Error> {
     let store = store::open(&config.sync, "")?;
-    Ok(Daemon::new(config, store)?)
+    Ok(Daemon::new(config, store, Arc::new(Metrics::default()))?)
 }
 
 /// Serves the daemon's /metrics, /healthz and /status (unless
@@ -49,7 +53,8 @@ pub async fn run(
     // when it does.
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let jobs = JobHost::of(&daemon, config, stop_rx);
-    let socket = jobs.start().await?;
+    jobs.resume().await;
+    let socket = crate::control::serve(config.sync.control_socket(), Arc::clone(&jobs)).await?;
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);
@@ -65,21 +70,25 @@ pub async fn run(
 }
 
 /// Applies retention to the store now (or as of `as_of`, a date
-/// argument), as the daemon does at start and hourly.
-pub async fn prune(
-    config: &Config,
-    as_of: Option<&str>,
-) -> Result<Vec<crate::store::Pruned>, Error> {
-    let now = match as_of {
+/// argument), as the daemon does at start and hourly: a job, which the
+/// running daemon runs when it holds the store. What each pipeline lost.
+pub async fn prune(config: &Config, as_of: Option<&str>) -> Result<Vec<Pruned>, Error> {
+    let as_of_ms = match as_of {
         Some(d) => super::date_arg("--as-of", d)?,
         None => crate::clock::now_ms(),
     };
-    let store = store::open(
-        &config.sync,
-        " (the running daemon prunes at start and hourly by itself)",
-    )?;
-    let daemon = Daemon::new(config, store)?;
-    Ok(daemon.prune(now).await?)
+    let runner = super::jobs::Runner::decide(&config.sync, false)?;
+    // (Quick: nothing cancels it.)
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    match runner
+        .run(config, Job::Prune { as_of_ms }, never, &mut |_| {})
+        .await?
+    {
+        super::jobs::Finish::Done(end) => {
+            Ok(serde_json::from_value(end.summary).expect("a prune's summary is its results"))
+        }
+        super::jobs::Finish::Resumes => Ok(Vec::new()),
+    }
 }
 
 /// The daemon's state: from the store, or from the running daemon that

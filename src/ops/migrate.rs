@@ -6,8 +6,7 @@ use crate::config::Config;
 use crate::format::Report;
 use crate::store::Store;
 use crate::sync::migrate::{
-    ConversationCheck, Direction, Migration, Preview, State, Summary, VerifyReport,
-    default_report_path,
+    ConversationCheck, Direction, Migration, Preview, State, VerifyReport, default_report_path,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,18 +84,6 @@ pub fn store(config: &Config) -> Result<Arc<Store>, Error> {
         &config.sync,
         " (stop the daemon first: a migration needs the store)",
     )
-}
-
-/// Runs it until done or `stop`; also its state in the store afterwards.
-pub async fn run(
-    m: &Migration,
-    store: &Arc<Store>,
-    stop: tokio::sync::watch::Receiver<bool>,
-    on: &mut (dyn FnMut(crate::sync::backfill::Event) + Send),
-) -> Result<(Summary, Option<State>), Error> {
-    let summary = m.run(Arc::clone(store), stop, on).await?;
-    let state = store.progress::<State>(&State::key(m.name()))?;
-    Ok((summary, state))
 }
 
 /// What a dry run or a stdout target converted, in all.

@@ -7,20 +7,22 @@
 //! - [`platforms`]: `fetch` and `discover`, one call each against a platform.
 //! - [`daemon`]: `run` (the daemon and its endpoint) and `status`.
 //! - [`demo`]: the simulator and the daemon, checked against each other.
-//! - [`backfill`], [`migrate`], [`dead_letters`]: the one-shot jobs.
-//! - [`control`]: handing those jobs to a running daemon.
+//! - [`backfill`], [`migrate`], [`dead_letters`]: the one-shot jobs'
+//!   arguments and what they read.
+//! - [`jobs`]: running a job here or handing it to the running daemon,
+//!   decided once.
 //! - [`verify`]: the daemon's pipeline compared with its target.
 //! - [`doctor`]: a config checked against the real platforms, read-only.
 //! - [`sim`]: the simulator's config for convsync.
 //! - [`store`]: the one way the commands open the store.
 
 pub mod backfill;
-pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dead_letters;
 pub mod demo;
 pub mod doctor;
+pub mod jobs;
 pub mod migrate;
 pub mod platforms;
 pub mod sim;
@@ -31,11 +33,13 @@ use crate::config::MissingSection;
 use crate::http::HttpError;
 use crate::platform::ClientError;
 use crate::store::StoreError;
-use crate::sync::backfill::BackfillError;
 use crate::sync::daemon::DaemonError;
+use crate::sync::jobs::JobError;
 use crate::sync::migrate::MigrateError;
 use crate::telemetry::TelemetryError;
 use std::path::PathBuf;
+
+pub use crate::sync::jobs::Kind;
 
 /// Why an operation failed. [`Error::kind`] says which exit code it means.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +93,7 @@ pub enum Error {
     #[error(transparent)]
     Daemon(Box<DaemonError>),
     #[error(transparent)]
-    Backfill(Box<BackfillError>),
+    Job(Box<JobError>),
     #[error(transparent)]
     Migrate(Box<MigrateError>),
     #[error(transparent)]
@@ -100,9 +104,10 @@ pub enum Error {
     /// The daemon's control socket could not be used.
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
-    /// A job handed to the running daemon failed there.
-    #[error("the running daemon: {0}")]
-    Remote(String),
+    /// A job handed to the running daemon failed there; `kind` is what
+    /// the failure means (as if it had failed here).
+    #[error("the running daemon: {message}")]
+    Remote { kind: Kind, message: String },
     /// Some conversations still fail (run it again).
     #[error("{0} conversation(s) still fail")]
     StillFailing(u64),
@@ -114,35 +119,21 @@ impl From<DaemonError> for Error {
     }
 }
 
-impl From<BackfillError> for Error {
-    fn from(e: BackfillError) -> Self {
-        Error::Backfill(Box::new(e))
-    }
-}
-
 impl From<MigrateError> for Error {
     fn from(e: MigrateError) -> Self {
         Error::Migrate(Box::new(e))
     }
 }
 
-/// What an error means to the caller (the binary maps each to its exit
-/// code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Bad usage or config.
-    Usage,
-    /// Another convsync is using the store.
-    StoreInUse,
-    /// Anything else.
-    Failed,
-}
-
 impl Error {
+    /// What it means to the caller (the binary maps each kind to its exit
+    /// code).
     pub fn kind(&self) -> Kind {
         match self {
             Error::Usage(_) | Error::MigrationConfig(_) => Kind::Usage,
             Error::StoreInUse { .. } => Kind::StoreInUse,
+            Error::Job(e) => e.kind(),
+            Error::Remote { kind, .. } => *kind,
             _ => Kind::Failed,
         }
     }

@@ -6,7 +6,7 @@
 
 use super::deps::Deps;
 use super::pipeline::{self, LpWork, PipelineError, Route};
-use super::runner::{self, SetOutcome};
+use super::runner::{self, Ended, SetOutcome};
 use super::select::{self, SelectError};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -184,7 +184,7 @@ pub async fn run(
             summary.activities_delivered,
             summary.dead_letters,
         );
-        let mut each = |o: &SetOutcome| {
+        let mut each = |o: &SetOutcome, _: &Ended| {
             on(Event::Progress {
                 done: base_done + o.done(),
                 found: found_total,

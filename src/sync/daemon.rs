@@ -7,7 +7,8 @@
 
 use super::deps::{Deps, Settings};
 use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
-use super::runner::{self, SetOutcome};
+use super::retention::{self, Retention};
+use super::runner::{self, Ended, SetOutcome};
 use super::select;
 use crate::clock::{DateError, now_ms};
 use crate::config::{MissingSection, SinkConfig, SyncConfig};
@@ -20,7 +21,6 @@ use crate::store::{Store, StoreError};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -77,15 +77,12 @@ pub struct Daemon {
     pub cfg: SyncConfig,
     pub deps: Deps,
     pub route: Route,
-    /// The pipelines read from the LivePerson API (the daemon's and its
-    /// migrations'), which retention prunes.
-    pub prunable: Vec<String>,
+    /// What retention prunes, and when.
+    pub retention: Retention,
 }
 
 /// How often the daemon prunes.
 const PRUNE_EVERY_MS: i64 = 3600 * 1000;
-/// Free space in the store worth a compaction.
-const MIN_FREE_TO_COMPACT: u64 = 64 << 10;
 
 fn notify(states: &[sd_notify::NotifyState]) {
     // Outside systemd there is no socket and this does nothing.
@@ -93,10 +90,14 @@ fn notify(states: &[sd_notify::NotifyState]) {
 }
 
 impl Daemon {
-    /// The daemon of `config` over `store`, with its clients.
-    pub fn new(config: &crate::config::Config, store: Arc<Store>) -> Result<Daemon, DaemonError> {
+    /// The daemon of `config` over `store`, with its clients (counting
+    /// their requests in `http`).
+    pub fn new(
+        config: &crate::config::Config,
+        store: Arc<Store>,
+        http: Arc<Metrics>,
+    ) -> Result<Daemon, DaemonError> {
         let cfg = config.sync.clone();
-        let http = Arc::new(Metrics::default());
         let source = Arc::new(Source::LivePerson(Arc::new(LivePersonClient::new(
             config.liveperson()?,
             Arc::clone(&http),
@@ -128,19 +129,11 @@ impl Daemon {
         for u in route.upstreams() {
             u.set_live_share(cfg.live_share);
         }
-        let mut prunable = vec![cfg.pipeline.clone()];
-        for m in &config.migrations {
-            if matches!(m.source, crate::config::migration::Endpoint::Liveperson {})
-                && !prunable.iter().any(|p| p == m.pipeline())
-            {
-                prunable.push(m.pipeline().to_owned());
-            }
-        }
         Ok(Daemon {
             cfg,
             deps,
             route,
-            prunable,
+            retention: Retention::of(config),
         })
     }
 
@@ -151,54 +144,14 @@ impl Daemon {
         }
     }
 
-    /// Applies retention to every prunable pipeline; compacts the file
-    /// after a prune that removed a tenth of a pipeline or more.
-    /// `now`: the time to prune as of (epoch ms).
+    /// Applies retention as of `now` (epoch ms) to the pipelines it
+    /// covers (see [`Retention`]).
     pub async fn prune(&self, now: i64) -> Result<Vec<crate::store::Pruned>, DaemonError> {
-        let mut out = Vec::new();
-        if self.cfg.retention_days <= 0.0 {
-            self.compact_if_wasteful(0.5).await?;
-            return Ok(out);
+        let pruned = self.retention.prune(&self.deps.store, now).await?;
+        for r in &pruned {
+            self.deps.counters.pruned(r);
         }
-        let retention = (self.cfg.retention_days * 24.0 * 3600.0 * 1000.0) as i64;
-        let cutoff = now - retention;
-        // A pruned id is remembered for another retention: by then its
-        // conversation is twice as old as anything LivePerson returns.
-        let forget_before = cutoff.saturating_sub(retention);
-        for p in &self.prunable {
-            let (store, p) = (Arc::clone(&self.deps.store), p.clone());
-            let r = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-                let mut r = store.prune(&p, cutoff, forget_before, now)?;
-                let (left, _) = store.totals(&p)?;
-                r.compacted =
-                    if r.conversations > 0 && r.conversations * 10 >= left + r.conversations {
-                        store.compact()?
-                    } else {
-                        // More than half the file free: more than redb's growth
-                        // by doubling leaves.
-                        store.compact_if_wasteful(MIN_FREE_TO_COMPACT, 0.5)?
-                    };
-                r.bytes_after = store.size();
-                store.set_progress(&crate::store::progress_key::pruned(&p), &r)?;
-                Ok(r)
-            })
-            .await
-            .expect("no panic")?;
-            self.deps.counters.pruned(&r);
-            out.push(r);
-        }
-        Ok(out)
-    }
-
-    /// Gives the file's free space back when it is `min_share` of the file
-    /// or more.
-    async fn compact_if_wasteful(&self, min_share: f64) -> Result<bool, DaemonError> {
-        let store = Arc::clone(&self.deps.store);
-        Ok(tokio::task::spawn_blocking(move || {
-            store.compact_if_wasteful(MIN_FREE_TO_COMPACT, min_share)
-        })
-        .await
-        .expect("no panic")?)
+        Ok(pruned)
     }
 
     fn backoff_key(&self) -> String {
@@ -269,7 +222,7 @@ impl Daemon {
         }
         let recovered = pipeline::recover(&p, &self.deps.store, &self.route.sink).await?;
         self.deps.counters.recovered(recovered);
-        self.deps.counters.ready.store(true, Ordering::SeqCst);
+        self.deps.counters.set_ready();
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
         let mut pruned_at = now_ms();
@@ -320,7 +273,7 @@ impl Daemon {
             if until == Until::Idle && delivered == 0 && failed == 0 {
                 // A one-shot run leaves a compact file (nothing of this
                 // process writes after it).
-                self.compact_if_wasteful(0.25).await?;
+                retention::compact_if_wasteful(&self.deps.store, 0.25).await?;
                 return Ok(());
             }
             // A cycle that failed and moved nothing: the upstream is in
@@ -425,7 +378,7 @@ impl Daemon {
         );
         let mut synced = 0;
         // Progress feeds the watchdog.
-        let mut each = |o: &SetOutcome| {
+        let mut each = |o: &SetOutcome, _: &Ended| {
             if o.synced.len() > synced {
                 synced = o.synced.len();
                 notify(&[sd_notify::NotifyState::Watchdog]);

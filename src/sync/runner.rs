@@ -50,6 +50,16 @@ pub trait Work: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Verdict, StoreError>> + Send;
 }
 
+/// How one conversation of a [`run`] ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Ended {
+    pub conversation_id: String,
+    /// Items it wrote, when it synced.
+    pub written: Option<u64>,
+    /// Why not, when it did not.
+    pub error: Option<String>,
+}
+
 /// What a [`run`] did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SetOutcome {
@@ -72,8 +82,8 @@ impl SetOutcome {
 
 /// Works `ids` with `work` until done, out of passes, or `stop`. A
 /// conversation in `dead` (the pipeline's dead letters) that now syncs
-/// leaves the list. `each` is told the outcome so far after every
-/// conversation (for progress displays and the watchdog). Only a store
+/// leaves the list. `each` is told how each conversation ended and the
+/// outcome so far (for progress displays and the watchdog). Only a store
 /// failure ends it early.
 pub async fn run<W: Work>(
     deps: &Deps,
@@ -82,7 +92,7 @@ pub async fn run<W: Work>(
     passes: u32,
     stop: &watch::Receiver<bool>,
     dead: &mut BTreeSet<String>,
-    each: &mut (dyn FnMut(&SetOutcome) + Send),
+    each: &mut (dyn FnMut(&SetOutcome, &Ended) + Send),
 ) -> Result<SetOutcome, StoreError> {
     let mut out = SetOutcome::default();
     let concurrency = deps.settings.concurrency.get();
@@ -121,6 +131,11 @@ pub async fn run<W: Work>(
                 break;
             };
             let (id, result) = done.expect("conversation tasks do not panic");
+            let ended = Ended {
+                conversation_id: id.clone(),
+                written: result.as_ref().ok().copied(),
+                error: result.as_ref().err().map(ToString::to_string),
+            };
             match result {
                 Ok(n) => {
                     out.delivered += n;
@@ -163,7 +178,7 @@ pub async fn run<W: Work>(
                     }
                 }
             }
-            each(&out);
+            each(&out, &ended);
         }
         todo = again;
     }

@@ -794,3 +794,43 @@ since = "{month}"
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_that_fails_in_the_daemon_exits_as_it_would_here() {
+    let w = world(
+        SimConfig {
+            conversations: 4,
+            growth: 0,
+            ..SimConfig::default()
+        },
+        3.0,
+    )
+    .await;
+    // A migration the command's config has and the running daemon's does
+    // not (the config was edited after the daemon started).
+    let edited = w.config.with_file_name("edited.toml");
+    let export = w.config.with_file_name("export");
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&w.config).unwrap()
+            + &format!(
+                "\n[[migration]]\nname = \"to-files\"\nsource = {{ platform = \"liveperson\" }}\ntarget = {{ platform = \"files\", dir = {export:?}, format = \"hubster\" }}\n"
+            ),
+    )
+    .unwrap();
+    let mut daemon = w.daemon(&[]);
+    w.running_status().await;
+    let out = crate::support::convsync(&edited, &["migrate", "to-files"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("took the job") && err.contains("no migration \"to-files\""),
+        "{err}"
+    );
+    signal(&daemon, "-TERM");
+    wait_exit(&mut daemon, LIMIT).await;
+    // Run here, the same job in the same words fails the same way.
+    let out = crate::support::convsync(&w.config, &["migrate", "to-files"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no migration \"to-files\""));
+}

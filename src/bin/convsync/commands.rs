@@ -10,10 +10,13 @@ use crate::exit::Exit;
 use crate::progress::{Comparison, Progress};
 use anyhow::{Context, bail};
 use convsync::config::Config;
+use convsync::ops::jobs::{Finish, Update};
 use convsync::ops::{self, Error};
 use convsync::sim::{Sim, SimConfig};
 use convsync::sync::daemon::Until;
+use convsync::sync::jobs::{Job, JobEnd, JobEvent};
 use convsync::sync::migrate::{ConversationCheck, Endpoint, Preview};
+use convsync::sync::runner::Ended;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,70 +125,41 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Hands a job to the running daemon and shows it as if it ran here: the
-/// same progress display, summary and exit codes. The first signal cancels
-/// the job (the daemon stops it after the conversations in flight); a
-/// second one exits at once.
-async fn hand_over(
-    socket: &std::path::Path,
-    job: convsync::control::Job,
-    title: &'static str,
-    noun: &'static str,
-) -> anyhow::Result<Exit> {
-    use convsync::control::Reply;
-    let http = Arc::new(convsync::http::Metrics::default());
-    let mut progress = Progress::new(title, noun, Arc::clone(&http));
+/// Runs a job here, or in the running daemon that holds the store, with
+/// the same display, summary and exit codes either way: progress (`show`:
+/// the display's title and noun, if it has one) and each conversation's
+/// end (`item`). The first signal stops the job after the conversations
+/// in flight (the daemon's is cancelled); a second one exits at once.
+/// How it ended and its seconds waiting on 429s; `None`: the daemon is
+/// stopping and resumes it when it starts again (said here).
+async fn run_job(
+    config: &Config,
+    runner: ops::jobs::Runner,
+    job: Job,
+    show: Option<(&'static str, &'static str)>,
+    item: &mut (dyn FnMut(&Ended) + Send),
+) -> anyhow::Result<Option<(JobEnd, f64)>> {
+    let mut progress =
+        show.map(|(title, noun)| Progress::new(title, noun, Arc::clone(&runner.http)));
     let cancel = stop_on_signal();
-    let started = Instant::now();
-    let mut on = |r: Reply| match r {
-        Reply::Accepted { id } => eprintln!(
+    let mut on = |u: Update| match u {
+        Update::Handed { id } => eprintln!(
             "convsync: the running daemon took the job ({id}); it runs beside live sync (Ctrl-C cancels the job, not the daemon)"
         ),
-        Reply::Progress {
-            event,
-            rate_limited,
-            wait_seconds,
-        } => {
-            http.set_waits("daemon", rate_limited, wait_seconds);
-            progress.on(event);
+        Update::Event(JobEvent::Progress(e)) => {
+            if let Some(p) = &mut progress {
+                p.on(e);
+            }
         }
-        Reply::Item {
-            conversation_id,
-            written,
-            error,
-        } => match (written, error) {
-            (_, Some(e)) => eprintln!("convsync: {e}"),
-            (Some(n), None) => println!("{conversation_id}: {noun} {n}"),
-            (None, None) => {}
-        },
-        _ => {}
+        Update::Event(JobEvent::Ended(e)) => item(&e),
     };
-    let last = ops::control::hand_over(socket, job, cancel, &mut on).await;
-    let waited = progress.finish();
-    match last? {
-        Reply::Done {
-            summary,
-            note,
-            interrupted,
-            failed,
-            dead_letters,
-        } => {
-            if title == "dead-letters" {
-                return if failed > 0 {
-                    Err(Error::StillFailing(failed).into())
-                } else {
-                    Ok(Exit::Success)
-                };
-            }
-            print_summary(&summary, started, waited)?;
-            if let Some(n) = note {
-                eprintln!("convsync: {n}");
-            }
-            Ok(Exit::of_job(interrupted, failed, dead_letters))
-        }
-        _ => {
+    let finish = runner.run(config, job, cancel, &mut on).await;
+    let waited = progress.map_or(0.0, Progress::finish);
+    match finish? {
+        Finish::Done(end) => Ok(Some((end, waited))),
+        Finish::Resumes => {
             eprintln!("convsync: the daemon is stopping; it resumes the job when it starts again");
-            Ok(Exit::Interrupted)
+            Ok(None)
         }
     }
 }
@@ -403,27 +377,10 @@ pub async fn prune(args: PruneArgs, config: &Config) -> anyhow::Result<Exit> {
 }
 
 pub async fn dead_letters(args: DeadLettersArgs, config: &Config) -> anyhow::Result<Exit> {
-    // With the daemon running, retries and drops go to it.
-    let handed = match &args.action {
-        DeadLettersAction::List { .. } => None,
-        DeadLettersAction::Drop { conversation_ids } => Some((false, conversation_ids)),
-        DeadLettersAction::Retry { conversation_ids } => Some((true, conversation_ids)),
-    };
-    if let Some((retry, ids)) = handed
-        && let Some(socket) = ops::control::daemon_socket(&config.sync)?
-    {
-        let job = convsync::control::Job::DeadLetters {
-            pipeline: args.pipeline.clone(),
-            retry,
-            conversation_ids: ids.clone(),
-        };
-        let noun = if retry { "written" } else { "dropped" };
-        return hand_over(&socket, job, "dead-letters", noun).await;
-    }
-    let d = ops::dead_letters::DeadLetters::open(config, args.pipeline.as_deref())?;
-    match args.action {
+    let named = args.pipeline.as_deref();
+    let (retry, ids) = match args.action {
         DeadLettersAction::List { json } => {
-            for l in d.list()? {
+            for l in ops::dead_letters::list(config, named)? {
                 if json {
                     print_json(&l, false)?;
                 } else {
@@ -433,27 +390,36 @@ pub async fn dead_letters(args: DeadLettersArgs, config: &Config) -> anyhow::Res
                     );
                 }
             }
+            return Ok(Exit::Success);
         }
-        DeadLettersAction::Drop { conversation_ids } => {
-            for (id, was) in d.drop_ids(&conversation_ids)? {
-                if !was {
-                    eprintln!("convsync: {id} is not a dead letter");
-                }
-            }
-        }
-        DeadLettersAction::Retry { conversation_ids } => {
-            let verb = d.retry_verb();
-            let mut each = |id: &str, r: Result<u64, Error>| match r {
-                Ok(n) => println!("{id}: {verb} {n}"),
-                Err(e) => eprintln!("convsync: {e}"),
-            };
-            let failed = d.retry(&conversation_ids, &mut each).await?;
-            if failed > 0 {
-                return Err(Error::StillFailing(failed).into());
-            }
-        }
+        DeadLettersAction::Drop { conversation_ids } => (false, conversation_ids),
+        DeadLettersAction::Retry { conversation_ids } => (true, conversation_ids),
+    };
+    let verb = ops::dead_letters::retry_verb(config, named);
+    let mut item = |e: &Ended| match (&e.error, e.written) {
+        (Some(why), _) => eprintln!("convsync: {why}"),
+        (None, Some(n)) if retry => println!("{}: {verb} {n}", e.conversation_id),
+        (None, _) => {}
+    };
+    let runner = ops::jobs::Runner::decide(&config.sync, true)?;
+    let job = ops::dead_letters::job(named, retry, &ids);
+    let Some((end, _)) = run_job(config, runner, job, None, &mut item).await? else {
+        return Ok(Exit::Interrupted);
+    };
+    if end.failed > 0 {
+        return Err(Error::StillFailing(end.failed).into());
     }
     Ok(Exit::Success)
+}
+
+/// A backfill's or a migration's end: its summary (with its time and its
+/// time waiting on 429s), its note, its exit.
+fn job_ended(end: &JobEnd, started: Instant, waited: f64) -> anyhow::Result<Exit> {
+    print_summary(&end.summary, started, waited)?;
+    if let Some(n) = &end.note {
+        eprintln!("convsync: {n}");
+    }
+    Ok(Exit::of_job(end.interrupted, end.failed, end.dead_letters))
 }
 
 pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<Exit> {
@@ -463,26 +429,15 @@ pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<Exi
         pipeline: args.pipeline,
         conversation_ids: args.conversation_ids,
     };
+    let job = ops::backfill::job(&opts)?;
     // With the daemon running, it runs the backfill beside live sync.
-    if let Some(socket) = ops::control::daemon_socket(&config.sync)? {
-        let job = convsync::control::Job::Backfill {
-            pipeline: opts.pipeline.clone(),
-            request: ops::backfill::request(&opts)?,
-        };
-        return hand_over(&socket, job, "backfill", "activities").await;
-    }
-    let b = ops::backfill::Backfill::open(config, &opts)?;
-    let stop = stop_on_signal();
+    let runner = ops::jobs::Runner::decide(&config.sync, false)?;
     let started = Instant::now();
-    let mut progress = Progress::new("backfill", "activities", Arc::clone(b.http()));
-    let summary = b.run(stop, &mut |e| progress.on(e)).await?;
-    let waited = progress.finish();
-    print_summary(&summary, started, waited)?;
-    Ok(Exit::of_job(
-        summary.interrupted,
-        summary.failed,
-        summary.dead_letters,
-    ))
+    let show = Some(("backfill", "activities"));
+    match run_job(config, runner, job, show, &mut |_| {}).await? {
+        Some((end, waited)) => job_ended(&end, started, waited),
+        None => Ok(Exit::Interrupted),
+    }
 }
 
 pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit> {
@@ -534,32 +489,33 @@ pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit>
         return preview(&m, store, stdout_target && !args.dry_run).await;
     }
 
-    if let Some(socket) = ops::control::daemon_socket(&config.sync)? {
-        let job = convsync::control::Job::Migrate {
-            name: name.to_owned(),
-        };
-        return hand_over(&socket, job, "migrate", ops::migrate::noun(&m)).await;
-    }
-    let store = ops::migrate::store(config)?;
-    let stop = stop_on_signal();
+    // With the daemon running, it runs the migration beside live sync.
+    let runner = ops::jobs::Runner::decide(&config.sync, false)?;
+    let hosted = runner.hosted();
+    let job = Job::Migrate {
+        name: name.to_owned(),
+    };
     let started = Instant::now();
-    let mut progress = Progress::new("migrate", ops::migrate::noun(&m), Arc::clone(&m.http));
-    let run = ops::migrate::run(&m, &store, stop, &mut |e| progress.on(e)).await;
-    let waited = progress.finish();
-    let (summary, state) = run?;
-    print_summary(&summary, started, waited)?;
-    if let Some(s) = state {
-        eprintln!("convsync: migration {name}: {}", s.describe());
-    }
-    let exit = Exit::of_job(summary.interrupted, summary.failed, summary.dead_letters);
+    let show = Some(("migrate", ops::migrate::noun(&m)));
+    let Some((end, waited)) = run_job(config, runner, job, show, &mut |_| {}).await? else {
+        return Ok(Exit::Interrupted);
+    };
+    let exit = job_ended(&end, started, waited)?;
     if exit == Exit::DeadLetters {
         eprintln!(
             "convsync: {} conversation(s) set aside: convsync dead-letters --pipeline {} list",
-            summary.dead_letters,
+            end.dead_letters,
             m.cfg.pipeline()
         );
     }
     if args.verify && exit == Exit::Success {
+        if hosted {
+            eprintln!(
+                "convsync: --verify reads the store, which the running daemon holds: run it again with the daemon stopped"
+            );
+            return Ok(exit);
+        }
+        let store = ops::migrate::store(config)?;
         return verify(&m, config, &store, args.report.as_deref()).await;
     }
     Ok(exit)

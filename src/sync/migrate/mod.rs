@@ -112,9 +112,9 @@ pub struct Migration {
     files: Option<Arc<FileSet>>,
     /// Conversations being worked by whoever shares the store.
     claims: Arc<super::deps::Claims>,
-    /// Whether its clients are the running daemon's (their pauses and
-    /// learned pace are the daemon's already).
-    shared: bool,
+    /// Its own clients' upstreams (not the running daemon's, whose pauses
+    /// and learned pace are kept already).
+    own: Vec<&'static str>,
 }
 
 /// Clients a migration may use instead of its own: the running daemon's,
@@ -146,7 +146,7 @@ impl Migration {
             name: name.to_owned(),
             source: Box::new(source),
         };
-        let is_shared = shared.http.is_some();
+        let mut own = Vec::new();
         let http = shared.http.unwrap_or_default();
         let uses = |e: Endpoint| cfg.source == e || cfg.target == e;
         let lp = uses(Endpoint::Liveperson {})
@@ -154,6 +154,7 @@ impl Migration {
                 if let Some(c) = &shared.liveperson {
                     return Ok(Arc::clone(c));
                 }
+                own.push("liveperson");
                 let c = LivePersonClient::new(config.liveperson()?, Arc::clone(&http))?;
                 Ok(Arc::new(c))
             })
@@ -164,6 +165,7 @@ impl Migration {
                 if let Some(c) = &shared.hubster {
                     return Ok(Arc::clone(c));
                 }
+                own.push("hubster");
                 let c = HubsterClient::new(config.hubster()?, Arc::clone(&http))?;
                 Ok(Arc::new(c))
             })
@@ -188,7 +190,7 @@ impl Migration {
             hub_id: config.hubster.as_ref().and_then(|h| h.hub_id.clone()),
             files,
             claims: shared.claims.unwrap_or_default(),
-            shared: is_shared,
+            own,
         })
     }
 
@@ -214,10 +216,9 @@ impl Migration {
             .iter()
             .map(|l| l.upstream())
             .chain(self.hub.iter().map(|h| h.upstream()))
+            .filter(|u| self.own.iter().any(|o| *o == u.name()))
             .collect();
-        if !self.shared {
-            super::deps::keep_pauses_in(store, &upstreams);
-        }
+        super::deps::keep_pauses_in(store, &upstreams);
         Deps {
             settings: Settings::from_sync(&self.sync, self.cfg.pipeline()),
             store: Arc::clone(store),

@@ -10,7 +10,7 @@ use crate::sync::backfill::{self, BackfillError, Event, Request};
 use crate::sync::deps::blocking;
 use crate::sync::export::ExportWork;
 use crate::sync::pipeline::{self, LpWork, Route, Sink};
-use crate::sync::runner::{self, SetOutcome, Work};
+use crate::sync::runner::{self, Ended, SetOutcome};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -145,7 +145,7 @@ impl Migration {
             conversations: ids.len(),
         });
         let found = ids.len() as u64;
-        let mut each = |o: &SetOutcome| {
+        let mut each = |o: &SetOutcome, _: &Ended| {
             on(Event::Progress {
                 done: o.done(),
                 found,
@@ -168,17 +168,22 @@ impl Migration {
         Ok(summary)
     }
 
-    /// Migrates these conversations now (for `dead-letters retry`): what is
-    /// new in each is written. `each` gets every conversation's outcome
-    /// (the items written, or why not); the others go on.
+    /// Migrates these conversations now (for `dead-letters retry`): one
+    /// pass of the runner over them, with claims; what is new in each is
+    /// written, and those that succeed leave the dead letters. `each` is
+    /// told how each ended.
     pub async fn retry(
         &self,
         store: &Arc<Store>,
         ids: &[String],
-        each: &mut (dyn FnMut(&str, Result<u64, MigrateError>) + Send),
-    ) -> Result<(), MigrateError> {
+        stop: &watch::Receiver<bool>,
+        each: &mut (dyn FnMut(&Ended) + Send),
+    ) -> Result<SetOutcome, MigrateError> {
         let deps = self.deps(store);
-        match (self.cfg.direction(), &self.cfg.target) {
+        let mut dead = deps.dead_letter_ids().await?;
+        let mut told = |_: &SetOutcome, e: &Ended| each(e);
+        let ids = ids.to_vec();
+        Ok(match (self.cfg.direction(), &self.cfg.target) {
             (_, Endpoint::Stdout {}) => {
                 return Err(self.setup(SetupError::StdoutDeadLetters));
             }
@@ -189,9 +194,7 @@ impl Migration {
                 };
                 pipeline::recover(self.cfg.pipeline(), store, &route.sink).await?;
                 let work = LpWork::new(&deps, &route);
-                for id in ids {
-                    each(id, work.sync(id).await.map_err(Into::into));
-                }
+                runner::run(&deps, &work, ids, 1, stop, &mut dead, &mut told).await?
             }
             (Direction::ToLivePerson, target) => {
                 let Endpoint::Files { dir, .. } = target else {
@@ -199,11 +202,8 @@ impl Migration {
                 };
                 let names = self.selection().await?.1;
                 let work = ExportWork::new(&deps, self.activity_source(), dir, names);
-                for id in ids {
-                    each(id, work.sync(id).await.map_err(Into::into));
-                }
+                runner::run(&deps, &work, ids, 1, stop, &mut dead, &mut told).await?
             }
-        }
-        Ok(())
+        })
     }
 }
