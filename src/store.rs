@@ -300,8 +300,11 @@ pub enum StoreError {
     Newer { path: PathBuf, found: u64 },
     #[error("{0} is not a convsync store")]
     Foreign(PathBuf),
-    #[error("store {path}: {reason}")]
-    Db { path: PathBuf, reason: String },
+    #[error("store {path}: {source}")]
+    Db {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The open store.
@@ -322,12 +325,12 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db_err = |e: &dyn std::fmt::Display| StoreError::Db {
+        let db_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Db {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source: e,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| db_err(&e))?;
+            std::fs::create_dir_all(dir).map_err(|e| db_err(e.into()))?;
         }
         // A small page cache: checkpoints are written once per conversation
         // and read once per sync, so caching the whole file (redb's default
@@ -349,7 +352,7 @@ impl Store {
             ) => {
                 return Err(StoreError::Foreign(path.to_owned()));
             }
-            Err(e) => return Err(db_err(&e)),
+            Err(e) => return Err(db_err(e.into())),
         };
         let store = Store {
             db: std::sync::RwLock::new(db),
@@ -443,10 +446,10 @@ impl Store {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    fn err(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
         StoreError::Db {
             path: self.path.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         }
     }
 

@@ -138,11 +138,12 @@ pub enum HttpError {
     },
     /// A request that must not be applied twice may or may not have been:
     /// ask the server before sending it again.
-    #[error("{upstream} {endpoint}: the request may or may not have been applied: {reason}")]
+    #[error("{upstream} {endpoint}: the request may or may not have been applied: {cause}")]
     Unsure {
         upstream: String,
         endpoint: &'static str,
-        reason: String,
+        #[source]
+        cause: Failure,
     },
     /// Retries ran out (attempts or time).
     #[error("{upstream} {endpoint}: gave up after {attempts} attempt(s) in {elapsed:.1?}: {last}")]
@@ -151,18 +152,45 @@ pub enum HttpError {
         endpoint: &'static str,
         attempts: u32,
         elapsed: Duration,
-        last: String,
+        #[source]
+        last: Failure,
     },
     #[error(
         "{url}: plain http:// is allowed only to loopback addresses (set allow_insecure_http = true to allow it)"
     )]
     Insecure { url: String },
-    #[error("{upstream} {endpoint}: {reason}")]
+    /// The request (or the client) could not be made.
+    #[error("{upstream} {endpoint}: {source}")]
     Request {
         upstream: String,
         endpoint: &'static str,
-        reason: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// Why one attempt gave no answer worth having (retried, or the last of
+/// those that ran out).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// No answer: the connection failed, timed out or was reset.
+    #[error("{kind}: {source}")]
+    Send {
+        /// `connect`, `timeout` or `send`.
+        kind: &'static str,
+        source: reqwest::Error,
+    },
+    /// The answer's body was cut short.
+    #[error("reading the body of an HTTP {status}: {source}")]
+    Body { status: u16, source: reqwest::Error },
+    /// A 2xx whose body does not parse.
+    #[error("malformed body: {0}")]
+    Malformed(#[source] serde_json::Error),
+    /// A 5xx or a 408, with the start of its body.
+    #[error("HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    /// A 429.
+    #[error("HTTP 429 (Retry-After: {})", retry_after.as_deref().unwrap_or("none"))]
+    RateLimited { retry_after: Option<String> },
 }
 
 impl HttpError {
@@ -190,8 +218,8 @@ pub struct Reply {
     pub body: bytes::Bytes,
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(r: Reply) -> Result<T, String> {
-    serde_json::from_slice(&r.body).map_err(|e| format!("malformed body: {e}"))
+fn parse_json<T: serde::de::DeserializeOwned>(r: Reply) -> Result<T, Failure> {
+    serde_json::from_slice(&r.body).map_err(Failure::Malformed)
 }
 
 /// An upstream's endpoint, as a metric's labels.
@@ -414,10 +442,10 @@ enum Attempt<T> {
     Done(T),
     Fatal(HttpError),
     RateLimited(Option<String>),
-    ServerError(String),
+    ServerError(Failure),
     /// A timeout, a reset, a 408 or a body that does not parse; `sent`:
     /// whether the request may have reached the server (all but connect errors).
-    Transient(String, bool),
+    Transient(Failure, bool),
 }
 
 impl Upstream {
@@ -431,7 +459,7 @@ impl Upstream {
             .map_err(|e| HttpError::Request {
                 upstream: name.to_owned(),
                 endpoint: "client",
-                reason: e.to_string(),
+                source: Box::new(e),
             })?;
         let pace = Pace::new(&cfg.pace());
         metrics.paced(name, pace.learned());
@@ -582,7 +610,7 @@ impl Upstream {
         &self,
         endpoint: &'static str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-        parse: impl Fn(Reply) -> Result<T, String>,
+        parse: impl Fn(Reply) -> Result<T, Failure>,
         once: bool,
     ) -> Result<T, HttpError> {
         let start = Instant::now();
@@ -637,17 +665,13 @@ impl Upstream {
                         .closed_until()
                         .map_or(pause, |t| t.saturating_duration_since(Instant::now()));
                     self.keep_pause(crate::clock::now_ms() + left.as_millis() as i64);
-                    let why = format!(
-                        "HTTP 429 (Retry-After: {})",
-                        retry_after.as_deref().unwrap_or("none")
-                    );
-                    (pause, why, true)
+                    (pause, Failure::RateLimited { retry_after }, true)
                 }
                 Attempt::ServerError(why) | Attempt::Transient(why, true) if once => {
                     return Err(HttpError::Unsure {
                         upstream: self.name.clone(),
                         endpoint,
-                        reason: why,
+                        cause: why,
                     });
                 }
                 Attempt::ServerError(why) => {
@@ -664,7 +688,7 @@ impl Upstream {
             let elapsed = start.elapsed();
             if attempts >= self.policy.max_attempts || elapsed + wait > self.policy.max_elapsed {
                 self.metrics
-                    .gave_up(&self.name, endpoint, attempts, elapsed, &last);
+                    .gave_up(&self.name, endpoint, attempts, elapsed, &last.to_string());
                 return Err(HttpError::Exhausted {
                     upstream: self.name.clone(),
                     endpoint,
@@ -674,7 +698,7 @@ impl Upstream {
                 });
             }
             self.metrics
-                .retry(&self.name, endpoint, attempts, wait, &last);
+                .retry(&self.name, endpoint, attempts, wait, &last.to_string());
             if !gated {
                 tokio::time::sleep(wait).await;
                 self.metrics.waited(&self.name, wait);
@@ -686,7 +710,7 @@ impl Upstream {
         &self,
         endpoint: &'static str,
         build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-        parse: &impl Fn(Reply) -> Result<T, String>,
+        parse: &impl Fn(Reply) -> Result<T, Failure>,
     ) -> Attempt<T> {
         let request = match build(&self.client).build() {
             Ok(r) => r,
@@ -694,7 +718,7 @@ impl Upstream {
                 return Attempt::Fatal(HttpError::Request {
                     upstream: self.name.clone(),
                     endpoint,
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 });
             }
         };
@@ -712,7 +736,8 @@ impl Upstream {
                     "send"
                 };
                 self.metrics.request(&self.name, endpoint, kind);
-                return Attempt::Transient(format!("{kind}: {e}"), !e.is_connect());
+                let sent = !e.is_connect();
+                return Attempt::Transient(Failure::Send { kind, source: e }, sent);
             }
         };
         let status = response.status().as_u16();
@@ -722,10 +747,7 @@ impl Upstream {
             Err(e) => {
                 let kind = if e.is_timeout() { "timeout" } else { "body" };
                 self.metrics.request(&self.name, endpoint, kind);
-                return Attempt::Transient(
-                    format!("reading the body of an HTTP {status}: {e}"),
-                    true,
-                );
+                return Attempt::Transient(Failure::Body { status, source: e }, true);
             }
         };
         let text = || String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
@@ -755,12 +777,17 @@ impl Upstream {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned),
                     ),
-                    Class::ServerError => {
-                        Attempt::ServerError(format!("HTTP {status}: {}", text()))
-                    }
-                    Class::Transient => {
-                        Attempt::Transient(format!("HTTP {status}: {}", text()), true)
-                    }
+                    Class::ServerError => Attempt::ServerError(Failure::Status {
+                        status,
+                        body: text(),
+                    }),
+                    Class::Transient => Attempt::Transient(
+                        Failure::Status {
+                            status,
+                            body: text(),
+                        },
+                        true,
+                    ),
                     Class::Unauthorized => Attempt::Fatal(HttpError::Unauthorized {
                         upstream: self.name.clone(),
                         endpoint,

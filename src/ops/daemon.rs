@@ -98,7 +98,7 @@ pub async fn status(config: &Config) -> Result<Status, Error> {
         Held::Here(store) => Ok(telemetry::status_of(&store, &config.sync.pipeline)),
         Held::Daemon { endpoint } => ask(&format!("http://{endpoint}/status"))
             .await
-            .map_err(|e| Error::Endpoint(e.to_string())),
+            .map_err(Error::Endpoint),
     }
 }
 

@@ -49,19 +49,51 @@ pub struct Report {
 /// How long one check may take (retries included).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An error's text, marked when the server refused the credentials.
-fn said(e: HttpError) -> String {
-    if e.is_refused() {
-        format!("refused: {e}")
-    } else {
-        e.to_string()
+/// Why a check failed: what the platform answered (marked when it refused
+/// the credentials), or no answer in time.
+#[derive(Debug, thiserror::Error)]
+enum CheckError {
+    #[error("{}{e}", refused(e))]
+    Http {
+        #[from]
+        e: HttpError,
+    },
+    #[error("{}{e}", match e { TranscriptError::Http(h) => refused(h), _ => "" })]
+    Transcript {
+        #[from]
+        e: TranscriptError,
+    },
+    /// Reading `what` failed.
+    #[error("{what}: {source}")]
+    Reading { what: String, source: HttpError },
+    #[error("no answer within {} s", .0.as_secs())]
+    NoAnswer(Duration),
+}
+
+/// "refused: " when the server refused the credentials.
+fn refused(e: &HttpError) -> &'static str {
+    if e.is_refused() { "refused: " } else { "" }
+}
+
+impl CheckError {
+    /// Whether the server refused the credentials.
+    fn is_refused(&self) -> bool {
+        match self {
+            CheckError::Http { e }
+            | CheckError::Transcript {
+                e: TranscriptError::Http(e),
+            } => e.is_refused(),
+            _ => false,
+        }
     }
 }
 
-async fn timed<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn timed<T, E: Into<CheckError>>(
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, CheckError> {
     match tokio::time::timeout(CHECK_TIMEOUT, f).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(CheckError::NoAnswer(CHECK_TIMEOUT)),
     }
 }
 
@@ -112,7 +144,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
             return;
         }
     };
-    match timed(async { lp.base().await.map_err(|e| e.to_string()) }).await {
+    match timed(lp.base()).await {
         Ok(base) => c.push(
             "liveperson: msgHist domain",
             Outcome::Ok,
@@ -127,7 +159,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
             c.push(
                 "liveperson: msgHist domain",
                 Outcome::Fail,
-                e,
+                e.to_string(),
                 "check liveperson.account and liveperson.csds_url, or give liveperson.domain",
             );
             return;
@@ -138,7 +170,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
     // fall, after rounding to 10 minutes), one result.
     let now = now_ms();
     let from = now - 88 * 24 * 3600 * 1000;
-    let found = timed(async { lp.first_conversation(from, now).await.map_err(said) }).await;
+    let found = timed(lp.first_conversation(from, now)).await;
     let conversation = match found {
         Ok((n, first)) => {
             c.push(
@@ -150,12 +182,17 @@ async fn liveperson(config: &Config, c: &mut Checks) {
             first.map(|f| f.conversation_id)
         }
         Err(e) => {
-            let fix = if e.starts_with("refused") {
+            let fix = if e.is_refused() {
                 "liveperson.auth: a brand's app key (consumer_key, consumer_secret, token, token_secret) allowed to read Messaging Interactions"
             } else {
                 "check the network path to the msgHist domain and liveperson.source"
             };
-            c.push("liveperson: conversations/search", Outcome::Fail, e, fix);
+            c.push(
+                "liveperson: conversations/search",
+                Outcome::Fail,
+                e.to_string(),
+                fix,
+            );
             return;
         }
     };
@@ -179,7 +216,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
         );
         None
     } else {
-        let r = timed(async { lp.content(&id).await.map_err(said) }).await;
+        let r = timed(lp.content(&id)).await;
         let works = r.is_ok();
         match r {
             Ok(records) => c.push(
@@ -199,7 +236,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
                         "none: transcripts = \"auto\" reads Messaging Interactions instead",
                     ),
                 };
-                c.push("liveperson: content search", outcome, e, fix);
+                c.push("liveperson: content search", outcome, e.to_string(), fix);
             }
         }
         Some(works)
@@ -213,13 +250,7 @@ async fn liveperson(config: &Config, c: &mut Checks) {
         );
         None
     } else {
-        let r = timed(async {
-            lp.interactions_transcript(&id).await.map_err(|e| match &e {
-                TranscriptError::Http(h) if h.is_refused() => format!("refused: {e}"),
-                _ => e.to_string(),
-            })
-        })
-        .await;
+        let r = timed(lp.interactions_transcript(&id)).await;
         let works = r.is_ok();
         match r {
             Ok(f) => c.push(
@@ -234,12 +265,17 @@ async fn liveperson(config: &Config, c: &mut Checks) {
                 } else {
                     Outcome::Fail
                 };
-                let fix = if e.starts_with("refused") {
+                let fix = if e.is_refused() {
                     "liveperson.auth: a brand's app key allowed to read Messaging Interactions"
                 } else {
                     "see the error; `convsync fetch liveperson --conversation-id ID` shows the transcript"
                 };
-                c.push("liveperson: interactions transcript", outcome, e, fix);
+                c.push(
+                    "liveperson: interactions transcript",
+                    outcome,
+                    e.to_string(),
+                    fix,
+                );
             }
         }
         Some(works)
@@ -293,7 +329,7 @@ async fn hubster(config: &Config, c: &mut Checks) {
             return;
         }
     };
-    match timed(async { hub.token(false).await.map_err(said) }).await {
+    match timed(hub.token(false)).await {
         Ok(_) => c.push(
             "hubster: token",
             Outcome::Ok,
@@ -301,12 +337,12 @@ async fn hubster(config: &Config, c: &mut Checks) {
             "",
         ),
         Err(e) => {
-            let fix = if e.starts_with("refused") {
+            let fix = if e.is_refused() {
                 "check hubster.client_id and hubster.client_secret"
             } else {
                 "check hubster.identity_url and the network path to it"
             };
-            c.push("hubster: token", Outcome::Fail, e, fix);
+            c.push("hubster: token", Outcome::Fail, e.to_string(), fix);
             return;
         }
     }
@@ -323,14 +359,20 @@ async fn hubster(config: &Config, c: &mut Checks) {
         let list = hub
             .established(hub_id)
             .await
-            .map_err(|e| format!("established conversations of hub {hub_id}: {e}"))?;
+            .map_err(|source| CheckError::Reading {
+                what: format!("established conversations of hub {hub_id}"),
+                source,
+            })?;
         let Some(first) = list.first() else {
-            return Ok(format!("hub {hub_id} has no conversation yet"));
+            return Ok::<_, CheckError>(format!("hub {hub_id} has no conversation yet"));
         };
         let acts = hub
             .activities(&first.conversation_id, &IntegrationType::SENDERS, 0)
             .await
-            .map_err(|e| format!("activities of {}: {e}", first.conversation_id))?;
+            .map_err(|source| CheckError::Reading {
+                what: format!("activities of {}", first.conversation_id),
+                source,
+            })?;
         Ok(format!(
             "{} conversation(s) in hub {hub_id}; {} activities read from {}",
             list.len(),
@@ -344,7 +386,7 @@ async fn hubster(config: &Config, c: &mut Checks) {
         Err(e) => c.push(
             "hubster: read activities",
             if needed { Outcome::Fail } else { Outcome::Warn },
-            e,
+            e.to_string(),
             "check hubster.engine_url, hubster.hub_id and the token's scopes",
         ),
     }

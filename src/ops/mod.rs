@@ -100,7 +100,7 @@ pub enum Error {
     Telemetry(#[from] TelemetryError),
     /// Asking the running daemon's endpoint failed.
     #[error("asking the running daemon: {0}")]
-    Endpoint(String),
+    Endpoint(#[source] reqwest::Error),
     /// The daemon's control socket could not be used.
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),

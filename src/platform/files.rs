@@ -11,28 +11,81 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// A file that could not be read or written.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct FileError {
-    pub path: PathBuf,
-    pub message: String,
+/// A file that could not be read or written, named.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not JSON where JSON was expected (`line`: of a JSONL file).
+    #[error("{}: {}{source}", path.display(), line.map_or(String::new(), |l| format!("line {l}: ")))]
+    Json {
+        path: PathBuf,
+        line: Option<usize>,
+        source: serde_json::Error,
+    },
+    /// JSON, but not of the shape expected: what it is not.
+    #[error("{}: {what}", path.display())]
+    Shape { path: PathBuf, what: String },
 }
 
 impl FileError {
-    pub fn new(path: &Path, message: impl ToString) -> FileError {
-        FileError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
+        |source| FileError::Io {
             path: path.to_owned(),
-            message: message.to_string(),
+            source,
+        }
+    }
+
+    fn shape(path: &Path, what: impl Into<String>) -> FileError {
+        FileError::Shape {
+            path: path.to_owned(),
+            what: what.into(),
         }
     }
 }
 
 /// A conversation (or a directory) in files that cannot be read: what is
 /// wrong, naming the file and, for JSONL, the line.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct Unreadable(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error("source directory {}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// A JSONL line that is no conversation (it stands as one of its own,
+    /// `<file>:<line>`, which fails with this).
+    #[error("{}: line {line}: {what}", path.display())]
+    Line {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
+    #[error("no conversation {id} in {} (no file {}.json and no JSONL line)", dir.display(), file_name(id))]
+    Unknown { id: String, dir: PathBuf },
+    #[error("conversation {id}: its line has no {list} array")]
+    NoList { id: String, list: &'static str },
+}
 
 /// The format of files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -78,30 +131,32 @@ pub fn strip_bom(bytes: &[u8]) -> &[u8] {
 /// The records of a LivePerson JSON file: `{"messageEventRecords": [...]}`
 /// or a bare array. A file that is missing has none.
 pub fn read_records(path: &Path) -> Result<Vec<Value>, Unreadable> {
-    read_records_text(path).map_err(Unreadable)
-}
-
-fn read_records_text(path: &Path) -> Result<Vec<Value>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(source) => {
+            return Err(Unreadable::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
-    let doc: Value = serde_json::from_slice(strip_bom(&bytes))
-        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let doc: Value =
+        serde_json::from_slice(strip_bom(&bytes)).map_err(|source| Unreadable::NotJson {
+            path: path.to_owned(),
+            source,
+        })?;
     match doc {
         Value::Array(a) => Ok(a),
         Value::Object(mut o) => match o.remove("messageEventRecords") {
             Some(Value::Array(a)) => Ok(a),
-            _ => Err(format!(
-                "{}: has no messageEventRecords array",
-                path.display()
-            )),
+            _ => Err(FileError::shape(path, "has no messageEventRecords array").into()),
         },
-        _ => Err(format!(
-            "{}: neither {{\"messageEventRecords\": [...]}} nor an array of records",
-            path.display()
-        )),
+        _ => Err(FileError::shape(
+            path,
+            "neither {\"messageEventRecords\": [...]} nor an array of records",
+        )
+        .into()),
     }
 }
 
@@ -119,14 +174,18 @@ pub fn read_activities(dir: &Path, conversation_id: &str) -> Result<Vec<Value>, 
     match std::fs::read(&json) {
         Ok(bytes) => match serde_json::from_slice::<Value>(strip_bom(&bytes)) {
             Ok(Value::Array(a)) => Ok(a),
-            Ok(_) => Err(FileError::new(&json, "not an array of activities")),
-            Err(e) => Err(FileError::new(&json, e)),
+            Ok(_) => Err(FileError::shape(&json, "not an array of activities")),
+            Err(source) => Err(FileError::Json {
+                path: json,
+                line: None,
+                source,
+            }),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FileError::new(
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FileError::shape(
             &jsonl,
             format!("no such file (nor {})", json.display()),
         )),
-        Err(e) => Err(FileError::new(&json, e)),
+        Err(e) => Err(FileError::io(&json)(e)),
     }
 }
 
@@ -136,7 +195,7 @@ pub fn read_activity_lines(path: &Path) -> Result<Option<Vec<Value>>, FileError>
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(FileError::new(path, e)),
+        Err(e) => return Err(FileError::io(path)(e)),
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
@@ -147,7 +206,7 @@ pub fn read_activity_lines(path: &Path) -> Result<Option<Vec<Value>>, FileError>
         match serde_json::from_str::<Value>(l) {
             Ok(v) if v.is_object() => out.push(v),
             Ok(_) => {
-                return Err(FileError::new(
+                return Err(FileError::shape(
                     path,
                     format!("line {}: not an activity object", i + 1),
                 ));
@@ -155,7 +214,13 @@ pub fn read_activity_lines(path: &Path) -> Result<Option<Vec<Value>>, FileError>
             Err(e) if e.is_eof() => {
                 tracing::warn!(file = %path.display(), line = i + 1, "a line cut short (a crash while writing?): passed over");
             }
-            Err(e) => return Err(FileError::new(path, format!("line {}: {e}", i + 1))),
+            Err(source) => {
+                return Err(FileError::Json {
+                    path: path.to_owned(),
+                    line: Some(i + 1),
+                    source,
+                });
+            }
         }
     }
     Ok(Some(out))
@@ -185,7 +250,10 @@ pub fn append_activity(path: &Path, activity: &Value) -> Result<(), FileError> {
         f.write_all(&line)?;
         f.sync_data()
     };
-    write().map_err(|e| FileError::new(path, format!("cannot write: {e}")))
+    write().map_err(|source| FileError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A record's identity in a file ([`identity::record_identity`]; a file
@@ -197,18 +265,22 @@ fn identity(r: &Value) -> String {
 /// Adds records to a LivePerson JSON file (written whole, atomically),
 /// leaving out any it already holds. Returns how many it added.
 pub fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, FileError> {
-    let err = |m: String| FileError::new(path, m);
+    let io = FileError::io(path);
     let mut existing: Vec<Value> = match std::fs::read(path) {
         Ok(bytes) => {
-            let doc: Value = serde_json::from_slice(strip_bom(&bytes))
-                .map_err(|e| err(format!("not a LivePerson JSON file: {e}")))?;
+            let doc: Value =
+                serde_json::from_slice(strip_bom(&bytes)).map_err(|source| FileError::Json {
+                    path: path.to_owned(),
+                    line: None,
+                    source,
+                })?;
             match doc.get("messageEventRecords") {
                 Some(Value::Array(a)) => a.clone(),
-                _ => return Err(err("has no messageEventRecords array".into())),
+                _ => return Err(FileError::shape(path, "has no messageEventRecords array")),
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(err(e.to_string())),
+        Err(e) => return Err(io(e)),
     };
     let have: HashSet<String> = existing.iter().map(identity).collect();
     let before = existing.len();
@@ -218,7 +290,7 @@ pub fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, FileErr
         return Ok(0);
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(FileError::io(path))?;
     }
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(&json!({ "messageEventRecords": existing }))
@@ -229,8 +301,8 @@ pub fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, FileErr
         f.write_all(&text)?;
         f.sync_all()
     };
-    write().map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+    write().map_err(FileError::io(path))?;
+    std::fs::rename(&tmp, path).map_err(io)?;
     // The rename itself, durable.
     if let Some(parent) = path.parent() {
         let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
@@ -242,8 +314,8 @@ pub fn append_records(path: &Path, records: Vec<Value>) -> Result<usize, FileErr
 enum Place {
     /// A line of a JSONL file: (file, byte offset, length).
     Line(PathBuf, u64, usize),
-    /// A line that could not be read: why.
-    Broken(String),
+    /// A line that is no conversation: its file, its number, why.
+    Broken(PathBuf, usize, String),
 }
 
 /// A directory of conversations as a migration source. Each conversation is
@@ -268,12 +340,10 @@ impl FileSet {
     /// Reads which conversations `dir` holds (lines are only indexed, not
     /// kept).
     pub fn scan(dir: &Path, format: Format) -> Result<FileSet, Unreadable> {
-        Self::scan_text(dir, format).map_err(Unreadable)
-    }
-
-    fn scan_text(dir: &Path, format: Format) -> Result<FileSet, String> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("source directory {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir).map_err(|source| Unreadable::Dir {
+            dir: dir.to_owned(),
+            source,
+        })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -314,14 +384,14 @@ impl FileSet {
 
     /// Whether a `.jsonl` file holds whole conversations a line (rather than
     /// a Hubster conversation's activities, one a line).
-    fn is_bundle(&self, path: &Path) -> Result<bool, String> {
+    fn is_bundle(&self, path: &Path) -> Result<bool, FileError> {
         if self.format == Format::Liveperson {
             return Ok(true);
         }
-        let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = std::fs::File::open(path).map_err(FileError::io(path))?;
         let mut first = String::new();
         for line in BufReader::new(f).lines() {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+            let line = line.map_err(FileError::io(path))?;
             if !line.trim().is_empty() {
                 first = line;
                 break;
@@ -335,13 +405,13 @@ impl FileSet {
         Ok(serde_json::from_str::<Probe>(first).is_ok_and(|p| p.activities.is_some()))
     }
 
-    fn index_lines(&mut self, path: &Path) -> Result<(), String> {
+    fn index_lines(&mut self, path: &Path) -> Result<(), FileError> {
         #[derive(Deserialize)]
         struct Head {
             #[serde(rename = "conversationId")]
             conversation_id: String,
         }
-        let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = std::fs::File::open(path).map_err(FileError::io(path))?;
         let mut reader = BufReader::new(f);
         let (mut offset, mut number) = (0u64, 0usize);
         let mut line = Vec::new();
@@ -353,7 +423,7 @@ impl FileSet {
             line.clear();
             let n = reader
                 .read_until(b'\n', &mut line)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(FileError::io(path))?;
             if n == 0 {
                 break;
             }
@@ -369,11 +439,14 @@ impl FileSet {
                     if self.lines.contains_key(&h.conversation_id) {
                         self.lines.insert(
                             format!("{name}:{number}"),
-                            Place::Broken(format!(
-                                "{}: line {number}: conversation {} again (it is on an earlier line)",
-                                path.display(),
-                                h.conversation_id
-                            )),
+                            Place::Broken(
+                                path.to_owned(),
+                                number,
+                                format!(
+                                    "conversation {} again (it is on an earlier line)",
+                                    h.conversation_id
+                                ),
+                            ),
                         );
                     } else {
                         self.lines.insert(h.conversation_id, place);
@@ -382,10 +455,11 @@ impl FileSet {
                 Err(e) => {
                     self.lines.insert(
                         format!("{name}:{number}"),
-                        Place::Broken(format!(
-                            "{}: line {number}: not a conversation ({{\"conversationId\": .., ...}}): {e}",
-                            path.display()
-                        )),
+                        Place::Broken(
+                            path.to_owned(),
+                            number,
+                            format!("not a conversation ({{\"conversationId\": .., ...}}): {e}"),
+                        ),
                     );
                 }
             }
@@ -399,67 +473,67 @@ impl FileSet {
     }
 
     /// The JSON of a conversation's line.
-    fn line(&self, id: &str) -> Option<Result<Value, String>> {
-        let read = |path: &Path, at: u64, len: usize| -> Result<Value, String> {
-            let mut f =
-                std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            f.seek(SeekFrom::Start(at))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+    fn line(&self, id: &str) -> Option<Result<Value, Unreadable>> {
+        let read = |path: &Path, at: u64, len: usize| -> Result<Value, FileError> {
+            let mut f = std::fs::File::open(path).map_err(FileError::io(path))?;
+            f.seek(SeekFrom::Start(at)).map_err(FileError::io(path))?;
             let mut buf = vec![0; len];
-            f.read_exact(&mut buf)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_slice(strip_bom(&buf)).map_err(|e| format!("{}: {e}", path.display()))
+            f.read_exact(&mut buf).map_err(FileError::io(path))?;
+            serde_json::from_slice(strip_bom(&buf)).map_err(|source| FileError::Json {
+                path: path.to_owned(),
+                line: None,
+                source,
+            })
         };
         Some(match self.lines.get(id)? {
-            Place::Line(path, at, len) => read(path, *at, *len),
-            Place::Broken(why) => Err(why.clone()),
+            Place::Line(path, at, len) => read(path, *at, *len).map_err(Into::into),
+            Place::Broken(path, line, why) => Err(Unreadable::Line {
+                path: path.clone(),
+                line: *line,
+                what: why.clone(),
+            }),
         })
     }
 
-    fn known(&self, id: &str) -> Result<(), String> {
+    fn known(&self, id: &str) -> Result<(), Unreadable> {
         match self.ids.binary_search_by(|i| i.as_str().cmp(id)) {
             Ok(_) => Ok(()),
-            Err(_) => Err(format!(
-                "no conversation {id} in {} (no file {}.json and no JSONL line)",
-                self.dir.display(),
-                file_name(id)
-            )),
+            Err(_) => Err(Unreadable::Unknown {
+                id: id.to_owned(),
+                dir: self.dir.clone(),
+            }),
         }
+    }
+
+    /// A conversation's `list` from its JSONL line, if it has one.
+    fn in_line(&self, id: &str, list: &'static str) -> Option<Result<Vec<Value>, Unreadable>> {
+        Some(
+            self.line(id)?
+                .and_then(|mut doc| match doc.get_mut(list).map(Value::take) {
+                    Some(Value::Array(a)) => Ok(a),
+                    _ => Err(Unreadable::NoList {
+                        id: id.to_owned(),
+                        list,
+                    }),
+                }),
+        )
     }
 
     /// A LivePerson conversation's records.
     pub fn records(&self, id: &str) -> Result<Vec<Value>, Unreadable> {
-        self.records_text(id).map_err(Unreadable)
-    }
-
-    fn records_text(&self, id: &str) -> Result<Vec<Value>, String> {
         self.known(id)?;
-        match self.line(id) {
-            Some(doc) => match doc?.get_mut("messageEventRecords").map(Value::take) {
-                Some(Value::Array(a)) => Ok(a),
-                _ => Err(format!(
-                    "conversation {id}: its line has no messageEventRecords array"
-                )),
-            },
-            None => read_records_text(&self.dir.join(format!("{}.json", file_name(id)))),
+        match self.in_line(id, "messageEventRecords") {
+            Some(r) => r,
+            None => read_records(&self.dir.join(format!("{}.json", file_name(id)))),
         }
     }
 
     /// A Hubster conversation's activities, as stored.
     pub fn activities(&self, id: &str) -> Result<Vec<Value>, Unreadable> {
-        self.activities_text(id).map_err(Unreadable)
-    }
-
-    fn activities_text(&self, id: &str) -> Result<Vec<Value>, String> {
         self.known(id)?;
-        match self.line(id) {
-            Some(doc) => match doc?.get_mut("activities").map(Value::take) {
-                Some(Value::Array(a)) => Ok(a),
-                _ => Err(format!(
-                    "conversation {id}: its line has no activities array"
-                )),
-            },
-            None => read_activities(&self.dir, id).map_err(|e| e.to_string()),
+        match self.in_line(id, "activities") {
+            Some(a) => a,
+            None => Ok(read_activities(&self.dir, id)?),
         }
     }
 }
@@ -551,9 +625,9 @@ mod tests {
         assert_eq!(set.records("a").unwrap().len(), 1);
         assert_eq!(set.records("b").unwrap().len(), 2);
         assert_eq!(set.records("c").unwrap().len(), 0);
-        let e = set.records("bundle.jsonl:3").unwrap_err().0;
+        let e = set.records("bundle.jsonl:3").unwrap_err().to_string();
         assert!(e.contains("bundle.jsonl: line 3"), "{e}");
-        let e = set.records("zz").unwrap_err().0;
+        let e = set.records("zz").unwrap_err().to_string();
         assert!(e.contains("no conversation zz"), "{e}");
     }
 

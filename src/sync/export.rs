@@ -7,7 +7,7 @@ use crate::format::Mapping;
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, HubsterResume};
 use crate::http::HttpError;
-use crate::platform::files::{FileError, FileSet, append_records, file_name};
+use crate::platform::files::{FileError, FileSet, Unreadable, append_records, file_name};
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError, progress_key};
 use crate::sync::deps::{Deps, Settings, blocking};
@@ -24,18 +24,18 @@ pub enum ExportError {
         conversation_id: String,
         source: HttpError,
     },
-    #[error("hubster conversation {conversation_id}: {message}")]
+    #[error("hubster conversation {conversation_id}: {source}")]
     Convert {
         conversation_id: String,
-        message: String,
+        source: crate::format::ConvertError,
     },
     #[error(transparent)]
     File(#[from] FileError),
-    /// A conversation of a files source that cannot be read.
-    #[error("conversation {conversation_id}: {message}")]
+    /// A conversation whose files cannot be read.
+    #[error("conversation {conversation_id}: {source}")]
     Source {
         conversation_id: String,
-        message: String,
+        source: Unreadable,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -146,12 +146,12 @@ impl ActivitySource {
                     })
             }
             ActivitySource::Files(set) => {
-                let mut all = set
-                    .activities(conversation_id)
-                    .map_err(|e| ExportError::Source {
-                        conversation_id: conversation_id.to_owned(),
-                        message: e.to_string(),
-                    })?;
+                let mut all =
+                    set.activities(conversation_id)
+                        .map_err(|source| ExportError::Source {
+                            conversation_id: conversation_id.to_owned(),
+                            source,
+                        })?;
                 all.retain(|a| a["eventId"].as_i64().is_none_or(|e| e >= leid));
                 // Stable: activities without an eventId keep their place at the end.
                 all.sort_by_key(|a| a["eventId"].as_i64().unwrap_or(i64::MAX));
@@ -184,7 +184,7 @@ pub async fn export_conversation(
     let out = format::to_liveperson(name, &activities, mapping, &resume).map_err(|e| {
         ExportError::Convert {
             conversation_id: hub_conversation_id.to_owned(),
-            message: e.to_string(),
+            source: e,
         }
     })?;
     let written = if out.records.is_empty() {

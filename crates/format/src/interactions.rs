@@ -148,7 +148,7 @@ pub fn transcript(conversation_id: &str, entry: &Value) -> Result<Transcript, In
                 .as_i64()
                 .ok_or_else(|| err(at("seq"), format!("is {}, not an integer", kind_of(v))))?,
         };
-        let time = opt_i64(m, "timeL").map_err(|r| err(at("timeL"), r))?;
+        let time = opt_i64(m, "timeL").map_err(|r| err(at("timeL"), r.to_string()))?;
         let participant = match m.get("participantId") {
             None | Some(Value::Null) => None,
             Some(v) => Some(text_of(v).ok_or_else(|| {
@@ -267,7 +267,7 @@ pub fn transcript(conversation_id: &str, entry: &Value) -> Result<Transcript, In
             }
         };
         let time = opt_i64(s, "timeL")
-            .map_err(|r| err(at("timeL"), r))?
+            .map_err(|r| err(at("timeL"), r.to_string()))?
             .unwrap_or(0);
         let participant = match s.get("participantId") {
             None | Some(Value::Null) => String::new(),
@@ -468,19 +468,27 @@ fn profile(c: &Value) -> Option<Value> {
     (!p.is_empty()).then_some(Value::Object(p))
 }
 
+/// What is wrong with a field that should hold a number.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotANumber {
+    #[error("is {0}, not an integer")]
+    Fraction(serde_json::Number),
+    #[error("is {0:?}, not a number")]
+    Text(String),
+    #[error("is {0}, not a number")]
+    Other(&'static str),
+}
+
 /// A number, or a string holding one (some fields come as either).
-fn opt_i64(v: &Value, key: &str) -> Result<Option<i64>, String> {
+fn opt_i64(v: &Value, key: &str) -> Result<Option<i64>, NotANumber> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(n @ Value::Number(_)) => n
+        Some(Value::Number(n)) => n
             .as_i64()
             .map(Some)
-            .ok_or_else(|| format!("is {n}, not an integer")),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("is {s:?}, not a number")),
-        Some(other) => Err(format!("is {}, not a number", kind_of(other))),
+            .ok_or_else(|| NotANumber::Fraction(n.clone())),
+        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| NotANumber::Text(s.clone())),
+        Some(other) => Err(NotANumber::Other(kind_of(other))),
     }
 }
 

@@ -53,12 +53,6 @@ pub const MESSAGE_FIELDS: &[&str] = &[
 #[error("{0}")]
 pub struct BadProvenance(pub String);
 
-impl From<BadProvenance> for String {
-    fn from(e: BadProvenance) -> String {
-        e.0
-    }
-}
-
 pub struct Source {
     fields: Map<String, Value>,
     /// Metadata values are strings; payload values are typed.

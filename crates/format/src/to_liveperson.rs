@@ -7,7 +7,7 @@
 
 use super::hubster::{ActivityExt, IntegrationType};
 use super::hubster_in as In;
-use super::provenance::{Source, key};
+use super::provenance::{BadProvenance, Source, key};
 use super::report::{Report, kind as warn};
 use super::resume::HubsterResume;
 use super::{ConvertError, HUBSTER_ACTIVITY_CONTENT_TYPE, HUBSTER_ACTIVITY_FIELD, payload, rich};
@@ -409,7 +409,7 @@ fn classify(a: &Value, map: &Mapping, conversation_id: &str, report: &mut Report
 }
 
 /// The original LivePerson record, if the activity carries one.
-fn restore(a: &Value) -> Result<Option<Value>, String> {
+fn restore(a: &Value) -> Result<Option<Value>, BadProvenance> {
     match a.get("type").and_then(Value::as_str) {
         Some("message") => {
             let Some(msg) = a.get("message") else {
@@ -431,16 +431,18 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                 let message = if ct == "text/plain" {
                     msg.get("text")
                         .and_then(Value::as_str)
-                        .ok_or("text/plain provenance on a message without text")?
+                        .ok_or_else(|| {
+                            BadProvenance("text/plain provenance on a message without text".into())
+                        })?
                         .into()
                 } else {
                     Value::Object(src.message_object()?)
                 };
                 ev.insert("message".into(), message);
             } else {
-                return Err(
+                return Err(BadProvenance(
                     "LivePerson channel names neither a contentType nor rich content".into(),
-                );
+                ));
             }
             Ok(Some(src.record(ev)?))
         }
@@ -469,13 +471,13 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                 return Ok(None);
             }
             let Some(p) = a.pointer("/event/payload") else {
-                return Err(format!("{ptype} event has no payload"));
+                return Err(BadProvenance(format!("{ptype} event has no payload")));
             };
             if ptype == payload::CONTENT || ptype == payload::EVENT {
                 return Ok(Some(p.clone()));
             }
             let Some(obj) = p.as_object() else {
-                return Err(format!("{ptype} payload is not an object"));
+                return Err(BadProvenance(format!("{ptype} payload is not an object")));
             };
             let src = Source::from_payload(obj);
             let mut ev = Map::new();
@@ -485,7 +487,7 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                     for k in [key::STATUS, key::SEQUENCE_LIST] {
                         let v = obj
                             .get(k)
-                            .ok_or_else(|| format!("{ptype} payload has no {k}"))?;
+                            .ok_or_else(|| BadProvenance(format!("{ptype} payload has no {k}")))?;
                         ev.insert(k.into(), v.clone());
                     }
                 }
@@ -499,12 +501,12 @@ fn restore(a: &Value) -> Result<Option<Value>, String> {
                 }
                 payload::RICH_CONTENT => {
                     ev.insert("type".into(), "RichContentEvent".into());
-                    let c = src
-                        .str(key::RICH_CONTENT)?
-                        .ok_or_else(|| format!("{ptype} payload has no richContent"))?;
+                    let c = src.str(key::RICH_CONTENT)?.ok_or_else(|| {
+                        BadProvenance(format!("{ptype} payload has no richContent"))
+                    })?;
                     ev.insert("content".into(), c.into());
                 }
-                _ => return Err(format!("unknown payload type {ptype:?}")),
+                _ => return Err(BadProvenance(format!("unknown payload type {ptype:?}"))),
             }
             Ok(Some(src.record(ev)?))
         }

@@ -97,17 +97,37 @@ struct RawAuth {
     token_secret: Option<SecretSource>,
 }
 
+/// `[liveperson.auth]` that is neither a bearer nor a whole app key.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "give either `bearer`, or all four of `consumer_key`, `consumer_secret`, `token`, `token_secret`"
+)]
+pub struct NotOneAuth;
+
 impl TryFrom<RawAuth> for LpAuth {
-    type Error = String;
-    fn try_from(r: RawAuth) -> Result<Self, String> {
+    type Error = NotOneAuth;
+    fn try_from(r: RawAuth) -> Result<Self, NotOneAuth> {
         match r {
-            RawAuth { bearer: Some(b), consumer_key: None, consumer_secret: None, token: None, token_secret: None } => {
-                Ok(LpAuth::Bearer(b))
-            }
-            RawAuth { bearer: None, consumer_key: Some(a), consumer_secret: Some(b), token: Some(c), token_secret: Some(d) } => {
-                Ok(LpAuth::AppKey { consumer_key: a, consumer_secret: b, token: c, token_secret: d })
-            }
-            _ => Err("give either `bearer`, or all four of `consumer_key`, `consumer_secret`, `token`, `token_secret`".into()),
+            RawAuth {
+                bearer: Some(b),
+                consumer_key: None,
+                consumer_secret: None,
+                token: None,
+                token_secret: None,
+            } => Ok(LpAuth::Bearer(b)),
+            RawAuth {
+                bearer: None,
+                consumer_key: Some(a),
+                consumer_secret: Some(b),
+                token: Some(c),
+                token_secret: Some(d),
+            } => Ok(LpAuth::AppKey {
+                consumer_key: a,
+                consumer_secret: b,
+                token: c,
+                token_secret: d,
+            }),
+            _ => Err(NotOneAuth),
         }
     }
 }
@@ -347,7 +367,7 @@ impl LivePersonClient {
         .map_err(|e| HttpError::Request {
             upstream: "liveperson".into(),
             endpoint: "url",
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));

@@ -130,14 +130,32 @@ pub enum JobError {
     Store(#[from] StoreError),
     /// The LivePerson pipeline cannot be set up (a section, a client).
     #[error(transparent)]
-    Daemon(#[from] DaemonError),
+    Daemon(Box<DaemonError>),
     #[error(transparent)]
-    Backfill(#[from] BackfillError),
+    Backfill(Box<BackfillError>),
     /// The migration cannot be set up from the config.
     #[error(transparent)]
-    MigrationConfig(MigrateError),
+    MigrationConfig(Box<MigrateError>),
     #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Migrate(Box<MigrateError>),
+}
+
+impl From<DaemonError> for JobError {
+    fn from(e: DaemonError) -> Self {
+        JobError::Daemon(Box::new(e))
+    }
+}
+
+impl From<BackfillError> for JobError {
+    fn from(e: BackfillError) -> Self {
+        JobError::Backfill(Box::new(e))
+    }
+}
+
+impl From<MigrateError> for JobError {
+    fn from(e: MigrateError) -> Self {
+        JobError::Migrate(Box::new(e))
+    }
 }
 
 impl JobError {
@@ -236,7 +254,8 @@ impl Context {
                 ..migrate::Shared::default()
             },
         };
-        Migration::with(&self.config, name, shared).map_err(JobError::MigrationConfig)
+        Migration::with(&self.config, name, shared)
+            .map_err(|e| JobError::MigrationConfig(Box::new(e)))
     }
 }
 

@@ -115,7 +115,7 @@ impl Migration {
         let out = format::to_liveperson(name, &acts, &self.mapping, &resume).map_err(|e| {
             MigrateError::Export(ExportError::Convert {
                 conversation_id: id.to_owned(),
-                message: e.to_string(),
+                source: e,
             })
         })?;
         Ok(Preview {

@@ -5,7 +5,7 @@ use super::report::{ConversationCheck, LIST_LIMIT, State, VerifyReport};
 use super::{Direction, Endpoint, MigrateError, Migration};
 use crate::format::hubster::IntegrationType;
 use crate::format::{self, HubsterResume, LpResume, identity};
-use crate::platform::files::{FileError, file_name, read_activities, read_records};
+use crate::platform::files::{file_name, read_activities, read_records};
 use crate::store::Store;
 use crate::sync::deps::blocking;
 use crate::sync::export::ExportError;
@@ -153,7 +153,7 @@ impl Migration {
                         format::to_liveperson(name, acts, &self.mapping, resume).map_err(|e| {
                             MigrateError::Export(ExportError::Convert {
                                 conversation_id: id.to_owned(),
-                                message: e.to_string(),
+                                source: e,
                             })
                         })
                     };
@@ -188,8 +188,11 @@ impl Migration {
                             path.exists()
                                 .then(|| read_records(&path))
                                 .transpose()
-                                .map_err(|message| {
-                                    MigrateError::Export(FileError::new(&path, message).into())
+                                .map_err(|source| {
+                                    MigrateError::Export(ExportError::Source {
+                                        conversation_id: id.to_owned(),
+                                        source,
+                                    })
                                 })?
                                 .map(|r| {
                                     r.iter()

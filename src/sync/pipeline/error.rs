@@ -1,17 +1,36 @@
 //! Why one conversation did not finish.
 
+use crate::format::ConvertError;
+use crate::format::interactions::InteractionsError;
 use crate::http::HttpError;
+use crate::platform::files::{FileError, Unreadable};
 use crate::store::StoreError;
 use crate::sync::runner::Failure;
+
+/// Why a conversation's data cannot be converted.
+#[derive(Debug, thiserror::Error)]
+pub enum Unconvertible {
+    /// Records that are no LivePerson records.
+    #[error("{0}")]
+    Records(#[source] serde_json::Error),
+    #[error("{0}")]
+    Format(#[source] ConvertError),
+    /// A Messaging Interactions transcript that cannot be read.
+    #[error("{}: {}", .0.field, .0.reason)]
+    Transcript(InteractionsError),
+    /// Files that cannot be read.
+    #[error("{0}")]
+    Files(#[source] Unreadable),
+}
 
 /// Why a conversation did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// Its data cannot be converted: retrying will not help.
-    #[error("conversation {conversation_id}: cannot convert: {message}")]
+    #[error("conversation {conversation_id}: cannot convert: {source}")]
     Convert {
         conversation_id: String,
-        message: String,
+        source: Unconvertible,
     },
     #[error("conversation {conversation_id}: {source}")]
     Http {
@@ -19,15 +38,13 @@ pub enum PipelineError {
         source: HttpError,
     },
     /// The source did not return it (yet): a later try may find it.
-    #[error("{message}")]
-    Missing {
-        conversation_id: String,
-        message: String,
-    },
-    #[error("conversation {conversation_id}: {message}")]
+    #[error("conversation {conversation_id}: Messaging Interactions does not return it")]
+    Missing { conversation_id: String },
+    /// The files it goes to cannot be written (or read back).
+    #[error("conversation {conversation_id}: {source}")]
     Sink {
         conversation_id: String,
-        message: String,
+        source: FileError,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -65,10 +82,18 @@ impl PipelineError {
     }
 
     /// A sink failure of `conversation_id`.
-    pub(super) fn sink(conversation_id: &str, message: impl ToString) -> PipelineError {
-        PipelineError::Sink {
+    pub(super) fn sink(conversation_id: &str) -> impl FnOnce(FileError) -> PipelineError + '_ {
+        move |source| PipelineError::Sink {
             conversation_id: conversation_id.to_owned(),
-            message: message.to_string(),
+            source,
+        }
+    }
+
+    /// `conversation_id`'s data cannot be converted.
+    pub(super) fn convert(conversation_id: &str, source: Unconvertible) -> PipelineError {
+        PipelineError::Convert {
+            conversation_id: conversation_id.to_owned(),
+            source,
         }
     }
 }

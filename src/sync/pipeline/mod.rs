@@ -17,7 +17,7 @@ mod sink;
 mod source;
 mod work;
 
-pub use error::PipelineError;
+pub use error::{PipelineError, Unconvertible};
 pub use execute::{Outcome, recover};
 pub use plan::{convert_records, undelivered};
 pub use readback::until_shown;

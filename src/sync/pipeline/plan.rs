@@ -5,7 +5,7 @@
 //! and no clock (times are arguments). [`execute`](super::execute) carries
 //! a plan out; the tests below test the plan.
 
-use super::error::PipelineError;
+use super::error::{PipelineError, Unconvertible};
 use crate::format::{self, LpResume, Mapping, Report, identity, liveperson::Record};
 use crate::store::{ConversationState, Intent, StoredMark};
 use serde_json::Value;
@@ -33,14 +33,12 @@ impl Converted {
         mapping: &Mapping,
         resume: &LpResume,
     ) -> Result<Converted, PipelineError> {
-        let bad = |message: String| PipelineError::Convert {
-            conversation_id: conversation_id.to_owned(),
-            message,
-        };
+        let bad = |e| PipelineError::convert(conversation_id, e);
         let text = serde_json::to_string(records).expect("values serialize");
-        let parsed: Vec<Record> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let parsed: Vec<Record> =
+            serde_json::from_str(&text).map_err(|e| bad(Unconvertible::Records(e)))?;
         let out = format::to_hubster(conversation_id, &parsed, mapping, resume)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(Unconvertible::Format(e)))?;
         let mut activities: Vec<Value> = out.activities.iter().map(|a| a.to_value()).collect();
         let marks: Vec<StoredMark> = out.marks.iter().map(StoredMark::from).collect();
         fill_external_ids(conversation_id, &mut activities, &marks);

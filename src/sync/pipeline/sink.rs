@@ -4,7 +4,7 @@
 use super::error::PipelineError;
 use crate::format::Mapping;
 use crate::format::hubster::IntegrationType;
-use crate::platform::files::{append_activity, file_name, read_activity_lines};
+use crate::platform::files::{FileError, append_activity, file_name, read_activity_lines};
 use crate::platform::hubster::{HubsterClient, Side};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -43,11 +43,11 @@ impl Sink {
                 Ok(e.conversation_id)
             }
             Sink::Files(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    PipelineError::sink(
-                        conversation_id,
-                        format!("cannot create {}: {e}", dir.display()),
-                    )
+                std::fs::create_dir_all(dir).map_err(|source| {
+                    PipelineError::sink(conversation_id)(FileError::Write {
+                        path: dir.clone(),
+                        source,
+                    })
                 })?;
                 Ok(conversation_id.to_owned())
             }
@@ -81,7 +81,7 @@ impl Sink {
                 let path = dir.join(format!("{}.jsonl", file_name(target)));
                 append_activity(&path, activity)
                     .map(|()| None)
-                    .map_err(|e| PipelineError::sink(conversation_id, e))
+                    .map_err(PipelineError::sink(conversation_id))
             }
         }
     }
@@ -113,7 +113,7 @@ impl Sink {
             Sink::Files(dir) => {
                 let path = dir.join(format!("{}.jsonl", file_name(target)));
                 read_activity_lines(&path)
-                    .map_err(|e| PipelineError::sink(conversation_id, e))?
+                    .map_err(PipelineError::sink(conversation_id))?
                     .unwrap_or_default()
             }
         };

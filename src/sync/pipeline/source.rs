@@ -1,7 +1,7 @@
 //! Where LivePerson records come from: the Messaging History API or a
 //! directory of files.
 
-use super::error::PipelineError;
+use super::error::{PipelineError, Unconvertible};
 use crate::platform::files::FileSet;
 use crate::platform::liveperson::{LivePersonClient, RouteChoice, RouteMemory, TranscriptError};
 use crate::store::Store;
@@ -31,22 +31,18 @@ impl Source {
                     conversation_id: id(),
                     source,
                 }),
-                Err(TranscriptError::Malformed(e)) => Err(PipelineError::Convert {
+                Err(TranscriptError::Malformed(e)) => Err(PipelineError::convert(
+                    conversation_id,
+                    Unconvertible::Transcript(e),
+                )),
+                Err(TranscriptError::NotFound(_)) => Err(PipelineError::Missing {
                     conversation_id: id(),
-                    message: format!("{}: {}", e.field, e.reason),
-                }),
-                Err(e @ TranscriptError::NotFound(_)) => Err(PipelineError::Missing {
-                    conversation_id: id(),
-                    message: e.to_string(),
                 }),
             },
             Source::Files(set) => set
                 .records(conversation_id)
                 .map(|r| (r, None))
-                .map_err(|e| PipelineError::Convert {
-                    conversation_id: id(),
-                    message: e.to_string(),
-                }),
+                .map_err(|e| PipelineError::convert(conversation_id, Unconvertible::Files(e))),
         }
     }
 
