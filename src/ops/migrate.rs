@@ -5,9 +5,8 @@ use super::Error;
 use crate::config::Config;
 use crate::format::Report;
 use crate::store::Store;
-use crate::sync::migrate::{
-    ConversationCheck, Direction, Migration, Preview, State, VerifyReport, default_report_path,
-};
+pub use crate::sync::migrate::{ConversationCheck, Endpoint, Migration, Preview, VerifyReport};
+use crate::sync::migrate::{Direction, State, default_report_path};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,6 +66,57 @@ pub fn list(config: &Config) -> Result<Vec<Listing>, Error> {
 /// The migration called `name`, ready to run.
 pub fn open(config: &Config, name: &str) -> Result<Migration, Error> {
     Migration::new(config, name).map_err(|e| Error::MigrationConfig(Box::new(e)))
+}
+
+/// What `convsync migrate NAME` does, by its flags and the migration's
+/// target.
+pub enum Action {
+    /// Compares source and target (a dry run with `--verify`), reading the
+    /// store.
+    Verify(Arc<Store>),
+    /// Converts without writing: a dry run (with the store's resume points,
+    /// if there is a store) or a stdout target (`print`: every item).
+    Preview {
+        store: Option<Arc<Store>>,
+        print: bool,
+    },
+    /// Runs it (here, or in the daemon that holds the store), then, with
+    /// `verify`, compares.
+    Run { verify: bool },
+}
+
+/// What `m` with `--dry-run` (`dry_run`) and `--verify` (`verify`) does.
+pub fn action(
+    config: &Config,
+    m: &Migration,
+    dry_run: bool,
+    verify: bool,
+) -> Result<Action, Error> {
+    let name = m.name();
+    let stdout_target = matches!(m.cfg.target, Endpoint::Stdout {});
+    if stdout_target && verify {
+        return Err(Error::Usage(format!(
+            "migration {name:?} writes to stdout, which keeps nothing to compare: --verify needs a Hubster or files target"
+        )));
+    }
+    // A dry run reads the store's resume points only if there is a store.
+    let have_store = config.sync.store_path().exists();
+    if dry_run && verify {
+        if !have_store {
+            return Err(Error::NothingToVerify {
+                path: config.sync.store_path(),
+                name: name.to_owned(),
+            });
+        }
+        return Ok(Action::Verify(store(config)?));
+    }
+    if dry_run || stdout_target {
+        return Ok(Action::Preview {
+            store: (dry_run && have_store).then(|| store(config)).transpose()?,
+            print: stdout_target && !dry_run,
+        });
+    }
+    Ok(Action::Run { verify })
 }
 
 /// What a migration writes: `activities` or `records`.

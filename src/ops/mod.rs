@@ -60,6 +60,12 @@ pub enum Error {
         source: StoreError,
         hint: &'static str,
     },
+    /// A dry run's verify of a migration that never ran with this store.
+    #[error(
+        "no store at {}: migration {name:?} has not run with this config (sync.state_dir), so there is nothing to verify",
+        path.display()
+    )]
+    NothingToVerify { path: PathBuf, name: String },
     /// The store does not exist yet.
     #[error(
         "no store at {} yet: the daemon has not run with this config (sync.state_dir)",
@@ -70,6 +76,11 @@ pub enum Error {
     /// stopped for this.
     #[error("{0}")]
     DaemonHoldsStore(String),
+    #[error("cannot listen on {listen}: {source}")]
+    Listen {
+        listen: String,
+        source: std::io::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,

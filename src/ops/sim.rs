@@ -1,7 +1,48 @@
-//! The simulator's side of the operations: a convsync config pointing at a
-//! running one (`sim --write-config`, the demo).
+//! The simulator's side of the operations: `sim` (checked, started, its
+//! config written), and a convsync config pointing at a running one
+//! (`sim --write-config`, the demo).
 
+use super::Error;
 use crate::sim::Sim;
+pub use crate::sim::{CustomerSender, Leid, RetryAfter, SimConfig};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Starts the simulator of `cfg` on `listen` (its shares of faults checked
+/// first), writing a convsync config pointing at it to `write_config`.
+pub async fn start(
+    cfg: SimConfig,
+    listen: SocketAddr,
+    write_config: Option<&Path>,
+) -> Result<Sim, Error> {
+    for (name, v) in [
+        ("fault-429", cfg.fault_429),
+        ("fault-5xx", cfg.fault_5xx),
+        ("fault-timeout", cfg.fault_timeout),
+        ("fault-malformed", cfg.fault_malformed),
+        ("fault-reset", cfg.fault_reset),
+        ("fault-timeout-late", cfg.fault_timeout_late),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Error::Argument(format!(
+                "--{name} must be between 0 and 1, not {v}"
+            )));
+        }
+    }
+    let sim = Sim::start(cfg, listen)
+        .await
+        .map_err(|source| Error::Listen {
+            listen: listen.to_string(),
+            source,
+        })?;
+    if let Some(path) = write_config {
+        std::fs::write(path, sim_config_toml(&sim, 50)).map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    Ok(sim)
+}
 
 /// A complete convsync config pointing at a running simulator, with the
 /// clients' quota at `rps` requests per second.

@@ -2,7 +2,8 @@
 
 use super::Error;
 use crate::config::SyncConfig;
-use crate::store::{Store, StoreError};
+pub use crate::store::Store;
+use crate::store::StoreError;
 use std::sync::Arc;
 
 /// Opens (creating if needed) the store for a job that writes. Another

@@ -600,7 +600,7 @@ pub enum RetryAfter {
     Mixed,
 }
 
-impl From<RetryAfter> for convsync::sim::RetryAfter {
+impl From<RetryAfter> for convsync::ops::sim::RetryAfter {
     fn from(r: RetryAfter) -> Self {
         match r {
             RetryAfter::Seconds => Self::Seconds,
@@ -620,7 +620,7 @@ pub enum CustomerSender {
     Reject,
 }
 
-impl From<CustomerSender> for convsync::sim::CustomerSender {
+impl From<CustomerSender> for convsync::ops::sim::CustomerSender {
     fn from(c: CustomerSender) -> Self {
         match c {
             CustomerSender::Ignore => Self::Ignore,
@@ -636,7 +636,7 @@ pub enum Leid {
     Exclusive,
 }
 
-impl From<Leid> for convsync::sim::Leid {
+impl From<Leid> for convsync::ops::sim::Leid {
     fn from(l: Leid) -> Self {
         match l {
             Leid::Inclusive => Self::Inclusive,

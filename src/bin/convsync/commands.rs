@@ -8,15 +8,12 @@ use crate::cli::{
 };
 use crate::exit::Exit;
 use crate::progress::{Comparison, Progress};
-use anyhow::{Context, bail};
 use convsync::config::Config;
-use convsync::ops::jobs::{Finish, Update};
+use convsync::ops::daemon::Until;
+use convsync::ops::jobs::{Ended, Finish, Job, JobEnd, JobEvent, Update};
+use convsync::ops::migrate::{Action, ConversationCheck, Migration, Preview};
+use convsync::ops::sim::SimConfig;
 use convsync::ops::{self, Error};
-use convsync::sim::{Sim, SimConfig};
-use convsync::sync::daemon::Until;
-use convsync::sync::jobs::{Job, JobEnd, JobEvent};
-use convsync::sync::migrate::{ConversationCheck, Endpoint, Preview};
-use convsync::sync::runner::Ended;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,13 +73,6 @@ pub async fn discover(args: DiscoverArgs, config: &Config) -> anyhow::Result<Exi
 }
 
 pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
-    let rate = |name: &str, v: f64| -> anyhow::Result<f64> {
-        if (0.0..=1.0).contains(&v) {
-            Ok(v)
-        } else {
-            bail!("--{name} must be between 0 and 1, not {v}")
-        }
-    };
     let cfg = SimConfig {
         conversations: args.conversations,
         seed: args.seed,
@@ -94,13 +84,13 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         max_in_flight: args.max_in_flight.filter(|&n| n > 0),
         latency: Duration::from_millis(args.latency_ms),
         age: Duration::from_secs_f64(args.age_days.max(0.0) * 24.0 * 3600.0),
-        fault_429: rate("fault-429", args.fault_429)?,
+        fault_429: args.fault_429,
         retry_after: args.retry_after.into(),
-        fault_5xx: rate("fault-5xx", args.fault_5xx)?,
-        fault_timeout: rate("fault-timeout", args.fault_timeout)?,
+        fault_5xx: args.fault_5xx,
+        fault_timeout: args.fault_timeout,
         timeout_delay: Duration::from_secs_f64(args.timeout_delay.max(0.0)),
-        fault_malformed: rate("fault-malformed", args.fault_malformed)?,
-        fault_reset: rate("fault-reset", args.fault_reset)?,
+        fault_malformed: args.fault_malformed,
+        fault_reset: args.fault_reset,
         leid: args.leid.into(),
         content_paging: args.content_paging == OnOff::On,
         token_ttl: Duration::from_secs(args.token_ttl),
@@ -109,16 +99,10 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         customer_sender: args.customer_sender.into(),
         activities_lag: Duration::from_millis(args.activities_lag_ms),
         activities_cap: args.activities_cap.filter(|&n| n > 0),
-        fault_timeout_late: rate("fault-timeout-late", args.fault_timeout_late)?,
+        fault_timeout_late: args.fault_timeout_late,
         ..SimConfig::default()
     };
-    let sim = Sim::start(cfg, args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    if let Some(path) = &args.write_config {
-        std::fs::write(path, ops::sim::sim_config_toml(&sim, 50))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    let sim = ops::sim::start(cfg, args.listen, args.write_config.as_deref()).await?;
     print_json(&sim.ready_line(), false)?;
     shutdown_signal().await;
     sim.stop().await;
@@ -226,12 +210,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     // The same display as a backfill's, a line a second off a terminal.
     let mut progress =
         Progress::new("demo", "activities", Arc::clone(demo.http())).every(Duration::from_secs(1));
-    progress.on(convsync::sync::backfill::Event::Found {
+    progress.on(ops::jobs::Event::Found {
         conversations: demo.conversations,
     });
     let summary = demo
         .run(&mut |p| {
-            progress.on(convsync::sync::backfill::Event::Progress {
+            progress.on(ops::jobs::Event::Progress {
                 done: p.conversations_done,
                 found: p.conversations,
                 delivered: p.activities_delivered,
@@ -304,7 +288,7 @@ pub async fn doctor(args: DoctorArgs, config: &Config) -> anyhow::Result<Exit> {
 }
 
 /// Prints a comparison's summary; its exit.
-fn print_verify(report: &convsync::sync::migrate::VerifyReport, path: &std::path::Path) -> Exit {
+fn print_verify(report: &ops::migrate::VerifyReport, path: &std::path::Path) -> Exit {
     eprint!("{report}");
     eprintln!("  report: {}", path.display());
     if report.differences == 0 {
@@ -461,34 +445,11 @@ pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit>
         .as_deref()
         .expect("clap requires NAME without --list");
     let m = ops::migrate::open(config, name)?;
-    let stdout_target = matches!(m.cfg.target, Endpoint::Stdout {});
-    if stdout_target && args.verify {
-        return Err(Error::Usage(format!(
-            "migration {name:?} writes to stdout, which keeps nothing to compare: --verify needs a Hubster or files target"
-        ))
-        .into());
-    }
-
-    // A dry run reads the store's resume points only if there is a store.
-    let have_store = config.sync.store_path().exists();
-    if args.dry_run || stdout_target {
-        if args.dry_run && args.verify {
-            if !have_store {
-                eprintln!(
-                    "convsync: no store at {}: migration {name:?} has not run with this config (sync.state_dir), so there is nothing to verify",
-                    config.sync.store_path().display()
-                );
-                return Ok(Exit::Failed);
-            }
-            let store = ops::migrate::store(config)?;
-            return verify(&m, config, &store, args.report.as_deref()).await;
-        }
-        let store = (args.dry_run && have_store)
-            .then(|| ops::migrate::store(config))
-            .transpose()?;
-        return preview(&m, store, stdout_target && !args.dry_run).await;
-    }
-
+    let verify_after = match ops::migrate::action(config, &m, args.dry_run, args.verify)? {
+        Action::Verify(store) => return verify(&m, config, &store, args.report.as_deref()).await,
+        Action::Preview { store, print } => return preview(&m, store, print).await,
+        Action::Run { verify } => verify,
+    };
     // With the daemon running, it runs the migration beside live sync.
     let runner = ops::jobs::Runner::decide(&config.sync, false)?;
     let hosted = runner.hosted();
@@ -508,7 +469,7 @@ pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit>
             m.cfg.pipeline()
         );
     }
-    if args.verify && exit == Exit::Success {
+    if verify_after && exit == Exit::Success {
         if hosted {
             eprintln!(
                 "convsync: --verify reads the store, which the running daemon holds: run it again with the daemon stopped"
@@ -524,8 +485,8 @@ pub async fn migrate(args: MigrateArgs, config: &Config) -> anyhow::Result<Exit>
 /// Dry run (counts and warnings per conversation, nothing written) or a
 /// stdout target (every conversation converted, one JSON line each).
 async fn preview(
-    m: &convsync::sync::migrate::Migration,
-    store: Option<Arc<convsync::store::Store>>,
+    m: &Migration,
+    store: Option<Arc<ops::store::Store>>,
     print_items: bool,
 ) -> anyhow::Result<Exit> {
     let what = ops::migrate::noun(m);
@@ -594,9 +555,9 @@ async fn preview(
 
 /// `--verify`: compares, writes the JSON report, prints the summary.
 async fn verify(
-    m: &convsync::sync::migrate::Migration,
+    m: &Migration,
     config: &Config,
-    store: &Arc<convsync::store::Store>,
+    store: &Arc<ops::store::Store>,
     report_path: Option<&std::path::Path>,
 ) -> anyhow::Result<Exit> {
     // A long comparison says how far it got every 5 s.

@@ -63,8 +63,8 @@ impl Progress {
         self.http.snapshot().wait_seconds.values().sum::<f64>() + 0.0
     }
 
-    pub fn on(&mut self, e: convsync::sync::backfill::Event) {
-        use convsync::sync::backfill::Event;
+    pub fn on(&mut self, e: convsync::ops::jobs::Event) {
+        use convsync::ops::jobs::Event;
         match e {
             Event::Window {
                 index,
@@ -166,7 +166,7 @@ impl Comparison {
     }
 
     /// One more conversation compared.
-    pub fn checked(&mut self, c: &convsync::sync::migrate::ConversationCheck) {
+    pub fn checked(&mut self, c: &convsync::ops::migrate::ConversationCheck) {
         self.compared += 1;
         self.differ += u64::from(c.differences() > 0);
         if self.last_line.elapsed() >= Duration::from_secs(5) {
