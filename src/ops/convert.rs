@@ -7,7 +7,8 @@
 //! its number and skipped; the rest goes on.
 
 use crate::format::Mapping;
-use crate::format::hubster::{Activity, write_str};
+use crate::format::hubster::Activity;
+use crate::format::json::write_str;
 use crate::format::{self, ConvertError, HubsterResume, LpResume, Report, liveperson};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};

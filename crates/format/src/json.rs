@@ -76,3 +76,80 @@ impl Serialize for Extras<'_> {
         map.end()
     }
 }
+
+// ---- Writing JSON ----
+//
+// The one way the format writes JSON by hand. Activities are the bulk of what convsync writes, so they are written
+// directly: constant keys as ready-made bytes, strings escaped only when they
+// need it. The output is exactly what serde_json would write.
+
+/// A JSON string. Most strings need no escaping: check that first (a loop
+/// the compiler vectorizes) and copy; otherwise let serde_json escape it.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+    }
+}
+
+/// Whether JSON needs an escape for any byte: 16 bytes at a time without an
+/// early exit inside a block, so the check runs as vector instructions.
+fn needs_escape(b: &[u8]) -> bool {
+    let bad = |x: u8| (x < 0x20) | (x == b'"') | (x == b'\\');
+    let mut blocks = b.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |m, &x| m | bad(x)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&x| bad(x))
+}
+
+/// `,"key":"value"` when there is a value.
+pub fn write_opt(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_str(out, v);
+    }
+}
+
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+pub fn write_value(out: &mut Vec<u8>, v: &impl Serialize) {
+    serde_json::to_writer(out, v).expect("values always serialize");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_str_matches_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "ünïcode ✨ 😀",
+            &"long plain text ".repeat(9),
+            &format!("{}\n", "x".repeat(40)),
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub mod json;
 pub mod limits;
 pub mod liveperson;
 pub mod mapping;
+pub mod maps;
 pub mod provenance;
 pub mod report;
 pub mod resume;

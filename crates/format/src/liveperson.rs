@@ -48,6 +48,19 @@ pub struct Event<'a> {
 }
 
 impl Record<'_> {
+    /// "record dialog/sequence" or "record at <timestamp>" for messages.
+    pub fn name(&self) -> String {
+        let dialog = self.dialog_id.as_ref().map_or("-", Str::as_str);
+        match (self.sequence, self.server_timestamp) {
+            (Some(s), _) => format!("record {dialog}/{s}"),
+            (None, Some(t)) => format!(
+                "{} record {dialog} at {t}",
+                self.event_kind().unwrap_or("untyped")
+            ),
+            (None, None) => format!("{} record {dialog}", self.event_kind().unwrap_or("untyped")),
+        }
+    }
+
     pub fn role(&self) -> Option<&str> {
         self.originator_metadata
             .as_ref()

@@ -3,7 +3,6 @@
 //! it), with its provenance; and activities restored from Hubster
 //! provenance.
 
-use super::record_name;
 use crate::HUBSTER_ACTIVITY_FIELD;
 use crate::hubster::{Action, Body, Content, Fields, Message, PVal, Payload, PayloadEvent};
 use crate::identity::accept_status;
@@ -36,7 +35,7 @@ pub(super) fn restore_hubster(
                 conversation_id,
                 format!(
                     "{}: {HUBSTER_ACTIVITY_FIELD} is not an object; converted as a plain record",
-                    record_name(rec)
+                    rec.name()
                 ),
             ),
         }
@@ -148,7 +147,7 @@ pub(super) fn body<'a>(
         report.warn(
             warn::MALFORMED_EVENT,
             conversation_id,
-            format!("{}: no event", record_name(rec)),
+            format!("{}: no event", rec.name()),
         );
         return carry(rec, crate::payload::EVENT);
     };
@@ -156,7 +155,7 @@ pub(super) fn body<'a>(
         report.warn(
             warn::MALFORMED_EVENT,
             conversation_id,
-            format!("{}: event has no type", record_name(rec)),
+            format!("{}: event has no type", rec.name()),
         );
         return carry(rec, crate::payload::EVENT);
     };
@@ -189,7 +188,7 @@ pub(super) fn body<'a>(
                     report.warn(
                     warn::MALFORMED_EVENT,
                     conversation_id,
-                    format!("{}: AcceptStatusEvent without a string status and an integer sequenceList", record_name(rec)),
+                    format!("{}: AcceptStatusEvent without a string status and an integer sequenceList", rec.name()),
                 );
                     None
                 }
@@ -203,7 +202,7 @@ pub(super) fn body<'a>(
                 conversation_id,
                 format!(
                     "{}: event type {other:?} carried as {}",
-                    record_name(rec),
+                    rec.name(),
                     crate::payload::EVENT
                 ),
             );
@@ -263,7 +262,7 @@ fn content_event<'a>(
         report.warn(
             warn::MALFORMED_EVENT,
             conversation_id,
-            format!("{}: ContentEvent has no contentType", record_name(rec)),
+            format!("{}: ContentEvent has no contentType", rec.name()),
         );
         return None;
     };
@@ -272,7 +271,7 @@ fn content_event<'a>(
         report.warn(
             warn::MALFORMED_EVENT,
             conversation_id,
-            format!("{}: ContentEvent has no message", record_name(rec)),
+            format!("{}: ContentEvent has no message", rec.name()),
         );
         return None;
     };
@@ -282,7 +281,7 @@ fn content_event<'a>(
             conversation_id,
             format!(
                 "{}: {content_type:?} message {what}; carried as {}",
-                record_name(rec),
+                rec.name(),
                 crate::payload::CONTENT,
                 content_type = content_type.as_str()
             ),
@@ -297,7 +296,7 @@ fn content_event<'a>(
                 conversation_id,
                 format!(
                     "{}: contentType {:?} carried as {}",
-                    record_name(rec),
+                    rec.name(),
                     content_type.as_str(),
                     crate::payload::CONTENT
                 ),
@@ -318,7 +317,7 @@ fn content_event<'a>(
                     conversation_id,
                     format!(
                         "{}: preview dropped (mapping.keep_previews = false)",
-                        record_name(rec)
+                        rec.name()
                     ),
                 );
                 continue;
@@ -412,7 +411,7 @@ fn rich_content_event<'a>(
         report.warn(
             warn::MALFORMED_EVENT,
             conversation_id,
-            format!("{}: RichContentEvent has no content", record_name(rec)),
+            format!("{}: RichContentEvent has no content", rec.name()),
         );
         return None;
     };
@@ -429,7 +428,7 @@ fn rich_content_event<'a>(
                         conversation_id,
                         format!(
                             "{}: content is not a JSON object; carried as {}",
-                            record_name(rec),
+                            rec.name(),
                             crate::payload::RICH_CONTENT
                         ),
                     );
@@ -455,7 +454,7 @@ fn rich_content_event<'a>(
                     conversation_id,
                     format!(
                         "{}: RichContentEvent content is neither a string nor an object",
-                        record_name(rec)
+                        rec.name()
                     ),
                 );
                 return None;

@@ -310,7 +310,7 @@ fn sender_type(
         Some(r) => format!("role {r:?} is not in mapping.roles"),
         None => "record has no originatorMetadata.role".to_owned(),
     };
-    let at = record_name(rec);
+    let at = rec.name();
     match map.unknown_role {
         UnknownRole::Agent => {
             report.warn(
@@ -333,18 +333,5 @@ fn sender_type(
             record: at,
             reason: format!("{what} (mapping.unknown_role = \"error\")"),
         }),
-    }
-}
-
-/// "record dialog/sequence" or "record at <timestamp>" for messages.
-pub(crate) fn record_name(rec: &Record) -> String {
-    let dialog = rec.dialog_id.as_ref().map_or("-", Str::as_str);
-    match (rec.sequence, rec.server_timestamp) {
-        (Some(s), _) => format!("record {dialog}/{s}"),
-        (None, Some(t)) => format!(
-            "{} record {dialog} at {t}",
-            rec.event_kind().unwrap_or("untyped")
-        ),
-        (None, None) => format!("{} record {dialog}", rec.event_kind().unwrap_or("untyped")),
     }
 }

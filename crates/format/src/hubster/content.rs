@@ -1,151 +1,12 @@
-//! Hubster engine Activities.
-//!
-//! Activities we write are typed ([`Activity`]) and serialize straight from
-//! borrowed input. Activities we read stay `serde_json::Value`s: every field,
-//! known or not, is kept, and the reverse converter looks at them through the
-//! accessors below.
+//! What a built activity carries: a message's content (text, media,
+//! cards, carousels, lists, locations...) or an event's, and how each is
+//! written as JSON.
 
-use super::json::Str;
-use serde::Serializer;
-use serde::{Deserialize, Serialize};
+use crate::json::{Str, write_i64, write_opt, write_str, write_value};
+use serde::Serialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::fmt;
-
-/// Hubster's integration types. `System` senders exist on the hub but have no
-/// LivePerson counterpart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum IntegrationType {
-    Customer,
-    Agent,
-    Bot,
-    System,
-}
-
-impl IntegrationType {
-    /// The integration types that send activities in a conversation (every
-    /// side Get Activities is asked for).
-    pub const SENDERS: [IntegrationType; 3] = [
-        IntegrationType::Customer,
-        IntegrationType::Agent,
-        IntegrationType::Bot,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationType::Customer => "Customer",
-            IntegrationType::Agent => "Agent",
-            IntegrationType::Bot => "Bot",
-            IntegrationType::System => "System",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "Customer" => IntegrationType::Customer,
-            "Agent" => IntegrationType::Agent,
-            "Bot" => IntegrationType::Bot,
-            "System" => IntegrationType::System,
-            _ => return None,
-        })
-    }
-
-    /// `message:<side>` / `event:<side>`.
-    pub fn message_trigger(self) -> &'static str {
-        match self {
-            IntegrationType::Customer => "message:customer",
-            IntegrationType::Agent => "message:agent",
-            IntegrationType::Bot => "message:bot",
-            IntegrationType::System => "message:system",
-        }
-    }
-
-    pub fn event_trigger(self) -> &'static str {
-        match self {
-            IntegrationType::Customer => "event:customer",
-            IntegrationType::Agent => "event:agent",
-            IntegrationType::Bot => "event:bot",
-            IntegrationType::System => "event:system",
-        }
-    }
-}
-
-impl fmt::Display for IntegrationType {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `sender` / `recipient`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Participant<'a> {
-    pub integration_id: &'a str,
-    pub integration_type: IntegrationType,
-    pub channel_type: &'a str,
-}
-
-impl Participant<'_> {
-    fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"integrationId\":");
-        write_str(out, self.integration_id);
-        out.extend_from_slice(b",\"integrationType\":\"");
-        out.extend_from_slice(self.integration_type.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"channelType\":");
-        write_str(out, self.channel_type);
-        out.push(b'}');
-    }
-}
-
-// ---- Writing JSON ----
-//
-// Activities are the bulk of what convsync writes, so they are written
-// directly: constant keys as ready-made bytes, strings escaped only when they
-// need it. The output is exactly what serde_json would write.
-
-/// A JSON string. Most strings need no escaping: check that first (a loop
-/// the compiler vectorizes) and copy; otherwise let serde_json escape it.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    if !needs_escape(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
-    }
-}
-
-/// Whether JSON needs an escape for any byte: 16 bytes at a time without an
-/// early exit inside a block, so the check runs as vector instructions.
-fn needs_escape(b: &[u8]) -> bool {
-    let bad = |x: u8| (x < 0x20) | (x == b'"') | (x == b'\\');
-    let mut blocks = b.chunks_exact(16);
-    for block in &mut blocks {
-        if block.iter().fold(false, |m, &x| m | bad(x)) {
-            return true;
-        }
-    }
-    blocks.remainder().iter().any(|&x| bad(x))
-}
-
-/// `,"key":"value"` when there is a value.
-fn write_opt(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
-    if let Some(v) = value {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        write_str(out, v);
-    }
-}
-
-fn write_i64(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-}
-
-fn write_value(out: &mut Vec<u8>, v: &impl Serialize) {
-    serde_json::to_writer(out, v).expect("values always serialize");
-}
 
 /// A provenance value: written as a string in `channels` metadata, and as
 /// typed JSON inside a payload.
@@ -171,7 +32,7 @@ impl PVal<'_> {
     }
 
     /// As typed JSON (inside a payload).
-    fn write_json(&self, out: &mut Vec<u8>) {
+    pub(super) fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             PVal::Str(v) => write_str(out, v),
             PVal::Int(v) => write_i64(out, *v),
@@ -311,7 +172,7 @@ impl<'a> Content<'a> {
             } => {
                 let mut all = vec![Action::Link {
                     title: address.clone().unwrap_or_else(|| "Map".into()),
-                    url: crate::rich::maps_url(latitude, longitude),
+                    url: crate::maps::maps_url(latitude, longitude),
                 }];
                 all.extend(actions);
                 Content::Card(Card {
@@ -412,7 +273,7 @@ impl Message<'_> {
         serde_json::from_slice(&out).expect("messages are valid JSON")
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(self.content.kind().as_bytes());
         out.extend_from_slice(b"\"");
@@ -500,7 +361,7 @@ pub enum Payload<'a> {
     /// Named fields (status, sequenceList, ... plus provenance).
     Fields(Fields<'a>),
     /// The original LivePerson record, whole.
-    Record(&'a super::liveperson::Record<'a>),
+    Record(&'a crate::liveperson::Record<'a>),
 }
 
 #[derive(Debug, Clone)]
@@ -510,7 +371,7 @@ pub struct PayloadEvent<'a> {
 }
 
 impl PayloadEvent<'_> {
-    fn write(&self, out: &mut Vec<u8>) {
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"payload\",\"payloadType\":");
         write_str(out, self.payload_type);
         out.extend_from_slice(b",\"payload\":");
@@ -546,6 +407,30 @@ pub enum Body<'a> {
 }
 
 impl Body<'_> {
+    /// `,"message":{..}` or `,"event":{..}`, as the activity carries it.
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Message(m) => {
+                out.extend_from_slice(b",\"message\":");
+                m.write(out);
+            }
+            Body::Event(e) => {
+                out.extend_from_slice(b",\"event\":");
+                e.write(out);
+            }
+            Body::Signal { kind, provenance } => {
+                out.extend_from_slice(b",\"event\":{\"type\":\"");
+                out.extend_from_slice(kind.as_bytes());
+                out.push(b'"');
+                if !provenance.is_empty() {
+                    out.push(b',');
+                    write_channels(out, provenance);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
     /// Without the copy of the LivePerson record messages and typing carry
     /// (`mapping.keep_original = false`); payload events keep what they
     /// carry, which is their content.
@@ -575,189 +460,13 @@ impl Body<'_> {
                 _ => "event:other",
             },
             Body::Event(e) => match e.payload_type {
-                super::payload::ACCEPT_STATUS => "event:liveperson.accept-status",
-                super::payload::SECURE_FORM_SUBMISSION => "event:liveperson.secure-form-submission",
-                super::payload::RICH_CONTENT => "event:liveperson.rich-content",
-                super::payload::CONTENT => "event:liveperson.content",
-                super::payload::EVENT => "event:liveperson.event",
+                crate::payload::ACCEPT_STATUS => "event:liveperson.accept-status",
+                crate::payload::SECURE_FORM_SUBMISSION => "event:liveperson.secure-form-submission",
+                crate::payload::RICH_CONTENT => "event:liveperson.rich-content",
+                crate::payload::CONTENT => "event:liveperson.content",
+                crate::payload::EVENT => "event:liveperson.event",
                 _ => "event:other",
             },
-        }
-    }
-}
-
-/// An activity the converter built from a LivePerson record.
-#[derive(Debug, Clone)]
-pub struct BuiltActivity<'a> {
-    pub event_id: i64,
-    pub external_id: String,
-    pub interaction_id: Option<uuid::Uuid>,
-    pub sender: Participant<'a>,
-    pub recipient: Participant<'a>,
-    pub body: Body<'a>,
-}
-
-/// An activity the converter produced: built from a record, or restored
-/// exactly from Hubster provenance a record carried.
-#[derive(Debug, Clone)]
-// Nearly every activity is `Built`: boxing it would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
-pub enum Activity<'a> {
-    Built(BuiltActivity<'a>),
-    Restored(Value),
-}
-
-impl Activity<'_> {
-    pub fn event_id(&self) -> Option<i64> {
-        match self {
-            Activity::Built(a) => Some(a.event_id),
-            Activity::Restored(v) => v.get("eventId").and_then(Value::as_i64),
-        }
-    }
-
-    pub fn external_id(&self) -> Option<&str> {
-        match self {
-            Activity::Built(a) => Some(&a.external_id),
-            Activity::Restored(v) => v.get("externalId").and_then(Value::as_str),
-        }
-    }
-
-    pub fn to_value(&self) -> Value {
-        let mut out = Vec::new();
-        self.write_json(&mut out);
-        serde_json::from_slice(&out).expect("activities are valid JSON")
-    }
-
-    /// Appends the activity as compact JSON.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        let a = match self {
-            Activity::Restored(v) => return write_value(out, v),
-            Activity::Built(a) => a,
-        };
-        let (head, trigger): (&[u8], _) = match &a.body {
-            Body::Message(_) => (
-                b"{\"type\":\"message\",\"eventTrigger\":\"",
-                a.sender.integration_type.message_trigger(),
-            ),
-            Body::Event(_) | Body::Signal { .. } => (
-                b"{\"type\":\"event\",\"eventTrigger\":\"",
-                a.sender.integration_type.event_trigger(),
-            ),
-        };
-        out.extend_from_slice(head);
-        out.extend_from_slice(trigger.as_bytes());
-        out.extend_from_slice(b"\",\"eventId\":");
-        write_i64(out, a.event_id);
-        out.extend_from_slice(b",\"externalId\":");
-        write_str(out, &a.external_id);
-        out.extend_from_slice(b",\"isEcho\":false");
-        if let Some(id) = &a.interaction_id {
-            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            out.extend_from_slice(b",\"interactionId\":\"");
-            out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
-            out.push(b'"');
-        }
-        out.extend_from_slice(b",\"flowProcess\":\"Default\",\"sender\":");
-        a.sender.write(out);
-        out.extend_from_slice(b",\"recipient\":");
-        a.recipient.write(out);
-        match &a.body {
-            Body::Message(m) => {
-                out.extend_from_slice(b",\"message\":");
-                m.write(out);
-            }
-            Body::Event(e) => {
-                out.extend_from_slice(b",\"event\":");
-                e.write(out);
-            }
-            Body::Signal { kind, provenance } => {
-                out.extend_from_slice(b",\"event\":{\"type\":\"");
-                out.extend_from_slice(kind.as_bytes());
-                out.push(b'"');
-                if !provenance.is_empty() {
-                    out.push(b',');
-                    write_channels(out, provenance);
-                }
-                out.push(b'}');
-            }
-        }
-        out.push(b'}');
-    }
-
-    /// A list of activities as a compact JSON array.
-    pub fn write_array(activities: &[Activity], out: &mut Vec<u8>) {
-        out.push(b'[');
-        for (i, a) in activities.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            a.write_json(out);
-        }
-        out.push(b']');
-    }
-}
-
-impl Serialize for Activity<'_> {
-    /// Through [`Activity::write_json`], so there is one way to write one.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = Vec::new();
-        self.write_json(&mut out);
-        let text = String::from_utf8(out).map_err(serde::ser::Error::custom)?;
-        RawValue::from_string(text)
-            .map_err(serde::ser::Error::custom)?
-            .serialize(s)
-    }
-}
-
-/// One line of Hubster JSONL: `{"conversationId": ..., "activities": [...]}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConversationLine {
-    pub conversation_id: Option<String>,
-    #[serde(default)]
-    pub activities: Vec<Value>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// Read-side accessors over an activity held as JSON.
-pub trait ActivityExt {
-    fn str_at(&self, path: &[&str]) -> Option<&str>;
-}
-
-impl ActivityExt for Value {
-    fn str_at(&self, path: &[&str]) -> Option<&str> {
-        let mut v = self;
-        for p in path {
-            v = v.get(p)?;
-        }
-        v.as_str()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_str_matches_serde_json() {
-        for s in [
-            "",
-            "plain",
-            "quote\"",
-            "back\\slash",
-            "tab\t",
-            "\u{1}",
-            "ünïcode ✨ 😀",
-            &"long plain text ".repeat(9),
-            &format!("{}\n", "x".repeat(40)),
-        ] {
-            let mut out = Vec::new();
-            write_str(&mut out, s);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(s).unwrap()
-            );
         }
     }
 }
