@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod daemon;
 mod golden;
+mod house;
 mod hubster_strict;
 mod liveperson_strict;
 mod migrate;
