@@ -281,24 +281,24 @@ async fn a_retry_after_holds_across_sigkills_and_restarts() {
     // beside the store as a wall-clock instant.
     let w = world(
         SimConfig {
-            conversations: 16,
+            conversations: 8,
             messages: 4,
             growth: 0,
             fault_429: 0.05,
             retry_after: RetryAfter::Mixed,
-            // Long enough that the next process starts inside it.
-            retry_after_secs: 2,
+            // The next process starts inside it.
+            retry_after_secs: 1,
             ..SimConfig::default()
         },
         3.0,
     )
     .await;
     // Each run is killed as soon as it has kept the pause of one of its
-    // 429s (the first to the third): the next one starts inside it.
+    // 429s (the first or the second): the next one starts inside it.
     let mut rng = convsync::sim::generate::Rng::new(11);
     let kept = w.state.join("convsync.pauses");
     for _ in 0..10 {
-        let mut left = 1 + rng.below(3);
+        let mut left = 1 + rng.below(2);
         let mut seen = std::fs::read(&kept).ok();
         let mut child = w.daemon(&[]);
         wait_for("a kept pause", LIMIT, || {
@@ -602,7 +602,7 @@ async fn a_backfill_of_listed_conversations_and_one_with_a_dead_letter() {
 async fn a_learned_pace_is_kept_in_the_store_and_shown_by_status() {
     let w = world(
         SimConfig {
-            conversations: 80,
+            conversations: 40,
             messages: 4,
             growth: 0,
             quota: Some(30.0),
@@ -660,11 +660,11 @@ async fn jobs_handed_to_the_running_daemon_run_beside_live_sync_and_survive_a_si
     let export = dir.path().join("export");
     // Live sync looks at the last day (the growing conversations and the
     // newest); the backfill takes the whole month; a migration writes
-    // everything to files. LivePerson is slow enough here for the jobs to
-    // last a while.
+    // everything to files. LivePerson's quota (400 a second, live sync
+    // keeping half) keeps the jobs going while the daemon is killed.
     let platforms = crate::support::platforms_toml(&sim, &sim).replacen(
         "requests_per_second = 2000",
-        "requests_per_second = 150",
+        "requests_per_second = 400",
         1,
     );
     let text = format!(
