@@ -27,16 +27,28 @@ impl Store {
         let (_db, tx) = self.begin_write()?;
         {
             let mut t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
-            for i in intents {
-                let bytes = serde_json::to_vec(i).expect("intents serialize");
-                t.insert(
+            self.insert_intents(&mut t, pipeline, conversation_id, intents)?;
+        }
+        self.commit(tx)
+    }
+
+    fn insert_intents(
+        &self,
+        table: &mut redb::Table<&str, &[u8]>,
+        pipeline: &str,
+        conversation_id: &str,
+        intents: &[Intent],
+    ) -> Result<(), StoreError> {
+        for i in intents {
+            let bytes = serde_json::to_vec(i).expect("intents serialize");
+            table
+                .insert(
                     key(&[pipeline, conversation_id, &i.external_id]).as_str(),
                     bytes.as_slice(),
                 )
                 .map_err(|e| self.err(e))?;
-            }
         }
-        self.commit(tx)
+        Ok(())
     }
 
     /// Intents left by a run that did not finish, per conversation.
@@ -121,14 +133,7 @@ impl Store {
                 t.remove(key(&[pipeline, conversation_id, ext]).as_str())
                     .map_err(|e| self.err(e))?;
             }
-            for i in intents {
-                let bytes = serde_json::to_vec(i).expect("intents serialize");
-                t.insert(
-                    key(&[pipeline, conversation_id, &i.external_id]).as_str(),
-                    bytes.as_slice(),
-                )
-                .map_err(|e| self.err(e))?;
-            }
+            self.insert_intents(&mut t, pipeline, conversation_id, intents)?;
         }
         self.commit(tx)
     }

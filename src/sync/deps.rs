@@ -88,6 +88,19 @@ impl Claims {
 }
 
 impl Deps {
+    /// What another pipeline's run needs beside this one: the same store,
+    /// mapping, HTTP metrics and claims, counters of its own.
+    pub fn beside(&self, settings: Settings) -> Deps {
+        Deps {
+            settings,
+            store: Arc::clone(&self.store),
+            mapping: Arc::clone(&self.mapping),
+            counters: Arc::new(Counters::default()),
+            http: Arc::clone(&self.http),
+            claims: Arc::clone(&self.claims),
+        }
+    }
+
     /// Runs blocking store work off the async threads.
     pub async fn store<T: Send + 'static>(
         &self,

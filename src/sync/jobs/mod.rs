@@ -8,13 +8,12 @@ pub mod host;
 
 use super::backfill::{self, BackfillError, Event, Request};
 use super::daemon::{Daemon, DaemonError};
-use super::deps::{Claims, Deps, Settings, blocking};
+use super::deps::{Deps, Settings, blocking};
 use super::migrate::{self, MigrateError, Migration, State};
 use super::pipeline::{LpWork, Route, Sink, Source};
 use super::retention::Retention;
 use super::runner::{self, Ended, SetOutcome};
 use crate::config::{Config, MigrationConfig};
-use crate::format::Mapping;
 use crate::http::Metrics;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Counters;
@@ -167,12 +166,12 @@ impl JobError {
     }
 }
 
-/// What the running daemon lends the jobs it hosts.
+/// What the running daemon lends the jobs it hosts: its route, and its
+/// store, mapping, HTTP metrics and claims.
 #[derive(Clone)]
 pub struct Lent {
     pub route: Route,
-    pub mapping: Arc<Mapping>,
-    pub claims: Arc<Claims>,
+    pub deps: Arc<Deps>,
 }
 
 /// What jobs run with: the config, the store, the HTTP metrics of their
@@ -204,8 +203,7 @@ impl Context {
             http: Arc::clone(&daemon.deps.http),
             lent: Some(Lent {
                 route: daemon.route.clone(),
-                mapping: Arc::clone(&daemon.deps.mapping),
-                claims: Arc::clone(&daemon.deps.claims),
+                deps: Arc::new(daemon.deps.beside(daemon.deps.settings.clone())),
             }),
         }
     }
@@ -215,14 +213,8 @@ impl Context {
     fn liveperson(&self, pipeline: &str) -> Result<(Deps, Route), JobError> {
         match &self.lent {
             Some(l) => Ok((
-                Deps {
-                    settings: Settings::from_sync(&self.config.sync, pipeline),
-                    store: Arc::clone(&self.store),
-                    mapping: Arc::clone(&l.mapping),
-                    counters: Arc::new(Counters::default()),
-                    http: Arc::clone(&self.http),
-                    claims: Arc::clone(&l.claims),
-                },
+                l.deps
+                    .beside(Settings::from_sync(&self.config.sync, pipeline)),
                 l.route.clone(),
             )),
             None => {
@@ -247,7 +239,7 @@ impl Context {
                     Sink::Files(_) => None,
                 },
                 http: Some(Arc::clone(&self.http)),
-                claims: Some(Arc::clone(&l.claims)),
+                claims: Some(Arc::clone(&l.deps.claims)),
             },
             None => migrate::Shared {
                 http: Some(Arc::clone(&self.http)),
