@@ -54,6 +54,7 @@ def throughput(n, daemon=BIN, closed=False):
     return dict(case=f"{n} {'closed ' if closed else ''}conversations, no quota", wall=wall, conv=n / wall,
                 acts=s["delivered_activities"] / wall, cpu=cpu, rss=rss, delivered=s["delivered_activities"],
                 dups=s["duplicate_deliveries"], bytes=size, per_conv=size / n,
+                hub_reads=sum(s["requests"].get("hubster.get_activities", {}).values()),
                 per_act=size / max(1, s["delivered_activities"]))
 
 
@@ -140,7 +141,7 @@ def compare(baseline, small, large):
     simulator (runs alternate, so a slow spell hits both; PAIRS of them,
     the best CPU of each build kept)."""
     pairs = int(os.environ.get("PAIRS", 2))
-    print(f"{'case':<34} {'build':<9} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'delivered':>10} {'dups':>5}")
+    print(f"{'case':<34} {'build':<9} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'delivered':>10} {'dups':>5} {'hub reads':>9}")
     for n in (small, large):
         rows = {}
         for name, daemon in [("this", BIN), ("baseline", baseline)] * pairs:
@@ -150,7 +151,7 @@ def compare(baseline, small, large):
                 rows[name] = r
         for name in ("this", "baseline"):
             r = rows[name]
-            print(f"{r['case']:<34} {name:<9} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['rss']:>8.1f} {r['delivered']:>10} {r['dups']:>5}")
+            print(f"{r['case']:<34} {name:<9} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['rss']:>8.1f} {r['delivered']:>10} {r['dups']:>5} {r['hub_reads']:>9}")
         t, b = rows["this"], rows["baseline"]
         print(f"{'':<34} {'ratio':<9} {t['wall'] / b['wall']:>8.3f} {t['cpu'] / b['cpu']:>7.3f} {t['rss'] / b['rss']:>8.3f}")
 

@@ -30,6 +30,9 @@ pub struct Counters {
     pub failures: AtomicU64,
     pub dead_letters: AtomicU64,
     pub recovered: AtomicU64,
+    /// Conversations whose checkpoint was rebuilt from what the target
+    /// holds (the store could not be believed).
+    pub reconciled: AtomicU64,
     /// Set once the daemon has recovered its pipeline: jobs wait for it.
     ready: tokio::sync::watch::Sender<bool>,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
@@ -47,6 +50,7 @@ impl Default for Counters {
             failures: AtomicU64::default(),
             dead_letters: AtomicU64::default(),
             recovered: AtomicU64::default(),
+            reconciled: AtomicU64::default(),
             ready: tokio::sync::watch::Sender::new(false),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
@@ -119,6 +123,20 @@ impl Counters {
                 "recovery found deliveries of an interrupted run done"
             );
         }
+    }
+
+    /// A conversation's checkpoint could not be believed (the store was
+    /// found restored or recreated, or had none while the target knew the
+    /// conversation): the target was read, and what it held not sent again.
+    /// Of `looked_for` activities, `found` were there.
+    pub fn reconciled(&self, conversation: &str, looked_for: u64, found: u64) {
+        self.reconciled.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            conversation,
+            looked_for,
+            found,
+            "the store held no checkpoint to believe for the conversation: rebuilt it from the target ({found} of {looked_for} activities already there, not sent again)"
+        );
     }
 
     /// A prune of the store ended.
@@ -202,6 +220,13 @@ pub struct Status {
     /// resumes them when it starts).
     #[serde(default)]
     pub jobs: Vec<String>,
+    /// Conversations the running daemon rebuilt from the target since it
+    /// started (absent when read from the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled: Option<u64>,
+    /// When the store was last found restored, recreated or replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_found: Option<crate::store::Finding>,
 }
 
 impl Telemetry {
@@ -209,6 +234,7 @@ impl Telemetry {
         let mut st = status_of(&self.store, &self.pipeline);
         st.cycles = Some(self.counters.cycles.load(Ordering::Relaxed));
         st.degraded = self.counters.degraded();
+        st.reconciled = Some(self.counters.reconciled.load(Ordering::Relaxed));
         st.pace.extend(self.http.snapshot().pace);
         st
     }
@@ -340,6 +366,16 @@ impl Telemetry {
             "convsync_dead_letters",
             "Conversations set aside as dead letters by this process",
             counter(load(&c.dead_letters)),
+        );
+        reg.register(
+            "convsync_conversations_reconciled",
+            "Conversations whose checkpoint was rebuilt from what the target holds, the store's own not believed",
+            counter(load(&c.reconciled)),
+        );
+        reg.register(
+            "convsync_store_found_untrusted",
+            "1 when this process found its store restored, recreated or replaced (its checkpoints are read against the target before they are believed)",
+            gauge(if self.store.finding().is_some() { 1.0 } else { 0.0 }),
         );
         reg.register(
             "convsync_cycles",
@@ -510,6 +546,8 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
                 )
             })
             .collect(),
+        reconciled: None,
+        store_found: store.last_finding().ok().flatten(),
     }
 }
 

@@ -1,9 +1,9 @@
 //! `doctor`: a read-only check of a config against the real platforms,
 //! before the first run on an account. It finds the msgHist domain, lists
 //! one conversation, reads its transcript by each LivePerson route, gets a
-//! Hubster token and reads one of the hub's conversations: it writes
-//! nothing, posts nothing and opens no store. Each check says what to
-//! change when it fails.
+//! Hubster token and reads one of the hub's conversations, and reads the
+//! store file (never opening it to write): it writes nothing and posts
+//! nothing. Each check says what to change when it fails.
 
 use crate::clock::now_ms;
 use crate::config::{Config, SinkConfig};
@@ -115,6 +115,7 @@ pub async fn doctor(config: &Config) -> Report {
     let mut c = Checks(Vec::new());
     liveperson(config, &mut c).await;
     hubster(config, &mut c).await;
+    store(config, &mut c);
     let can_run = c.0.iter().all(|k| k.outcome != Outcome::Fail);
     Report {
         checks: c.0,
@@ -388,6 +389,94 @@ async fn hubster(config: &Config, c: &mut Checks) {
             if needed { Outcome::Fail } else { Outcome::Warn },
             e.to_string(),
             "check hubster.engine_url, hubster.hub_id and the token's scopes",
+        ),
+    }
+}
+
+/// The store file, read without changing it: whether it is convsync's and
+/// whole, and whether it was found (or will be found) restored or
+/// recreated.
+fn store(config: &Config, c: &mut Checks) {
+    use crate::store::{Store, StoreError};
+    const CHECK: &str = "store";
+    let path = config.sync.store_path();
+    if !path.exists() {
+        let marker = crate::store::marker_path(&path);
+        if marker.exists() {
+            c.push(
+                CHECK,
+                Outcome::Warn,
+                format!(
+                    "{} is missing while its marker {} says a store was there: the next run makes a new one, and reads the hub for each conversation it knew before sending",
+                    path.display(),
+                    marker.display()
+                ),
+                "put the store back if you have it (a copy from `convsync store backup`), else nothing: the hub is read",
+            );
+        } else {
+            c.push(
+                CHECK,
+                Outcome::Skip,
+                format!("{}: none yet (the first run makes it)", path.display()),
+                "",
+            );
+        }
+        return;
+    }
+    match Store::check(&path) {
+        Ok(k) => {
+            let conversations: u64 = k.pipelines.values().map(|p| p.0).sum();
+            let detail = format!(
+                "{}: schema {}, {conversations} conversation(s), {} pending intent(s), {} dead letter(s)",
+                path.display(),
+                k.schema,
+                k.intents,
+                k.dead_letters
+            );
+            let marker: Option<serde_json::Value> =
+                std::fs::read_to_string(crate::store::marker_path(&path))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok());
+            let behind = marker.as_ref().is_some_and(|m| {
+                m["store"].as_str() != k.store_id.as_deref()
+                    || m["generation"].as_u64().unwrap_or(0) > k.generation
+            });
+            if k.backup_of.is_some() || behind {
+                c.push(
+                    CHECK,
+                    Outcome::Warn,
+                    format!(
+                        "{detail}; it is {}: the next run reads the hub for each conversation it holds a checkpoint of before sending",
+                        if k.backup_of.is_some() {
+                            "a backup copy"
+                        } else {
+                            "not the store its marker counts (an older copy, or another store)"
+                        }
+                    ),
+                    "",
+                );
+            } else if let Some(f) = k.finding.filter(|f| now_ms() - f.at_ms < 7 * 86_400_000) {
+                c.push(
+                    CHECK,
+                    Outcome::Warn,
+                    format!("{detail}; {}", f.describe()),
+                    "",
+                );
+            } else {
+                c.push(CHECK, Outcome::Ok, detail, "");
+            }
+        }
+        Err(StoreError::InUse(_)) => c.push(
+            CHECK,
+            Outcome::Skip,
+            format!("{}: held by a running convsync", path.display()),
+            "`convsync status` says what it holds",
+        ),
+        Err(e) => c.push(
+            CHECK,
+            Outcome::Fail,
+            e.to_string(),
+            "move the file aside, or put back a copy that `convsync store check` accepts",
         ),
     }
 }

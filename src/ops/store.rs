@@ -1,4 +1,5 @@
-//! The one way the commands open the store (`<sync.state_dir>/convsync.redb`).
+//! The one way the commands open the store (`<sync.state_dir>/convsync.redb`),
+//! and `store backup` / `store check`.
 
 use super::Error;
 use crate::config::SyncConfig;
@@ -53,4 +54,54 @@ pub fn open_or_daemon(sync: &SyncConfig) -> Result<Held, Error> {
             ))),
         },
     }
+}
+
+/// `convsync store backup PATH`: a consistent copy of the store, taken by
+/// the running daemon when it holds the store (a job, as others are), else
+/// here. `dest` must not exist.
+pub async fn backup(
+    config: &crate::config::Config,
+    dest: &std::path::Path,
+) -> Result<crate::store::Backup, Error> {
+    let dest = std::path::absolute(dest).map_err(|source| Error::Io {
+        path: dest.to_owned(),
+        source,
+    })?;
+    if dest.exists() {
+        return Err(Error::Argument(format!(
+            "{} exists: give a path that does not (a backup never overwrites a file)",
+            dest.display()
+        )));
+    }
+    if dest == config.sync.store_path() {
+        return Err(Error::Argument(format!(
+            "{} is the store itself: give another path",
+            dest.display()
+        )));
+    }
+    let runner = super::jobs::Runner::decide(&config.sync, true)?;
+    // (Quick: nothing cancels it.)
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    match runner
+        .run(
+            config,
+            crate::sync::jobs::Job::Backup { path: dest.clone() },
+            never,
+            &mut |_| {},
+        )
+        .await?
+    {
+        super::jobs::Finish::Done(end) => {
+            Ok(serde_json::from_value(end.summary).expect("a backup's summary is what it wrote"))
+        }
+        super::jobs::Finish::Resumes => Err(Error::DaemonHoldsStore(format!(
+            "the running daemon stopped before the backup to {} was written; it writes it when it starts again",
+            dest.display()
+        ))),
+    }
+}
+
+/// `convsync store check [PATH]`: reads a store file without changing it.
+pub fn check(path: &std::path::Path) -> Result<crate::store::Checked, Error> {
+    Ok(Store::check(path)?)
 }

@@ -13,8 +13,10 @@ pub mod progress_key;
 mod prune;
 mod records;
 mod schema;
+mod trust;
 
 pub use records::{ConversationState, DeadLetter, Intent, KeptJob, Pruned, StoredMark};
+pub use trust::{Backup, Checked, Finding, FoundKind, marker_path};
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::Deserialize;
@@ -63,7 +65,9 @@ pub enum StoreError {
         "{path} was written by a newer convsync (store schema {found}; this one reads {SCHEMA_VERSION}): upgrade convsync"
     )]
     Newer { path: PathBuf, found: u64 },
-    #[error("{0} is not a convsync store")]
+    #[error(
+        "{0} is not a convsync store, or not a whole one (another program's file, or one cut short): nothing was changed; move it aside, or set sync.state_dir to another directory"
+    )]
     Foreign(PathBuf),
     #[error("store {path}: {source}")]
     Db {
@@ -85,6 +89,8 @@ pub struct Store {
     opened_ms: i64,
     /// How long each commit took (seconds).
     pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// Its generation and trust epoch.
+    trust: trust::Trust,
 }
 
 impl Store {
@@ -97,28 +103,14 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| db_err(e.into()))?;
         }
+        let existed = path.exists();
         // A small page cache: checkpoints are written once per conversation
         // and read once per sync, so caching the whole file (redb's default
         // allows a gigabyte) would only make memory grow with the store.
-        let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::InUse(path.to_owned()));
-            }
-            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
-                if e.kind() == std::io::ErrorKind::InvalidData =>
-            {
-                return Err(StoreError::Foreign(path.to_owned()));
-            }
-            // Not a redb file (or one of an older redb format): not ours.
-            Err(
-                redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
-                | redb::DatabaseError::UpgradeRequired(_),
-            ) => {
-                return Err(StoreError::Foreign(path.to_owned()));
-            }
-            Err(e) => return Err(db_err(e.into())),
-        };
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| trust::refusal(path, e))?;
         let store = Store {
             db: std::sync::RwLock::new(db),
             path: path.to_owned(),
@@ -129,8 +121,9 @@ impl Store {
             commit_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
             ),
+            trust: trust::Trust::default(),
         };
-        store.check_schema()?;
+        store.check_schema(existed)?;
         Ok(store)
     }
 
@@ -220,9 +213,13 @@ impl Store {
 
     pub(super) fn commit(&self, mut tx: redb::WriteTransaction) -> Result<(), StoreError> {
         let start = std::time::Instant::now();
+        let generation = self.next_generation(&tx)?;
         tx.set_durability(redb::Durability::Immediate)
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
+        if let Some(g) = generation {
+            self.mark(g);
+        }
         let took = start.elapsed();
         self.commit_seconds.observe(took.as_secs_f64());
         self.commit_nanos

@@ -90,9 +90,18 @@ pub struct ConversationState {
         skip_serializing_if = "Option::is_none"
     )]
     pub sealed: Option<String>,
+    /// The store's trust epoch when this checkpoint was written (or read
+    /// against the target): one of an older epoch is read against the
+    /// target before it is believed.
+    #[serde(rename = "v", default, skip_serializing_if = "is_zero64")]
+    pub epoch: u64,
 }
 
 fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero64(n: &u64) -> bool {
     *n == 0
 }
 

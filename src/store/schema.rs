@@ -6,7 +6,8 @@ use redb::ReadableTable;
 
 impl Store {
     /// Stamps a new store; refuses one of another app or a newer schema.
-    pub(super) fn check_schema(&self) -> Result<(), StoreError> {
+    /// Then examines its trust (`existed`: the file was there before).
+    pub(super) fn check_schema(&self, existed: bool) -> Result<(), StoreError> {
         let (_db, tx) = self.begin_write()?;
         {
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
@@ -57,6 +58,7 @@ impl Store {
             tx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
             tx.open_table(PRUNED).map_err(|e| self.err(e))?;
         }
+        self.examine(&tx, existed)?;
         self.commit(tx)
     }
 

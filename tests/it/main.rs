@@ -14,4 +14,5 @@ mod schema;
 mod sim_cli;
 mod store;
 mod support;
+mod trust;
 mod visible;

@@ -226,6 +226,25 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Prune(PruneArgs),
 
+    /// Back up the store, or check a store file before putting it in place.
+    ///
+    /// `backup PATH` writes a consistent copy of the store (what was
+    /// committed when it began), through the running daemon when it holds
+    /// the store. A store put back from such a copy, an older copy of any
+    /// kind, or a lost one made anew is noticed when it is opened: each
+    /// conversation it holds a checkpoint of is read back from the hub
+    /// before anything more is sent, so nothing is delivered twice.
+    ///
+    /// Examples:
+    ///   convsync --config c.toml store backup /var/backups/convsync-$(date +%F).redb
+    ///   convsync store check /var/backups/convsync-2026-12-01.redb
+    ///
+    /// Exit codes: 0 done; 1 failed (or the file is no convsync store);
+    /// 2 bad usage; 4 another convsync holds the store and offers no
+    /// control socket.
+    #[command(verbatim_doc_comment)]
+    Store(StoreArgs),
+
     /// Conversations set aside after their retry budget: list them, retry
     /// them now, or drop them. With the daemon running, retry and drop are
     /// handed to it (over its control socket).
@@ -317,6 +336,30 @@ pub struct StatusArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Write a consistent copy of the store to PATH (which must not exist).
+    Backup {
+        #[arg(value_name = "PATH")]
+        path: std::path::PathBuf,
+    },
+    /// Read a store file without changing it: that it is convsync's and
+    /// whole, its schema, and what it holds (default: sync.state_dir's).
+    Check {
+        #[arg(value_name = "PATH")]
+        path: Option<std::path::PathBuf>,
+        /// Print what it found as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

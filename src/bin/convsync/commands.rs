@@ -4,7 +4,8 @@
 
 use crate::cli::{
     BackfillArgs, DeadLettersAction, DeadLettersArgs, DemoArgs, DiscoverArgs, DoctorArgs,
-    FetchArgs, MigrateArgs, OnOff, Platform, PruneArgs, RunArgs, SimArgs, StatusArgs, VerifyArgs,
+    FetchArgs, MigrateArgs, OnOff, Platform, PruneArgs, RunArgs, SimArgs, StatusArgs, StoreAction,
+    StoreArgs, VerifyArgs,
 };
 use crate::exit::Exit;
 use crate::progress::{Comparison, Progress};
@@ -338,6 +339,12 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     if let Some(c) = st.cycles {
         println!("  cycles (running)     {c}");
     }
+    if let Some(n) = st.reconciled {
+        println!("  reconciled from hub  {n} conversation(s) since start");
+    }
+    if let Some(f) = &st.store_found {
+        println!("  store                {}", f.describe());
+    }
     if let Some(why) = &st.degraded {
         println!("  degraded             {why}");
     }
@@ -356,6 +363,54 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
 pub async fn prune(args: PruneArgs, config: &Config) -> anyhow::Result<Exit> {
     for r in ops::daemon::prune(config, args.as_of.as_deref()).await? {
         print_json(&r, false)?;
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn store(args: StoreArgs, config: &Config) -> anyhow::Result<Exit> {
+    match args.action {
+        StoreAction::Backup { path } => {
+            let b = ops::store::backup(config, &path).await?;
+            println!(
+                "wrote {} ({} conversations, generation {}, {} bytes)",
+                b.path.display(),
+                b.conversations,
+                b.generation,
+                b.bytes
+            );
+        }
+        StoreAction::Check { path, json } => {
+            let path = path.unwrap_or_else(|| config.sync.store_path());
+            let k = ops::store::check(&path)?;
+            if json {
+                print_json(&k, false)?;
+                return Ok(Exit::Success);
+            }
+            println!(
+                "{}: a convsync store, schema {}",
+                k.path.display(),
+                k.schema
+            );
+            if let Some(id) = &k.store_id {
+                println!("  store id             {id} (generation {})", k.generation);
+            }
+            if let Some((g, at)) = k.backup_of {
+                println!(
+                    "  a backup             of generation {g}, taken {}: opened as a store, it reads the hub for what it holds before sending",
+                    convsync::clock::format_ms(at)
+                );
+            }
+            for (p, (n, sealed, delivered)) in &k.pipelines {
+                println!(
+                    "  pipeline {p:<11} {n} conversations ({sealed} sealed), {delivered} activities delivered"
+                );
+            }
+            println!("  pending intents      {}", k.intents);
+            println!("  dead letters         {}", k.dead_letters);
+            if let Some(f) = &k.finding {
+                println!("  last found           {}", f.describe());
+            }
+        }
     }
     Ok(Exit::Success)
 }

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => block_on(commands::demo(args)),
         Command::Status(args) => block_on(commands::status(args, &config)),
         Command::Prune(args) => block_on(commands::prune(args, &config)),
+        Command::Store(args) => block_on(commands::store(args, &config)),
         Command::Verify(args) => block_on(commands::verify_daemon(args, &config)),
         Command::Doctor(args) => block_on(commands::doctor(args, &config)),
         Command::Backfill(args) => block_on(commands::backfill(args, &config)),

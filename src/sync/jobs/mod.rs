@@ -1,4 +1,5 @@
-//! Jobs: a backfill, a migration, a dead-letter retry or drop, a prune.
+//! Jobs: a backfill, a migration, a dead-letter retry or drop, a prune,
+//! a backup of the store.
 //! Each is described ([`Job`]) and carried out ([`run`]) by this one piece
 //! of code, whether the process a command started runs it or the running
 //! daemon hosts it ([`host`]); hosted, it uses the daemon's clients (one
@@ -41,6 +42,8 @@ pub enum Job {
     },
     /// `convsync prune`: retention as of this instant (epoch ms).
     Prune { as_of_ms: i64 },
+    /// `convsync store backup PATH`: a consistent copy of the store.
+    Backup { path: std::path::PathBuf },
 }
 
 impl Job {
@@ -78,6 +81,7 @@ impl Job {
             Job::Prune { as_of_ms } => {
                 format!("prune as of {}", crate::clock::format_ms(*as_of_ms))
             }
+            Job::Backup { path } => format!("backup of the store to {}", path.display()),
         }
     }
 }
@@ -330,6 +334,17 @@ pub async fn run(
             }
             Ok(JobEnd {
                 summary: serde_json::to_value(&pruned).expect("prunes serialize"),
+                note: None,
+                interrupted: false,
+                failed: 0,
+                dead_letters: 0,
+            })
+        }
+        Job::Backup { path } => {
+            let path = path.clone();
+            let b = blocking(&ctx.store, move |s| s.backup(&path)).await?;
+            Ok(JobEnd {
+                summary: summary(&b),
                 note: None,
                 interrupted: false,
                 failed: 0,

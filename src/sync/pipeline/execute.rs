@@ -24,6 +24,18 @@ use std::sync::Arc;
 pub struct Outcome {
     pub delivered: u64,
     pub already_delivered: u64,
+    /// The checkpoint could not be believed, and the target was read for
+    /// what it holds before anything was sent.
+    pub reconciled: Option<Reconciled>,
+}
+
+/// A conversation whose checkpoint was rebuilt from what the target holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reconciled {
+    /// Activities looked for in the target.
+    pub looked_for: u64,
+    /// Of them, those it held (not sent again).
+    pub found: u64,
 }
 
 /// A conversation's checkpoint and its target.
@@ -77,15 +89,33 @@ impl Pass<'_> {
         }
         let (records, consumer) = self.source.content(id).await?;
         let mut plan = Plan::new(id, state, &records, self.mapping, self.closed, now_ms())?;
+        let mut doubted = plan.in_epoch(at.store.epoch());
+        if plan.state.target_conversation_id.is_none() && plan.has_work() {
+            let profile = plan::consumer_profile(&records, consumer);
+            let (target, is_new) = sink.open(id, self.mapping, profile.as_ref()).await?;
+            plan.state.target_conversation_id = Some(target);
+            if !is_new {
+                // No checkpoint, yet the target knew the conversation: it
+                // may hold what an earlier store recorded.
+                plan.doubt();
+                doubted = true;
+            }
+        }
+        let mut reconciled = None;
         if plan.changed.is_some() {
-            tracing::warn!(
-                pipeline,
-                conversation = id,
-                "a closed conversation's records differ from those it was sealed with (late records or a change at the source): reading the target for what it holds"
-            );
-            // Every post of a sealed conversation was answered.
-            let deadline = at.settled_by(&plan.state, None);
-            let ids = plan
+            let deadline = if doubted {
+                // What a process before this one posted may still show.
+                at.settled_by(&plan.state, Some(at.store.opened_ms()))
+            } else {
+                tracing::warn!(
+                    pipeline,
+                    conversation = id,
+                    "a closed conversation's records differ from those it was sealed with (late records or a change at the source): reading the target for what it holds"
+                );
+                // Every post of a sealed conversation was answered.
+                at.settled_by(&plan.state, None)
+            };
+            let ids: HashSet<String> = plan
                 .changed_intents()
                 .into_iter()
                 .map(|i| i.external_id)
@@ -99,21 +129,23 @@ impl Pass<'_> {
                 true,
             )
             .await?;
+            if doubted {
+                reconciled = Some(Reconciled {
+                    looked_for: ids.len() as u64,
+                    found: found.len() as u64,
+                });
+            }
             plan.reconcile(&found);
         }
         let mut outcome = Outcome {
             delivered: 0,
             already_delivered: plan.already_delivered(),
+            reconciled,
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();
             at.commit(state, settled, Vec::new()).await?;
             return Ok(outcome);
-        }
-        if plan.state.target_conversation_id.is_none() {
-            let profile = plan::consumer_profile(&records, consumer);
-            let target = sink.open(id, self.mapping, profile.as_ref()).await?;
-            plan.state.target_conversation_id = Some(target);
         }
         let target = plan
             .state

@@ -18,7 +18,7 @@ mod source;
 mod work;
 
 pub use error::{PipelineError, Unconvertible};
-pub use execute::{Outcome, recover};
+pub use execute::{Outcome, Reconciled, recover};
 pub use plan::{convert_records, undelivered};
 pub use readback::until_shown;
 pub use sink::Sink;

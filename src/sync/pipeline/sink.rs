@@ -21,13 +21,16 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// The target conversation for a source conversation.
+    /// The target conversation for a source conversation, and whether it
+    /// is new there (else the target may hold activities convsync sent
+    /// before: Hubster's establish says `isNew: false` for a binding it
+    /// has seen; a file that exists).
     pub(super) async fn open(
         &self,
         conversation_id: &str,
         mapping: &Mapping,
         profile: Option<&Value>,
-    ) -> Result<String, PipelineError> {
+    ) -> Result<(String, bool), PipelineError> {
         match self {
             Sink::Hubster(h) => {
                 let by = mapping.integrations.get(mapping.establish_with);
@@ -40,7 +43,7 @@ impl Sink {
                     )
                     .await
                     .map_err(PipelineError::http(conversation_id))?;
-                Ok(e.conversation_id)
+                Ok((e.conversation_id, e.is_new))
             }
             Sink::Files(dir) => {
                 std::fs::create_dir_all(dir).map_err(|source| {
@@ -49,7 +52,8 @@ impl Sink {
                         source,
                     })
                 })?;
-                Ok(conversation_id.to_owned())
+                let path = dir.join(format!("{}.jsonl", file_name(conversation_id)));
+                Ok((conversation_id.to_owned(), !path.exists()))
             }
         }
     }

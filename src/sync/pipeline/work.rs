@@ -42,6 +42,7 @@ pub struct LpWork {
     route: Route,
     store: Arc<Store>,
     mapping: Arc<Mapping>,
+    counters: Arc<crate::telemetry::Counters>,
     /// The conversations the source listed as closed: once all of one is
     /// delivered, its checkpoint is sealed.
     /// (Digests of their ids: a cycle may list a great many.)
@@ -55,6 +56,7 @@ impl LpWork {
             route: route.clone(),
             store: Arc::clone(&deps.store),
             mapping: Arc::clone(&deps.mapping),
+            counters: Arc::clone(&deps.counters),
             closed: Default::default(),
         })
     }
@@ -88,7 +90,11 @@ impl Work for LpWork {
             mapping: &self.mapping,
             closed,
         };
-        pass.run().await.map(|o| o.delivered)
+        let outcome = pass.run().await?;
+        if let Some(r) = &outcome.reconciled {
+            self.counters.reconciled(id, r.looked_for, r.found);
+        }
+        Ok(outcome.delivered)
     }
 
     fn plan(&self, ids: &[String]) {
