@@ -18,3 +18,4 @@ pub mod server;
 pub mod world;
 
 pub use server::{Credentials, CustomerSender, Leid, RetryAfter, Sim, SimConfig, Stats};
+pub use world::PRIVATE_NOTE;

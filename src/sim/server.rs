@@ -91,6 +91,12 @@ pub struct SimConfig {
     /// three calendar months at most, and give `next` links to an internal
     /// host without `source`.
     pub liveperson_strict: bool,
+    /// The variants the LivePerson documentation allows and real accounts
+    /// send (its field table beside its examples): Messaging Interactions
+    /// writes every `seq` as a string; one closed conversation in five
+    /// carries a private note (`audience` AGENTS_AND_MANAGERS) and a
+    /// message of a type convsync does not know (`HOLOGRAM`).
+    pub liveperson_variants: bool,
     /// Hubster as strict as its documentation:
     /// establish only with a customer integration; inbound bodies with
     /// documented properties only (`ENG005002` names any other);
@@ -149,6 +155,7 @@ impl Default for SimConfig {
             poison: 0,
             strict: false,
             liveperson_strict: false,
+            liveperson_variants: false,
             customer_sender: CustomerSender::Ignore,
             activities_lag: Duration::ZERO,
             activities_cap: None,
@@ -263,6 +270,9 @@ impl Sim {
             config.grow_every,
             config.age,
         );
+        if config.liveperson_variants {
+            lp.add_variants();
+        }
         for c in lp.conversations.iter_mut().take(config.poison) {
             c.base.push(json!({"sequence": "not a number", "dialogId": c.id, "serverTimestamp": c.start_ms,
                 "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "poison"}}));

@@ -41,9 +41,51 @@ pub struct LivePerson {
     /// by [`LivePerson::finish_growing`], so that a test need not wait for
     /// growth.
     ahead_ms: std::sync::atomic::AtomicI64,
+    /// Messaging Interactions writes `seq` as a string (its field table's
+    /// type).
+    pub seq_as_string: bool,
 }
 
+/// The text of the private notes [`LivePerson::add_variants`] adds.
+pub const PRIVATE_NOTE: &str = "PRIVATE NOTE: for agents and managers only";
+
 impl LivePerson {
+    /// The documented variants (see `SimConfig::liveperson_variants`): one
+    /// closed conversation in five gains a private note and a message of
+    /// an unknown type; interactions write `seq` as a string.
+    pub fn add_variants(&mut self) {
+        self.seq_as_string = true;
+        for (i, c) in self.conversations.iter_mut().enumerate() {
+            if i % 5 != 1 || c.open {
+                continue;
+            }
+            let last = c
+                .base
+                .iter()
+                .filter_map(|r| r["sequence"].as_i64())
+                .max()
+                .unwrap_or(-1);
+            let (ts, agent, id) = (c.base_updated_ms, c.latest_agent.clone(), c.id.clone());
+            let record = |seq: i64, at: i64, event: Value| {
+                json!({"sequence": seq, "dialogId": id, "serverTimestamp": at, "originatorId": agent,
+                    "originatorMetadata": {"id": agent, "role": "ASSIGNED_AGENT"}, "event": event})
+            };
+            let mut note = record(
+                last + 1,
+                ts + 1,
+                json!({"type": "ContentEvent", "contentType": "text/plain", "message": PRIVATE_NOTE}),
+            );
+            note["audience"] = "AGENTS_AND_MANAGERS".into();
+            c.base.push(note);
+            c.base.push(record(
+                last + 2,
+                ts + 2,
+                json!({"type": "ContentEvent", "contentType": "HOLOGRAM", "message": {"hologram": {"frames": 3}}}),
+            ));
+            c.base_updated_ms = ts + 2;
+        }
+    }
+
     /// `n` conversations from `seed`. Every fourth conversation is OPEN and
     /// gains a record every `grow_every` (up to `growth` records); one in ten
     /// is reported partial by conversations/search.
@@ -107,6 +149,7 @@ impl LivePerson {
             started_ms,
             grow_every,
             ahead_ms: Default::default(),
+            seq_as_string: false,
         }
     }
 
@@ -235,7 +278,7 @@ impl LivePerson {
             entry["campaign"] = json!({"campaignId": "1", "campaignName": "Simulated"});
         }
         let records = self.records(c);
-        let lists = interactions_lists(&c.id, &records);
+        let lists = interactions_lists(&c.id, &records, self.seq_as_string);
         for (key, mut list) in lists {
             if !wants(key) {
                 continue;
@@ -262,7 +305,18 @@ impl LivePerson {
 /// `messageRecords` (the main dialog's id written `"undefined"`, as the
 /// documentation's example does), `messageStatuses` (one per message a
 /// receipt acknowledges), `agentParticipants`, `consumerParticipants`.
-fn interactions_lists(conversation_id: &str, records: &[Value]) -> Vec<(&'static str, Vec<Value>)> {
+fn interactions_lists(
+    conversation_id: &str,
+    records: &[Value],
+    seq_as_string: bool,
+) -> Vec<(&'static str, Vec<Value>)> {
+    let seq_of = |seq: i64| -> Value {
+        if seq_as_string {
+            seq.to_string().into()
+        } else {
+            seq.into()
+        }
+    };
     let dialog = |r: &Value| match r["dialogId"].as_str() {
         Some(d) if d != conversation_id => d.to_owned(),
         _ => "undefined".to_owned(),
@@ -324,12 +378,17 @@ fn interactions_lists(conversation_id: &str, records: &[Value]) -> Vec<(&'static
                     "SECURE_FORM_SUBMIT",
                     json!({"secureForm": {"invitationId": ev["message"]["invitationId"]}}),
                 ),
-                _ => ("TEXT_PLAIN", json!({"msg": {"text": ev["message"]}})),
+                (_, None | Some("text/plain")) => {
+                    ("TEXT_PLAIN", json!({"msg": {"text": ev["message"]}}))
+                }
+                // A type the documentation does not list: as it is.
+                (_, Some(other)) => (other, ev["message"].clone()),
             };
+            let audience = r["audience"].as_str().unwrap_or("ALL");
             messages.push(json!({"type": kind, "messageData": data,
-                "messageId": format!("ms::conv:{conversation_id}::msg:{seq}"), "seq": seq,
+                "messageId": format!("ms::conv:{conversation_id}::msg:{seq}"), "seq": seq_of(seq),
                 "dialogId": dialog(r), "participantId": who, "timeL": time, "sentBy": party,
-                "audience": "ALL", "source": "APP", "device": "undefined"}));
+                "audience": audience, "source": "APP", "device": "undefined"}));
         } else if let Some(bad) = r.get("sequence") {
             // A record no converter can read stays unreadable here.
             messages.push(json!({"type": "TEXT_PLAIN", "messageData": {"msg": {"text": ev["message"]}},
@@ -338,7 +397,7 @@ fn interactions_lists(conversation_id: &str, records: &[Value]) -> Vec<(&'static
             for seq in ev["sequenceList"].as_array().into_iter().flatten() {
                 statuses.push(
                     json!({"messageId": format!("ms::conv:{conversation_id}::msg:{seq}"),
-                    "seq": seq, "timeL": time, "participantId": who, "participantType": party,
+                    "seq": seq.as_i64().map_or_else(|| seq.clone(), seq_of), "timeL": time, "participantId": who, "participantType": party,
                     "messageDeliveryStatus": ev["status"], "dialogId": dialog(r)}),
                 );
             }

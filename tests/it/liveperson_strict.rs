@@ -374,3 +374,49 @@ async fn doctor_on_an_app_key_reports_content_search_refused_and_interactions_wo
     assert!(failed.contains(&"liveperson: content search"), "{report}");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn documented_variants_are_read_and_a_private_note_never_reaches_the_hub() {
+    for variants in [false, true] {
+        let sim = strict(SimConfig {
+            conversations: 20,
+            growth: 0,
+            liveperson_variants: variants,
+            ..SimConfig::default()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = app_key_config(dir.path(), &sim, "since = \"2000-01-01\"");
+        let out = convsync(&cfg, &["run", "--until-idle"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Every conversation whole, once, in order: a string `seq` and an
+        // unknown type dead-letter none.
+        assert_eq!(sim.shared.ledger_external_ids(), expected(&sim, false));
+        assert_eq!(sim.stats().duplicate_deliveries, 0);
+        let store = convsync::store::Store::open(&dir.path().join("state/convsync.redb")).unwrap();
+        assert!(
+            store.dead_letters().unwrap().is_empty(),
+            "variants {variants}"
+        );
+        let hub = serde_json::to_string(&sim.shared.ledger()).unwrap();
+        // The private note stays out of the hub; the unknown type is carried.
+        assert!(
+            !hub.contains(convsync::sim::PRIVATE_NOTE),
+            "variants {variants}"
+        );
+        assert_eq!(hub.contains("HOLOGRAM"), variants);
+        let notes = sim
+            .shared
+            .lp
+            .conversations
+            .iter()
+            .filter(|c| {
+                serde_json::to_string(&c.base)
+                    .unwrap()
+                    .contains(convsync::sim::PRIVATE_NOTE)
+            })
+            .count();
+        assert_eq!(notes > 0, variants);
+        sim.stop().await;
+    }
+}

@@ -22,9 +22,15 @@
 //!   Hubster establish takes (`first name`, `last name`, `full name`,
 //!   `email`).
 //!
-//! A record convsync cannot read (a `seq` that is missing or not a number,
-//! a `type` it does not know, a field of the wrong type) makes the whole
-//! conversation an error naming the conversation and the field.
+//! Every documented variant is read: `seq` as a number or a string holding
+//! one (the field table types it "string"), the type spellings of the
+//! field table ("text", "file"), `quickReplies` on text and on rich
+//! content. A `type` convsync does not know is carried, never refused: a
+//! ContentEvent whose `contentType` is the raw type and whose `message` is
+//! its `messageData`, which the converter keeps whole (with a warning). A
+//! record that cannot be read at all (a `seq` missing or not a number, a
+//! field of the wrong type) makes the conversation an error naming the
+//! conversation and the field.
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -142,11 +148,10 @@ pub fn transcript(conversation_id: &str, entry: &Value) -> Result<Transcript, In
                 format!("is {}, not an object", kind_of(m)),
             ));
         };
-        let seq = match m.get("seq") {
-            None | Some(Value::Null) => return Err(err(at("seq"), "is missing".into())),
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| err(at("seq"), format!("is {}, not an integer", kind_of(v))))?,
+        let seq = match opt_i64(m, "seq") {
+            Ok(Some(seq)) => seq,
+            Ok(None) => return Err(err(at("seq"), "is missing".into())),
+            Err(why) => return Err(err(at("seq"), why.to_string())),
         };
         let time = opt_i64(m, "timeL").map_err(|r| err(at("timeL"), r.to_string()))?;
         let participant = match m.get("participantId") {
@@ -241,18 +246,15 @@ pub fn transcript(conversation_id: &str, entry: &Value) -> Result<Transcript, In
     let mut receipts: BTreeMap<Receipt, (String, Vec<i64>)> = BTreeMap::new();
     for (i, s) in statuses.iter().enumerate() {
         let at = |f: &str| format!("{statuses_name}[{i}].{f}");
-        let seq = match s.get("seq") {
-            None | Some(Value::Null) => {
-                // The messageId ends in `::msg:<n>`.
-                s["messageId"]
-                    .as_str()
-                    .and_then(|m| m.rsplit_once("::msg:"))
-                    .and_then(|(_, n)| n.parse::<i64>().ok())
-                    .ok_or_else(|| err(at("seq"), "is missing".into()))?
-            }
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| err(at("seq"), format!("is {}, not an integer", kind_of(v))))?,
+        let seq = match opt_i64(s, "seq") {
+            Ok(Some(seq)) => seq,
+            // The messageId ends in `::msg:<n>`.
+            Ok(None) => s["messageId"]
+                .as_str()
+                .and_then(|m| m.rsplit_once("::msg:"))
+                .and_then(|(_, n)| n.parse::<i64>().ok())
+                .ok_or_else(|| err(at("seq"), "is missing".into()))?,
+            Err(why) => return Err(err(at("seq"), why.to_string())),
         };
         let status = match s.get("messageDeliveryStatus") {
             Some(Value::String(t)) => t.clone(),
@@ -334,12 +336,22 @@ fn event_of(kind: &str, data: &Value) -> Result<Value, (String, String)> {
                 ));
             }
         };
-        let mut ev = json!({"type": "ContentEvent", "contentType": ct, "message": t});
-        if let Some(q) = data.get("quickReplies").filter(|q| !q.is_null()) {
-            ev["quickReplies"] = json_text(&q["content"]).unwrap_or_else(|| q.clone());
-        }
-        Ok(ev)
+        Ok(json!({"type": "ContentEvent", "contentType": ct, "message": t}))
     };
+    let mut ev = event_without_replies(kind, data, text)?;
+    // Quick replies ride on text and on rich content alike.
+    if let Some(q) = data.get("quickReplies").filter(|q| !q.is_null()) {
+        ev["quickReplies"] = json_text(&q["content"]).unwrap_or_else(|| q.clone());
+    }
+    Ok(ev)
+}
+
+/// [`event_of`] but for the quick replies; `text` reads a text message.
+fn event_without_replies(
+    kind: &str,
+    data: &Value,
+    text: impl Fn(&str) -> Result<Value, (String, String)>,
+) -> Result<Value, (String, String)> {
     // Container names for files, links and forms are shown in no example:
     // take the first object holding the expected keys.
     let object_with = |keys: &[&str]| -> Option<&Map<String, Value>> {
@@ -426,13 +438,12 @@ fn event_of(kind: &str, data: &Value) -> Result<Value, (String, String)> {
                 format!("is {}, not JSON text", kind_of(v)),
             )),
         },
-        other => Err((
-            String::new(),
-            format!(
-                "unknown type {other:?} (convsync reads {})",
-                MESSAGE_TYPES.join(", ")
-            ),
-        )),
+        // A type not documented yet: carried whole, its raw type and data.
+        other => Ok(json!({
+            "type": "ContentEvent",
+            "contentType": other,
+            "message": if data.is_null() { json!({}) } else { data.clone() },
+        })),
     }
 }
 
@@ -513,167 +524,5 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::record_identity;
-
-    /// Shaped as the Messaging Interactions documentation shows an entry.
-    fn entry() -> Value {
-        json!({
-            "info": {"conversationId": "c1", "status": "CLOSE"},
-            "messageRecords": [
-                {"type": "TEXT_PLAIN", "messageData": {"msg": {"text": "hi"}},
-                 "messageId": "ms::conv:c1::msg:0", "seq": 0, "dialogId": "undefined",
-                 "participantId": "cons-1", "timeL": 1000, "sentBy": "Consumer", "audience": "ALL"},
-                {"type": "TEXT_PLAIN", "messageData": {"msg": {"text": "hello"}},
-                 "messageId": "ms::conv:c1::msg:1", "seq": 1, "dialogId": "c1",
-                 "participantId": "3677470410", "timeL": 2000, "sentBy": "Agent"},
-                {"type": "RICH_CONTENT", "messageData": {"richContent": {"content": "{\"type\":\"vertical\",\"elements\":[]}"}},
-                 "seq": 4, "participantId": "bot-1", "timeL": 3000, "sentBy": "AGENT"},
-                {"type": "HOSTED_FILE", "messageData": {"file": {"relativePath": "/p.png", "fileType": "PNG", "caption": "c"}},
-                 "seq": 5, "participantId": "cons-1", "timeL": 4000, "sentBy": "consumer"},
-                {"type": "TEXT_PLAIN", "messageData": {"msg": {"text": "note"}},
-                 "seq": 6, "participantId": 3677470410u64, "timeL": 5000, "sentBy": "Agent",
-                 "audience": "AGENTS_AND_MANAGERS"}
-            ],
-            "messageStatuses": [
-                {"messageId": "ms::conv:c1::msg:1", "seq": 1, "timeL": 2100, "participantId": "cons-1",
-                 "participantType": "Consumer", "messageDeliveryStatus": "ACCEPT"},
-                {"messageId": "ms::conv:c1::msg:4", "seq": 4, "timeL": 2100, "participantId": "cons-1",
-                 "participantType": "Consumer", "messageDeliveryStatus": "ACCEPT"},
-                {"messageId": "ms::conv:c1::msg:0", "timeL": 1500, "participantId": "3677470410",
-                 "participantType": "Agent", "messageDeliveryStatus": "READ"}
-            ],
-            "agentParticipants": [
-                {"agentId": "3677470410", "userTypeName": "Human", "role": "AGENT", "permission": "ASSIGNED_AGENT"},
-                {"agentId": "bot-1", "userTypeName": "Bot", "role": "AGENT", "permission": "ASSIGNED_AGENT"}
-            ],
-            "consumerParticipant": [
-                {"participantId": "cons-1", "firstName": "Visitor", "lastName": "Test",
-                 "email": "undefined", "consumerName": "Visitor"}
-            ]
-        })
-    }
-
-    #[test]
-    fn messages_become_content_search_records_with_the_same_identity() {
-        let t = transcript("c1", &entry()).unwrap();
-        let content: Vec<&Value> = t
-            .records
-            .iter()
-            .filter(|r| r["sequence"].is_i64())
-            .collect();
-        assert_eq!(content.len(), 5);
-        // "undefined" is the main dialog, whose id is the conversation's.
-        assert_eq!(content[0]["dialogId"], "c1");
-        assert_eq!(record_identity("c1", content[0]), "lp:c1:c1:0");
-        assert_eq!(content[0]["event"]["message"], "hi");
-        assert_eq!(content[0]["originatorMetadata"]["role"], "CONSUMER");
-        assert_eq!(content[1]["originatorMetadata"]["role"], "ASSIGNED_AGENT");
-        assert_eq!(content[2]["originatorMetadata"]["role"], "CONTROLLER");
-        assert_eq!(content[2]["event"]["type"], "RichContentEvent");
-        assert!(content[2]["event"]["content"].is_string());
-        assert_eq!(content[3]["event"]["contentType"], "hosted/file");
-        assert_eq!(content[3]["event"]["message"]["relativePath"], "/p.png");
-        assert_eq!(content[4]["originatorId"], "3677470410");
-        assert_eq!(content[4]["audience"], "AGENTS_AND_MANAGERS");
-        assert_eq!(content[1]["serverTimestamp"], 2000);
-    }
-
-    #[test]
-    fn receipts_group_back_into_accept_status_events() {
-        let t = transcript("c1", &entry()).unwrap();
-        let receipts: Vec<&Value> = t
-            .records
-            .iter()
-            .filter(|r| r["event"]["type"] == "AcceptStatusEvent")
-            .collect();
-        assert_eq!(receipts.len(), 2);
-        let accept = receipts
-            .iter()
-            .find(|r| r["event"]["status"] == "ACCEPT")
-            .unwrap();
-        assert_eq!(accept["event"]["sequenceList"], json!([1, 4]));
-        assert_eq!(accept["originatorMetadata"]["role"], "CONSUMER");
-        // The same receipt as content search lists it has the same identity.
-        let searched = json!({"dialogId": "c1", "originatorId": "cons-1", "serverTimestamp": 2100,
-            "originatorMetadata": {"id": "cons-1", "role": "CONSUMER"},
-            "event": {"type": "AcceptStatusEvent", "status": "ACCEPT", "sequenceList": [1, 4]}});
-        assert_eq!(
-            record_identity("c1", accept),
-            record_identity("c1", &searched)
-        );
-        // A receipt with no seq takes it from its messageId.
-        let read = receipts
-            .iter()
-            .find(|r| r["event"]["status"] == "READ")
-            .unwrap();
-        assert_eq!(read["event"]["sequenceList"], json!([0]));
-    }
-
-    #[test]
-    fn the_consumer_profile_comes_from_the_participants_list() {
-        let t = transcript("c1", &entry()).unwrap();
-        assert_eq!(
-            t.consumer,
-            Some(
-                json!({"first name": "Visitor", "last name": "Test", "full name": "Visitor Test"})
-            )
-        );
-        let bare = json!({"messageRecords": []});
-        assert_eq!(transcript("c1", &bare).unwrap().consumer, None);
-    }
-
-    #[test]
-    fn a_malformed_record_names_the_conversation_and_the_field() {
-        let cases: [(&str, Value, &str); 6] = [
-            ("seq", json!("seven"), "messageRecords[1].seq"),
-            ("seq", Value::Null, "messageRecords[1].seq"),
-            ("type", json!("HOLOGRAM"), "messageRecords[1].type"),
-            ("type", json!(3), "messageRecords[1].type"),
-            ("timeL", json!([1]), "messageRecords[1].timeL"),
-            (
-                "messageData",
-                json!({"msg": {"text": 5}}),
-                "messageRecords[1].messageData.msg.text",
-            ),
-        ];
-        for (key, value, field) in cases {
-            let mut e = entry();
-            e["messageRecords"][1][key] = value.clone();
-            let err = transcript("c1", &e).unwrap_err();
-            assert_eq!(err.field, field, "{key} = {value}");
-            let text = err.to_string();
-            assert!(text.starts_with("conversation c1: "), "{text}");
-        }
-        let mut e = entry();
-        e["messageRecords"][1]
-            .as_object_mut()
-            .unwrap()
-            .remove("seq");
-        assert_eq!(
-            transcript("c1", &e).unwrap_err().field,
-            "messageRecords[1].seq"
-        );
-        let e = json!({"messageRecords": {"not": "a list"}});
-        assert_eq!(transcript("c1", &e).unwrap_err().field, "messageRecords");
-    }
-
-    #[test]
-    fn the_documented_spellings_of_types_and_lists_are_read() {
-        let e = json!({"messagesRecords": [
-            {"type": "text", "messageData": {"msg": {"text": "a"}}, "seq": 0, "sentBy": "Consumer"},
-            {"type": "file", "messageData": {"fileData": {"relativePath": "/f.pdf", "fileType": "PDF"}}, "seq": 1},
-            {"type": "SECURE_FORM_INVITATION", "messageData": {"secureForm": {"formId": "9", "formName": "Card", "invitationId": "i"}}, "seq": 2},
-            {"type": "TEXT_PLAIN", "messageData": {"msg": {"text": "pick"}, "quickReplies": {"content": "{\"type\":\"quickReplies\",\"replies\":[]}"}}, "seq": 3}
-        ]});
-        let t = transcript("c", &e).unwrap();
-        assert_eq!(t.records.len(), 4);
-        assert_eq!(t.records[1]["event"]["message"]["relativePath"], "/f.pdf");
-        assert_eq!(t.records[2]["event"]["message"]["title"], "Card");
-        assert_eq!(
-            t.records[3]["event"]["quickReplies"]["type"],
-            "quickReplies"
-        );
-    }
-}
+#[path = "interactions_tests.rs"]
+mod tests;

@@ -38,6 +38,8 @@ pub mod payload {
     pub const RICH_CONTENT: &str = "liveperson.rich-content";
     pub const CONTENT: &str = "liveperson.content";
     pub const EVENT: &str = "liveperson.event";
+    /// A private message (agents and managers only), carried whole.
+    pub const PRIVATE_MESSAGE: &str = "liveperson.private-message";
 }
 
 /// The record field holding the original activity of a record made from a

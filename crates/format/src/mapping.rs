@@ -38,6 +38,21 @@ pub struct Mapping {
     /// Off, exports are about half the size and round trips keep what a
     /// person sees, not every field.
     pub keep_original: bool,
+    /// What a private message becomes (LivePerson `audience`
+    /// `AGENTS_AND_MANAGERS`: agents and managers only): never an ordinary
+    /// message, which the hub would route towards the customer.
+    pub private_messages: PrivateMessages,
+}
+
+/// `private_messages`: `skip` (leave it out, counted and reported; the
+/// default) or `event` (a `liveperson.private-message` payload event
+/// carrying the record, for hubs whose integrations ignore payloads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivateMessages {
+    #[default]
+    Skip,
+    Event,
 }
 
 impl Default for Mapping {
@@ -53,6 +68,7 @@ impl Default for Mapping {
             drop_unmapped: false,
             establish_with: IntegrationType::Customer,
             keep_original: true,
+            private_messages: PrivateMessages::Skip,
         }
     }
 }

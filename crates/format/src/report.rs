@@ -51,6 +51,9 @@ pub mod kind {
     pub const DROPPED_TYPING: &str = "dropped_typing";
     pub const DROPPED_UNMAPPED: &str = "dropped_unmapped";
     pub const SKIPPED_SENDER: &str = "skipped_sender";
+    /// A private message (agents and managers only) left out, or carried
+    /// as an event (`mapping.private_messages`).
+    pub const PRIVATE_MESSAGE: &str = "private_message";
     pub const UNMAPPED_ACTIVITY: &str = "unmapped_activity";
     pub const BROKEN_PROVENANCE: &str = "broken_provenance";
     /// Structured content split, shortened or written as text to keep

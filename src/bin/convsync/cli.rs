@@ -517,6 +517,12 @@ pub struct SimArgs {
     /// --write-config then writes an app-key (OAuth 1.0a) LivePerson config.
     #[arg(long)]
     pub strict: bool,
+    /// The variants LivePerson documents and real accounts send:
+    /// Messaging Interactions writes `seq` as a string, and one closed
+    /// conversation in five carries a private note (audience
+    /// AGENTS_AND_MANAGERS) and a message of an undocumented type.
+    #[arg(long)]
+    pub variants: bool,
     /// With --strict: what the customer path does with a
     /// sender.integrationId (documented for agents and bots only).
     #[arg(long, value_enum, default_value = "ignore")]

@@ -97,6 +97,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         token_ttl: Duration::from_secs(args.token_ttl),
         strict: args.strict,
         liveperson_strict: args.strict,
+        liveperson_variants: args.variants,
         customer_sender: args.customer_sender.into(),
         activities_lag: Duration::from_millis(args.activities_lag_ms),
         activities_cap: args.activities_cap.filter(|&n| n > 0),

@@ -242,6 +242,23 @@ fn chat_state<'a>(ev: &'a Event<'a>, fields: &mut Fields<'a>) -> Option<Body<'a>
     })
 }
 
+/// A private message (agents and managers only): its audience, unless it
+/// is everyone.
+pub(super) fn private_audience<'a>(rec: &'a Record<'a>) -> Option<Cow<'a, str>> {
+    rec.extra
+        .0
+        .iter()
+        .find(|(k, _)| k.as_str() == "audience")
+        .and_then(|(_, raw)| serde_json::from_str::<Str<'a>>(raw.get()).ok())
+        .map(|a| a.0)
+        .filter(|a| !a.eq_ignore_ascii_case("ALL") && !a.is_empty())
+}
+
+/// A private message carried whole, as an event (never as a message).
+pub(super) fn private_event<'a>(rec: &'a Record<'a>) -> Body<'a> {
+    carry(rec, crate::payload::PRIVATE_MESSAGE)
+}
+
 /// The whole record as a payload event.
 fn carry<'a>(rec: &'a Record<'a>, payload_type: &'static str) -> Body<'a> {
     Body::Event(PayloadEvent {

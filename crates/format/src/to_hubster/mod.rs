@@ -11,7 +11,7 @@ use super::json::Str;
 use super::liveperson::Record;
 use super::report::{Report, kind as warn};
 use super::resume::{LpResume, Mark};
-use crate::mapping::{Mapping, UnknownRole};
+use crate::mapping::{Mapping, PrivateMessages, UnknownRole};
 use body::{body, restore_hubster};
 use rustc_hash::FxHashSet;
 
@@ -150,6 +150,24 @@ pub fn to_hubster<'a>(
     for &i in &order {
         let item = &mut items[i];
         let rec = item.rec;
+        let private = body::private_audience(rec);
+        if let Some(audience) = &private {
+            let (verb, skip) = match map.private_messages {
+                PrivateMessages::Skip => ("left out", true),
+                PrivateMessages::Event => ("carried as an event", false),
+            };
+            report.warn(
+                warn::PRIVATE_MESSAGE,
+                conversation_id,
+                format!(
+                    "{}: a private message (audience {audience}); {verb} (mapping.private_messages)",
+                    rec.name()
+                ),
+            );
+            if skip {
+                continue;
+            }
+        }
         let Some(sender_type) = sender_type(rec, map, &bots, conversation_id, &mut report)? else {
             continue;
         };
@@ -189,7 +207,10 @@ pub fn to_hubster<'a>(
                 Activity::Restored(restored.into())
             }
             None => {
-                let mut body = body(rec, map, conversation_id, &mut report);
+                let mut body = match private {
+                    Some(_) => body::private_event(rec),
+                    None => body(rec, map, conversation_id, &mut report),
+                };
                 if !map.keep_original {
                     body.drop_original();
                 }
