@@ -33,7 +33,7 @@ pub fn open_existing(sync: &SyncConfig) -> Result<Option<Result<Store, StoreErro
 
 /// Where the store is held: here, or by a running daemon at this address.
 pub enum Held {
-    Here(Store),
+    Here(Box<Store>),
     Daemon { endpoint: String },
 }
 
@@ -43,7 +43,7 @@ pub fn open_or_daemon(sync: &SyncConfig) -> Result<Held, Error> {
     let path = sync.store_path();
     match open_existing(sync)? {
         None => Err(Error::NoStore { path }),
-        Some(Ok(s)) => Ok(Held::Here(s)),
+        Some(Ok(s)) => Ok(Held::Here(Box::new(s))),
         Some(Err(_)) => match std::fs::read_to_string(sync.endpoint_file()) {
             Ok(addr) => Ok(Held::Daemon {
                 endpoint: addr.trim().to_owned(),

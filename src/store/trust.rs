@@ -1,6 +1,6 @@
-//! Whether the store can be believed over the target. Every commit counts
-//! a generation, and a small marker beside the store (`convsync.generation`)
-//! repeats the latest one after each commit. At open, a store older than
+//! Whether the store can be believed over the target. Commits count a
+//! generation (at most one each [`MARK_EVERY`]), and a small marker beside
+//! the store (`convsync.generation`) repeats the latest after its commit. At open, a store older than
 //! its marker (put back from a copy), a marker without its store (the file
 //! lost and made anew), another store's marker, or a copy taken by
 //! [`Store::backup`] put in place is noticed: each starts a new trust
@@ -56,6 +56,9 @@ impl Finding {
     }
 }
 
+/// The marker's width: its JSON, padded (written in place, never shorter).
+const MARKER_WIDTH: usize = 120;
+
 /// What the marker beside the store says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Marker {
@@ -81,10 +84,19 @@ pub(super) struct Trust {
     loaded: AtomicBool,
     epoch: AtomicU64,
     found: Mutex<Option<Finding>>,
-    /// The generation the marker holds (written only forwards).
-    marked: Mutex<u64>,
+    /// The generation the marker holds (written only forwards), and the
+    /// marker, open for writing in place.
+    marked: Mutex<(u64, Option<std::fs::File>)>,
     marker_failed: AtomicBool,
+    /// When a commit last counted a generation.
+    last_counted: Mutex<Option<std::time::Instant>>,
 }
+
+/// How often a commit counts a generation (and rewrites the marker): a
+/// copy of the file taken within this of a crash may go unnoticed by the
+/// marker (a copy taken by `store backup` never does), and the count costs
+/// a commit nothing measurable.
+pub const MARK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What `convsync store backup` wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,13 +253,21 @@ impl Store {
     }
 
     /// In a transaction about to commit: the next generation, written in
-    /// it (none before the store was examined at open).
+    /// it, when [`MARK_EVERY`] has passed since the last (none before the
+    /// store was examined at open: that commit always counts one).
     pub(super) fn next_generation(
         &self,
         tx: &redb::WriteTransaction,
     ) -> Result<Option<u64>, StoreError> {
         if !self.trust.loaded.load(Ordering::SeqCst) {
             return Ok(None);
+        }
+        {
+            let mut last = self.trust.last_counted.lock().expect("trust lock");
+            if last.is_some_and(|t| t.elapsed() < MARK_EVERY) {
+                return Ok(None);
+            }
+            *last = Some(std::time::Instant::now());
         }
         let g = self.trust.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
@@ -259,19 +279,33 @@ impl Store {
     /// After a commit of generation `g`: the marker says so. A marker that
     /// cannot be written only makes the next open notice less.
     pub(super) fn mark(&self, g: u64) {
+        use std::os::unix::fs::FileExt;
         let mut marked = self.trust.marked.lock().expect("trust lock");
-        if g <= *marked {
+        if g <= marked.0 {
             return;
         }
         let marker = Marker {
             store: self.trust.id.get().cloned().unwrap_or_default(),
             generation: g,
         };
+        // One write in place, of a fixed width (a few microseconds: every
+        // commit makes one); a torn one reads as no marker.
+        let mut text = serde_json::to_string(&marker).expect("markers serialize");
+        while text.len() < MARKER_WIDTH {
+            text.push(' ');
+        }
+        text.push('\n');
         let path = marker_path(&self.path);
-        let tmp = path.with_extension("generation.tmp");
-        let text = serde_json::to_string(&marker).expect("markers serialize");
-        match std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
-            Ok(()) => *marked = g,
+        let file = match marked.1.take() {
+            Some(f) => Ok(f),
+            None => std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+        };
+        match file.and_then(|f| f.write_all_at(text.as_bytes(), 0).map(|()| f)) {
+            Ok(f) => *marked = (g, Some(f)),
             Err(e) => {
                 if !self.trust.marker_failed.swap(true, Ordering::Relaxed) {
                     tracing::warn!(marker = %path.display(), error = %e, "cannot write the store's generation marker: a restored copy of the store may go unnoticed");
