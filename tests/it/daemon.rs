@@ -781,11 +781,17 @@ since = "{month}"
         crate::support::expected_ledger(&sim, true),
     );
     assert_eq!(ledger.len(), expected.len());
-    let differ = expected
+    let differ: Vec<_> = expected
         .iter()
         .filter(|(k, v)| ledger.get(*k) != Some(v))
-        .count();
-    assert_eq!(differ, 0, "conversations differ from the source");
+        .map(|(k, v)| (k, v, ledger.get(k)))
+        .collect();
+    assert_eq!(
+        differ.len(),
+        0,
+        "conversations differ from the source: {differ:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(sim.stats().duplicate_deliveries, 0);
     let out = crate::support::convsync(&config, &["migrate", "to-files", "--verify"]).await;
     assert!(
