@@ -118,7 +118,8 @@ pub async fn run(
 ) -> Result<Summary, BackfillError> {
     let pipeline_name = deps.settings.pipeline.clone();
     let mut summary = Summary {
-        recovered: pipeline::recover(&pipeline_name, &deps.store, &route.sink).await?,
+        recovered: pipeline::recover(&pipeline_name, &deps.store, &route.sink, &deps.claims)
+            .await?,
         ..Summary::default()
     };
     let mut dead = deps.dead_letter_ids().await?;

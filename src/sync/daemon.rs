@@ -220,7 +220,8 @@ impl Daemon {
         if let Sink::Hubster(h) = self.route.sink.as_ref() {
             h.token(false).await.map_err(DaemonError::Token)?;
         }
-        let recovered = pipeline::recover(&p, &self.deps.store, &self.route.sink).await?;
+        let recovered =
+            pipeline::recover(&p, &self.deps.store, &self.route.sink, &self.deps.claims).await?;
         self.deps.counters.recovered(recovered);
         self.deps.counters.set_ready();
         notify(&[sd_notify::NotifyState::Ready]);

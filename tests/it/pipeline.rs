@@ -226,7 +226,9 @@ async fn an_interrupted_run_is_recovered_from_its_intents_without_duplicates() {
             .unwrap();
     }
     // Restart: recovery finds the half that arrived, the sync sends the rest.
-    let found = pipeline::recover("p", &s.store, &sink).await.unwrap();
+    let found = pipeline::recover("p", &s.store, &sink, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(found, half as u64);
     assert!(s.store.pending_intents("p").unwrap().is_empty());
     let rest = pipeline::sync_conversation("p", &c.id, &s.lp, &sink, &s.store, &s.mapping)
@@ -304,7 +306,12 @@ async fn the_file_sink_appends_jsonl_and_recovers_past_a_torn_line() {
         event_id: None,
     };
     s.store.write_intents("p", &c.id, &[intent]).unwrap();
-    assert_eq!(pipeline::recover("p", &s.store, &sink).await.unwrap(), 0);
+    assert_eq!(
+        pipeline::recover("p", &s.store, &sink, &Default::default())
+            .await
+            .unwrap(),
+        0
+    );
     // The next line written starts on a line of its own.
     let sink_dir = dir.path().to_owned();
     let before = std::fs::read_to_string(&path).unwrap().lines().count();

@@ -192,7 +192,7 @@ impl Migration {
                     source: Arc::new(self.record_source()),
                     sink: Arc::new(self.sink()),
                 };
-                pipeline::recover(self.cfg.pipeline(), store, &route.sink).await?;
+                pipeline::recover(self.cfg.pipeline(), store, &route.sink, &deps.claims).await?;
                 let work = LpWork::new(&deps, &route);
                 runner::run(&deps, &work, ids, 1, stop, &mut dead, &mut told).await?
             }

@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::format::Mapping;
 use crate::store::{ConversationState, Intent, Store};
 use crate::sync::deps::blocking;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What one run delivered.
@@ -239,29 +239,36 @@ impl Target<'_> {
 /// Settles intents a run left behind (at start, before anything else): those
 /// the target has are recorded as delivered, the others dropped (the next
 /// run converts and sends them again) once they can no longer arrive, else
-/// left for the conversation's next sync. Returns how many were found
+/// left for the conversation's next sync. Each conversation is settled
+/// under its claim, read afresh: a job the daemon hosts recovers while live
+/// sync may be working the same conversation. Returns how many were found
 /// delivered.
 pub async fn recover(
     pipeline: &str,
     store: &Arc<Store>,
     sink: &Sink,
+    claims: &crate::sync::deps::Claims,
 ) -> Result<u64, PipelineError> {
     let p = pipeline.to_owned();
     let pending = blocking(store, move |s| s.pending_intents(&p)).await?;
-    let mut by_conv: BTreeMap<String, Vec<Intent>> = BTreeMap::new();
-    for (c, i) in pending {
-        by_conv.entry(c).or_default().push(i);
-    }
-    if !by_conv.is_empty() {
+    let convs: std::collections::BTreeSet<String> = pending.into_iter().map(|(c, _)| c).collect();
+    if !convs.is_empty() {
         // A post cut short by the stop may still show: give it the read lag.
         readback::after_stop(sink).await;
     }
     let mut found_total = 0;
-    for (conv, intents) in by_conv {
+    for conv in convs {
+        let _claim = claims.claim(format!("{pipeline}\u{1f}{conv}")).await;
         let (p, c) = (pipeline.to_owned(), conv.clone());
-        let mut state = blocking(store, move |s| s.conversation(&p, &c))
-            .await?
-            .unwrap_or_default();
+        let (state, intents) = blocking(store, move |s| {
+            Ok((s.conversation(&p, &c)?, s.pending_intents_of(&p, &c)?))
+        })
+        .await?;
+        if intents.is_empty() {
+            // Settled meanwhile by the conversation's own sync.
+            continue;
+        }
+        let mut state = state.unwrap_or_default();
         let at = Target {
             pipeline,
             conversation_id: &conv,
