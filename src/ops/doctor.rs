@@ -433,14 +433,7 @@ fn store(config: &Config, c: &mut Checks) {
                 k.intents,
                 k.dead_letters
             );
-            let marker: Option<serde_json::Value> =
-                std::fs::read_to_string(crate::store::marker_path(&path))
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok());
-            let behind = marker.as_ref().is_some_and(|m| {
-                m["store"].as_str() != k.store_id.as_deref()
-                    || m["generation"].as_u64().unwrap_or(0) > k.generation
-            });
+            let behind = crate::store::behind_its_marker(&k);
             if k.backup_of.is_some() || behind {
                 c.push(
                     CHECK,

@@ -16,7 +16,7 @@ mod schema;
 mod trust;
 
 pub use records::{ConversationState, DeadLetter, Intent, KeptJob, Pruned, StoredMark};
-pub use trust::{Backup, Checked, Finding, FoundKind, marker_path};
+pub use trust::{Backup, Checked, Finding, FoundKind, behind_its_marker, marker_path};
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::Deserialize;

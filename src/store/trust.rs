@@ -145,6 +145,15 @@ fn read_marker(path: &Path) -> Option<Marker> {
     }
 }
 
+/// Whether the marker beside `checked`'s file counts another store or a
+/// later generation: opened as the store, it would be found restored or
+/// replaced.
+pub fn behind_its_marker(checked: &Checked) -> bool {
+    read_marker(&checked.path).is_some_and(|m| {
+        Some(m.store.as_str()) != checked.store_id.as_deref() || m.generation > checked.generation
+    })
+}
+
 fn meta_get(
     store: &Store,
     meta: &redb::Table<&str, &str>,
@@ -351,49 +360,24 @@ impl Store {
             .create(&tmp)
             .map_err(|e| dest_err(e.into()))?;
         let wtx = out.begin_write().map_err(|e| dest_err(e.into()))?;
-        let mut conversations = 0;
-        let mut generation = 0;
+        let conversations;
+        let generation: u64;
         {
-            let copy = |def: TableDefinition<&str, &[u8]>| -> Result<u64, StoreError> {
-                let from = rtx.open_table(def).map_err(|e| self.err(e))?;
-                let mut to = wtx.open_table(def).map_err(|e| dest_err(e.into()))?;
-                let mut n = 0;
-                for row in from.iter().map_err(|e| self.err(e))? {
-                    let (k, v) = row.map_err(|e| self.err(e))?;
-                    to.insert(k.value(), v.value())
-                        .map_err(|e| dest_err(e.into()))?;
-                    n += 1;
-                }
-                Ok(n)
-            };
-            conversations += copy(CONVERSATIONS)?;
+            let copy = |def| copy_rows(self, dest, &rtx, &wtx, def);
+            conversations = copy(CONVERSATIONS)?;
             for t in [INTENTS, DEAD_LETTERS, PROGRESS] {
                 copy(t)?;
             }
-            let from = rtx.open_table(WATERMARKS).map_err(|e| self.err(e))?;
-            let mut to = wtx.open_table(WATERMARKS).map_err(|e| dest_err(e.into()))?;
-            for row in from.iter().map_err(|e| self.err(e))? {
-                let (k, v) = row.map_err(|e| self.err(e))?;
-                to.insert(k.value(), v.value())
-                    .map_err(|e| dest_err(e.into()))?;
-            }
-            let from = rtx.open_table(PRUNED).map_err(|e| self.err(e))?;
-            let mut to = wtx.open_table(PRUNED).map_err(|e| dest_err(e.into()))?;
-            for row in from.iter().map_err(|e| self.err(e))? {
-                let (k, v) = row.map_err(|e| self.err(e))?;
-                to.insert(k.value(), v.value())
-                    .map_err(|e| dest_err(e.into()))?;
-            }
-            let from = rtx.open_table(META).map_err(|e| self.err(e))?;
+            copy_rows(self, dest, &rtx, &wtx, WATERMARKS)?;
+            copy_rows(self, dest, &rtx, &wtx, PRUNED)?;
+            copy_rows(self, dest, &rtx, &wtx, META)?;
+            let meta = rtx.open_table(META).map_err(|e| self.err(e))?;
+            generation = meta
+                .get("generation")
+                .map_err(|e| self.err(e))?
+                .and_then(|v| v.value().parse().ok())
+                .unwrap_or(0);
             let mut to = wtx.open_table(META).map_err(|e| dest_err(e.into()))?;
-            for row in from.iter().map_err(|e| self.err(e))? {
-                let (k, v) = row.map_err(|e| self.err(e))?;
-                if k.value() == "generation" {
-                    generation = v.value().parse().unwrap_or(0);
-                }
-                to.insert(k.value(), v.value())
-                    .map_err(|e| dest_err(e.into()))?;
-            }
             let of = BackupOf {
                 store: self.trust.id.get().cloned().unwrap_or_default(),
                 generation,
@@ -541,6 +525,31 @@ impl Store {
         checked.repaired = true;
         Ok(checked)
     }
+}
+
+/// Copies every row of `def` in `rtx` (of `store`) to `wtx` (of the copy
+/// at `dest`); how many.
+fn copy_rows<K: redb::Key + 'static, V: redb::Value + 'static>(
+    store: &Store,
+    dest: &Path,
+    rtx: &redb::ReadTransaction,
+    wtx: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<u64, StoreError> {
+    let dest_err = |e: redb::Error| StoreError::Db {
+        path: dest.to_owned(),
+        source: e.into(),
+    };
+    let from = rtx.open_table(def).map_err(|e| store.err(e))?;
+    let mut to = wtx.open_table(def).map_err(|e| dest_err(e.into()))?;
+    let mut n = 0;
+    for row in from.iter().map_err(|e| store.err(e))? {
+        let (k, v) = row.map_err(|e| store.err(e))?;
+        to.insert(k.value(), v.value())
+            .map_err(|e| dest_err(e.into()))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// What an open's refusal of a file means: not a store (or not whole), or
