@@ -58,6 +58,8 @@ pub enum Reply {
         interrupted: bool,
         failed: u64,
         dead_letters: u64,
+        #[serde(default)]
+        held: u64,
     },
     /// The job failed there; `kind` says what it means (the exit code).
     Failed {
@@ -96,6 +98,7 @@ impl Reply {
                 interrupted: end.interrupted,
                 failed: end.failed,
                 dead_letters: end.dead_letters,
+                held: end.held,
             },
             Update::End(Err((kind, message))) => Reply::Failed { message, kind },
             Update::Stopping => Reply::Stopping,
@@ -241,8 +244,8 @@ pub async fn submit(
                         rate_limited: 0,
                         wait_seconds: 0.0,
                     }),
-                    Reply::Done { summary, note, interrupted, failed, dead_letters } => {
-                        return Ok(Handed::Done(JobEnd { summary, note, interrupted, failed, dead_letters }));
+                    Reply::Done { summary, note, interrupted, failed, dead_letters, held } => {
+                        return Ok(Handed::Done(JobEnd { summary, note, interrupted, failed, dead_letters, held }));
                     }
                     Reply::Failed { message, kind } => return Ok(Handed::Failed { kind, message }),
                     Reply::Stopping => return Ok(Handed::Stopping),

@@ -33,6 +33,8 @@ pub struct Counters {
     /// Conversations whose checkpoint was rebuilt from what the target
     /// holds (the store could not be believed).
     pub reconciled: AtomicU64,
+    /// Reads that did not prove a conversation whole (it was held open).
+    pub held: AtomicU64,
     /// Set once the daemon has recovered its pipeline: jobs wait for it.
     ready: tokio::sync::watch::Sender<bool>,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
@@ -51,6 +53,7 @@ impl Default for Counters {
             dead_letters: AtomicU64::default(),
             recovered: AtomicU64::default(),
             reconciled: AtomicU64::default(),
+            held: AtomicU64::default(),
             ready: tokio::sync::watch::Sender::new(false),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
@@ -137,6 +140,24 @@ impl Counters {
             found,
             "the store held no checkpoint to believe for the conversation: rebuilt it from the target ({found} of {looked_for} activities already there, not sent again)"
         );
+    }
+
+    /// A conversation's source answered what does not prove it whole: what
+    /// it showed was delivered, and it is held open (said once, at warn,
+    /// the first time; then at debug while it stays so).
+    pub fn held(&self, conversation: &str, h: &crate::store::Held) {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        let next = crate::clock::format_ms(h.next_ms);
+        if h.tries == 1 {
+            tracing::warn!(
+                conversation,
+                shown = %h.shown,
+                "the source's answer does not prove the conversation whole ({}): what it showed was delivered; not sealed, held open and read again at {next}",
+                h.shown
+            );
+        } else {
+            tracing::debug!(conversation, shown = %h.shown, tries = h.tries, "still not proven whole; read again at {next}");
+        }
     }
 
     /// A prune of the store ended.
@@ -227,6 +248,18 @@ pub struct Status {
     /// When the store was last found restored, recreated or replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_found: Option<crate::store::Finding>,
+    /// Conversations held open (LivePerson's answers did not prove them
+    /// whole), with what the last answer showed.
+    #[serde(default)]
+    pub held: Vec<HeldConversation>,
+}
+
+/// A conversation held open, as `status` lists it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct HeldConversation {
+    pub conversation_id: String,
+    #[serde(flatten)]
+    pub held: crate::store::Held,
 }
 
 impl Telemetry {
@@ -371,6 +404,16 @@ impl Telemetry {
             "convsync_conversations_reconciled",
             "Conversations whose checkpoint was rebuilt from what the target holds, the store's own not believed",
             counter(load(&c.reconciled)),
+        );
+        reg.register(
+            "convsync_transcripts_unproven",
+            "Transcript reads that did not prove a conversation whole (truncated, empty, or a 4xx that does not say why): it was held open, not sealed",
+            counter(load(&c.held)),
+        );
+        reg.register(
+            "convsync_conversations_held",
+            "Conversations held open now: LivePerson's answers did not prove them whole (read again when due)",
+            gauge(self.store.held(&self.pipeline).map_or(0, |h| h.len()) as f64),
         );
         reg.register(
             "convsync_store_found_untrusted",
@@ -548,6 +591,15 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
             .collect(),
         reconciled: None,
         store_found: store.last_finding().ok().flatten(),
+        held: store
+            .held(pipeline)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(conversation_id, held)| HeldConversation {
+                conversation_id,
+                held,
+            })
+            .collect(),
     }
 }
 

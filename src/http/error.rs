@@ -92,4 +92,12 @@ impl HttpError {
             HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. }
         )
     }
+
+    /// A 4xx other than 401, 403 and 429: the server answered without the
+    /// data, and whether it refused the credentials or the request cannot
+    /// be told (what a brand's credential gets from a consumer's API is
+    /// not documented).
+    pub fn is_unexplained_refusal(&self) -> bool {
+        matches!(self, HttpError::Status { status, .. } if (400..500).contains(status) && *status != 403)
+    }
 }

@@ -6,8 +6,8 @@ use super::store::{self, Held};
 use crate::config::Config;
 use crate::http::Metrics;
 use crate::store::Pruned;
-use crate::sync::daemon::Daemon;
 pub use crate::sync::daemon::Until;
+use crate::sync::daemon::{Daemon, RunEnd};
 use crate::sync::jobs::Job;
 use crate::sync::jobs::host::JobHost;
 use crate::telemetry::{self, Status, Telemetry};
@@ -47,7 +47,7 @@ pub async fn run(
     config: &Config,
     until: Until,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), Error> {
+) -> Result<RunEnd, Error> {
     let daemon = open(config)?;
     serve_endpoint(&daemon).await?;
     // Jobs handed over the control socket run beside live sync, and stop
@@ -66,8 +66,7 @@ pub async fn run(
         jobs.idle().await;
     }
     let _ = std::fs::remove_file(&socket);
-    r?;
-    Ok(())
+    Ok(r?)
 }
 
 /// Applies retention to the store now (or as of `as_of`, a date

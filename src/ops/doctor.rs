@@ -208,6 +208,15 @@ async fn liveperson(config: &Config, c: &mut Checks) {
     };
 
     let mode = cfg.transcripts;
+    let app_key = lp.route_state().app_key;
+    // Which routes the pipeline reads by: content search (explicitly, or
+    // first under `auto` for a bearer), interactions (explicitly, under
+    // `auto` for an app key, or when content search does not serve).
+    let search_used = match mode {
+        TranscriptRoute::ContentSearch => true,
+        TranscriptRoute::Interactions => false,
+        TranscriptRoute::Auto => !app_key,
+    };
     let search = if mode == TranscriptRoute::Interactions {
         c.push(
             "liveperson: content search",
@@ -218,16 +227,49 @@ async fn liveperson(config: &Config, c: &mut Checks) {
         None
     } else {
         let r = timed(lp.content(&id)).await;
-        let works = r.is_ok();
+        let not_used = "not used: a brand's app key reads Messaging Interactions under transcripts = \"auto\" (content search is documented for a consumer's JWT)";
         match r {
-            Ok(records) => c.push(
-                "liveperson: content search",
-                Outcome::Ok,
-                format!("{} record(s) of conversation {id}", records.len()),
-                "",
-            ),
+            Ok(records) if !search_used => {
+                c.push(
+                    "liveperson: content search",
+                    Outcome::Skip,
+                    format!("{not_used}; it answered {} record(s)", records.len()),
+                    "",
+                );
+                Some(records.len())
+            }
+            Ok(records) if records.is_empty() => {
+                let (outcome, fix) = if mode == TranscriptRoute::ContentSearch {
+                    (
+                        Outcome::Fail,
+                        "set liveperson.transcripts = \"auto\" (or \"interactions\"): an empty answer for a listed conversation proves nothing, and convsync would hold every conversation open",
+                    )
+                } else {
+                    (
+                        Outcome::Warn,
+                        "none: under \"auto\" each conversation content search answers empty is read by Messaging Interactions",
+                    )
+                };
+                c.push(
+                    "liveperson: content search",
+                    outcome,
+                    format!("no records for conversation {id}, which conversations/search lists: not a proof of an empty conversation"),
+                    fix,
+                );
+                Some(0)
+            }
+            Ok(records) => {
+                c.push(
+                    "liveperson: content search",
+                    Outcome::Ok,
+                    format!("{} record(s) of conversation {id}", records.len()),
+                    "",
+                );
+                Some(records.len())
+            }
             Err(e) => {
                 let (outcome, fix) = match mode {
+                    _ if !search_used => (Outcome::Skip, ""),
                     TranscriptRoute::ContentSearch => (
                         Outcome::Fail,
                         "set liveperson.transcripts = \"auto\" (or \"interactions\"): content search is documented for a consumer's JWT",
@@ -237,31 +279,64 @@ async fn liveperson(config: &Config, c: &mut Checks) {
                         "none: transcripts = \"auto\" reads Messaging Interactions instead",
                     ),
                 };
-                c.push("liveperson: content search", outcome, e.to_string(), fix);
+                let detail = if search_used {
+                    e.to_string()
+                } else {
+                    format!("{not_used}; it answered: {e}")
+                };
+                c.push("liveperson: content search", outcome, detail, fix);
+                None
             }
         }
-        Some(works)
     };
     let interactions = if mode == TranscriptRoute::ContentSearch {
+        // Not used; asked to compare the routes.
+        let r = timed(lp.interactions_transcript(&id)).await;
+        let (detail, n) = match r {
+            Ok(f) if f.shown.is_whole() => (
+                format!("it answered {} record(s)", f.records.len()),
+                Some(f.records.len()),
+            ),
+            Ok(f) => (f.shown.describe().to_owned(), None),
+            Err(e) => (format!("it answered: {e}"), None),
+        };
         c.push(
             "liveperson: interactions transcript",
             Outcome::Skip,
-            "not used (transcripts = \"content_search\")".into(),
+            format!("not used (transcripts = \"content_search\"); {detail}"),
             "",
         );
-        None
+        n
     } else {
         let r = timed(lp.interactions_transcript(&id)).await;
-        let works = r.is_ok();
         match r {
-            Ok(f) => c.push(
-                "liveperson: interactions transcript",
-                Outcome::Ok,
-                format!("{} record(s) of conversation {id}", f.records.len()),
-                "",
-            ),
+            Ok(f) if f.shown.is_whole() => {
+                c.push(
+                    "liveperson: interactions transcript",
+                    Outcome::Ok,
+                    format!("{} record(s) of conversation {id}", f.records.len()),
+                    "",
+                );
+                Some(f.records.len())
+            }
+            Ok(f) => {
+                c.push(
+                    "liveperson: interactions transcript",
+                    Outcome::Warn,
+                    format!(
+                        "conversation {id}: {} ({} record(s)); such conversations are delivered as far as the answer goes, never sealed, and read again",
+                        f.shown.describe(),
+                        f.records.len()
+                    ),
+                    "run doctor again later; `convsync status` lists conversations held open",
+                );
+                None
+            }
             Err(e) => {
-                let outcome = if mode == TranscriptRoute::Auto && search == Some(true) {
+                let outcome = if mode == TranscriptRoute::Auto
+                    && search.is_some_and(|n| n > 0)
+                    && search_used
+                {
                     Outcome::Warn
                 } else {
                     Outcome::Fail
@@ -277,14 +352,48 @@ async fn liveperson(config: &Config, c: &mut Checks) {
                     e.to_string(),
                     fix,
                 );
+                None
             }
         }
-        Some(works)
     };
+    // Both routes answered: a route the pipeline uses must not answer
+    // fewer records than the other.
+    if let (Some(s), Some(i)) = (search, interactions)
+        && s != i
+    {
+        let (short, used) = if s < i {
+            ("content search", search_used)
+        } else {
+            (
+                "Messaging Interactions",
+                mode != TranscriptRoute::ContentSearch,
+            )
+        };
+        let (outcome, fix) = if used
+            && !(short == "content search" && s == 0 && mode == TranscriptRoute::Auto)
+        {
+            (
+                Outcome::Fail,
+                if short == "content search" {
+                    "set liveperson.transcripts = \"interactions\": content search does not give this credential every record"
+                } else {
+                    "set liveperson.transcripts = \"content_search\" (with a consumer's JWT), and report the difference"
+                },
+            )
+        } else {
+            (Outcome::Warn, "")
+        };
+        c.push(
+            "liveperson: routes agree",
+            outcome,
+            format!("conversation {id}: content search answered {s} record(s), Messaging Interactions {i}: {short} answers fewer"),
+            fix,
+        );
+    }
     let route = match (mode, search, interactions) {
-        (TranscriptRoute::Auto, Some(true), _)
-        | (TranscriptRoute::ContentSearch, Some(true), _) => Some("content search"),
-        (_, _, Some(true)) => Some("Messaging Interactions"),
+        (TranscriptRoute::ContentSearch, Some(n), _) if n > 0 => Some("content search"),
+        (TranscriptRoute::Auto, Some(n), _) if n > 0 && search_used => Some("content search"),
+        (_, _, Some(_)) if mode != TranscriptRoute::ContentSearch => Some("Messaging Interactions"),
         _ => None,
     };
     match route {

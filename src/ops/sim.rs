@@ -4,7 +4,7 @@
 
 use super::Error;
 use crate::sim::Sim;
-pub use crate::sim::{CustomerSender, Leid, RetryAfter, SimConfig};
+pub use crate::sim::{BrandContentSearch, CustomerSender, Leid, RetryAfter, SimConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 

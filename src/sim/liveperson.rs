@@ -6,7 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::faults::Ctx;
-use super::server::{S, Shared};
+use super::server::{BrandContentSearch, S, Shared};
 use crate::platform::oauth1;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -87,24 +87,30 @@ impl Shared {
             Ok(c) => c,
             Err(why) => return Err(self.error(ctx, StatusCode::UNAUTHORIZED, why)),
         };
-        if self.config.liveperson_strict {
-            match (api, caller) {
-                (Api::ConsumerHistory, Caller::Brand) => {
+        // What a brand's credential gets from content search: 401 when
+        // strict; 400 or an empty 200 whenever chosen.
+        if (api, caller) == (Api::ConsumerHistory, Caller::Brand) {
+            match self.lp_answers().brand_content_search {
+                BrandContentSearch::Unauthorized if self.config.liveperson_strict => {
                     return Err(self.error(
                         ctx,
                         StatusCode::UNAUTHORIZED,
                         "content search requires a consumer's JWT",
                     ));
                 }
-                (Api::Interactions, Caller::Consumer) => {
-                    return Err(self.error(
-                        ctx,
-                        StatusCode::UNAUTHORIZED,
-                        "Messaging Interactions requires a brand's credentials",
-                    ));
+                BrandContentSearch::BadRequest => {
+                    return Err(self.error(ctx, StatusCode::BAD_REQUEST, "bad request"));
                 }
+                // The handler answers nothing.
                 _ => {}
             }
+        }
+        if self.config.liveperson_strict && (api, caller) == (Api::Interactions, Caller::Consumer) {
+            return Err(self.error(
+                ctx,
+                StatusCode::UNAUTHORIZED,
+                "Messaging Interactions requires a brand's credentials",
+            ));
         }
         self.check_source(ctx, source)?;
         if account != self.creds.account {
@@ -179,6 +185,12 @@ pub(super) async fn content_search(
     let Some(id) = q.conversation_id else {
         return s.error(ctx, StatusCode::BAD_REQUEST, "conversationId is required");
     };
+    if s.lp_answers().brand_content_search == BrandContentSearch::Empty
+        && s.lp_auth(&headers, &method, &uri) == Ok(Caller::Brand)
+    {
+        // A brand's credential, answered as if there were nothing.
+        return s.answer(ctx, StatusCode::OK, json!({"messageEventRecords": []}));
+    }
     let records = match s.lp.by_id.get(&id) {
         Some(&i) => s.lp.records(&s.lp.conversations[i]),
         None => Vec::new(),
@@ -332,7 +344,11 @@ pub(super) async fn conversations_search(
     let page: Vec<Value> = hits[offset..end]
         .iter()
         .map(|c| {
-            s.lp.interactions_entry(c, c.partial, b.content_to_retrieve.as_deref())
+            s.lp.interactions_entry(
+                c,
+                c.partial || s.lp_answers().partial_answers,
+                b.content_to_retrieve.as_deref(),
+            )
         })
         .collect();
     // Strict: links as the documentation's own examples give them, to an
@@ -408,7 +424,7 @@ pub(super) async fn conversation_search(
         .map(|&i| {
             s.lp.interactions_entry(
                 &s.lp.conversations[i],
-                false,
+                s.lp_answers().partial_answers,
                 ids.content_to_retrieve.as_deref(),
             )
         })

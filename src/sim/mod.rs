@@ -17,5 +17,7 @@ pub mod liveperson;
 pub mod server;
 pub mod world;
 
-pub use server::{Credentials, CustomerSender, Leid, RetryAfter, Sim, SimConfig, Stats};
+pub use server::{
+    BrandContentSearch, Credentials, CustomerSender, Leid, RetryAfter, Sim, SimConfig, Stats,
+};
 pub use world::PRIVATE_NOTE;

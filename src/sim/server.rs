@@ -97,6 +97,18 @@ pub struct SimConfig {
     /// carries a private note (`audience` AGENTS_AND_MANAGERS) and a
     /// message of a type convsync does not know (`HOLOGRAM`).
     pub liveperson_variants: bool,
+    /// What content search answers a brand's credential (documented for a
+    /// consumer's JWT only; what a brand gets is not documented): 401 when
+    /// strict (served otherwise), or a 400 or an empty 200 whether strict
+    /// or not. Changeable while running
+    /// ([`Shared::set_brand_content_search`]).
+    pub brand_content_search: BrandContentSearch,
+    /// Messaging Interactions answers truncated (`info.isPartial`: the
+    /// first half of each conversation's messages, and their receipts),
+    /// conversations/search and by id alike, as LivePerson documents for
+    /// data retrieved too often. Changeable while running
+    /// ([`Shared::set_partial_answers`]).
+    pub partial_answers: bool,
     /// Hubster as strict as its documentation:
     /// establish only with a customer integration; inbound bodies with
     /// documented properties only (`ENG005002` names any other);
@@ -114,6 +126,27 @@ pub struct SimConfig {
     /// the client has given up waiting by then, and the activity is stored
     /// all the same.
     pub fault_timeout_late: f64,
+}
+
+/// What content search answers a brand's credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BrandContentSearch {
+    /// 401 when strict (the likely answer); served when not.
+    #[default]
+    Unauthorized,
+    /// 400, saying nothing of the credential.
+    BadRequest,
+    /// 200 with no records.
+    Empty,
+}
+
+/// What LivePerson answers now, where a test may change it while the
+/// simulator runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LpAnswers {
+    pub(super) brand_content_search: BrandContentSearch,
+    pub(super) partial_answers: bool,
 }
 
 /// What a strict customer path does with a `sender.integrationId`.
@@ -156,6 +189,8 @@ impl Default for SimConfig {
             strict: false,
             liveperson_strict: false,
             liveperson_variants: false,
+            brand_content_search: BrandContentSearch::Unauthorized,
+            partial_answers: false,
             customer_sender: CustomerSender::Ignore,
             activities_lag: Duration::ZERO,
             activities_cap: None,
@@ -248,6 +283,29 @@ pub struct Shared {
     /// Requests in flight per client.
     pub(super) in_flight: Mutex<HashMap<String, usize>>,
     pub(super) addr: SocketAddr,
+    pub(super) lp_answers: Mutex<LpAnswers>,
+}
+
+impl Shared {
+    /// What strict content search answers a brand's credential from now on.
+    pub fn set_brand_content_search(&self, b: BrandContentSearch) {
+        self.lp_answers
+            .lock()
+            .expect("answers lock")
+            .brand_content_search = b;
+    }
+
+    /// Whether Messaging Interactions truncates its answers from now on.
+    pub fn set_partial_answers(&self, on: bool) {
+        self.lp_answers
+            .lock()
+            .expect("answers lock")
+            .partial_answers = on;
+    }
+
+    pub(super) fn lp_answers(&self) -> LpAnswers {
+        *self.lp_answers.lock().expect("answers lock")
+    }
 }
 
 /// A simulator running on a loopback port.
@@ -278,6 +336,10 @@ impl Sim {
                 "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "poison"}}));
         }
         let shared = Arc::new(Shared {
+            lp_answers: Mutex::new(LpAnswers {
+                brand_content_search: config.brand_content_search,
+                partial_answers: config.partial_answers,
+            }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,
             creds: Credentials::default(),

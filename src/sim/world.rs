@@ -279,13 +279,33 @@ impl LivePerson {
         }
         let records = self.records(c);
         let lists = interactions_lists(&c.id, &records, self.seq_as_string);
+        // Truncated: cut at a point of arrival, about half way (the
+        // messages before it by sequence, none of them later than one
+        // after it), and the receipts of those only.
+        let mut kept: Option<std::collections::HashSet<String>> = None;
         for (key, mut list) in lists {
+            if partial && key == "messageRecords" {
+                let time = |m: &Value| m["timeL"].as_i64().unwrap_or(i64::MAX);
+                let keep = (0..=list.len() / 2)
+                    .rev()
+                    .find(|&k| {
+                        let before = list[..k].iter().map(time).max().unwrap_or(i64::MIN);
+                        list[k..].iter().all(|m| time(m) >= before)
+                    })
+                    .unwrap_or(0);
+                list.truncate(keep);
+                kept = Some(
+                    list.iter()
+                        .filter_map(|m| m["messageId"].as_str().map(str::to_owned))
+                        .collect(),
+                );
+            }
+            if partial && key == "messageStatuses" {
+                let kept = kept.clone().unwrap_or_default();
+                list.retain(|st| st["messageId"].as_str().is_some_and(|id| kept.contains(id)));
+            }
             if !wants(key) {
                 continue;
-            }
-            if partial && key == "messageRecords" {
-                let keep = list.len() / 2;
-                list.truncate(keep);
             }
             entry[key] = Value::Array(list);
         }

@@ -134,8 +134,32 @@ impl Store {
                     .map_err(|e| self.err(e))?;
             }
             self.insert_intents(&mut t, pipeline, conversation_id, intents)?;
+            // The held index follows the checkpoint, in its commit.
+            let mut g = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
+            let k = progress_key::held(pipeline, conversation_id);
+            match &state.held {
+                Some(h) => {
+                    let bytes = serde_json::to_vec(h).expect("holds serialize");
+                    g.insert(k.as_str(), bytes.as_slice())
+                        .map_err(|e| self.err(e))?;
+                }
+                None => {
+                    g.remove(k.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
         }
         self.commit(tx)
+    }
+
+    /// The conversations of `pipeline` held open, with why and when they
+    /// are due, in key order.
+    pub fn held(&self, pipeline: &str) -> Result<Vec<(String, Held)>, StoreError> {
+        let under = progress_key::held_under(pipeline);
+        Ok(self
+            .progress_under::<Held>(&under)?
+            .into_iter()
+            .map(|(k, h)| (k[under.len()..].to_owned(), h))
+            .collect())
     }
 
     /// (conversations known, activities delivered) of a pipeline.

@@ -15,7 +15,7 @@ mod records;
 mod schema;
 mod trust;
 
-pub use records::{ConversationState, DeadLetter, Intent, KeptJob, Pruned, StoredMark};
+pub use records::{ConversationState, DeadLetter, Held, Intent, KeptJob, Pruned, StoredMark};
 pub use trust::{Backup, Checked, Finding, FoundKind, behind_its_marker, marker_path};
 
 use redb::{Database, ReadableDatabase, TableDefinition};

@@ -42,3 +42,13 @@ pub fn transcript_route(account: &str) -> String {
 pub fn backfill(pipeline: &str, since_ms: i64, until: &str, ids: &str) -> String {
     format!("backfill:{pipeline}:{since_ms}:{until}:{ids}")
 }
+
+/// A conversation held open (its source's answer proved it not whole).
+pub fn held(pipeline: &str, conversation_id: &str) -> String {
+    format!("{}{conversation_id}", held_under(pipeline))
+}
+
+/// Where a pipeline's held conversations are kept.
+pub fn held_under(pipeline: &str) -> String {
+    format!("held\u{1f}{pipeline}\u{1f}")
+}

@@ -88,6 +88,11 @@ impl Store {
             for k in &windows {
                 g.remove(k.as_str()).map_err(|e| self.err(e))?;
             }
+            // A pruned conversation is no longer held open.
+            for (_, id, _) in &old {
+                g.remove(progress_key::held(pipeline, id).as_str())
+                    .map_err(|e| self.err(e))?;
+            }
             out.conversations = old.len() as u64;
             out.forgotten = stale.len() as u64;
             out.dead_letters = dead.len() as u64;

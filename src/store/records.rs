@@ -95,6 +95,27 @@ pub struct ConversationState {
     /// target before it is believed.
     #[serde(rename = "v", default, skip_serializing_if = "is_zero64")]
     pub epoch: u64,
+    /// Set while the source's answers do not prove the conversation whole
+    /// (truncated, empty, or a 4xx that does not say why): never sealed,
+    /// read again when due. Kept in the held index too (one commit).
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// A conversation held open: the source's last answer did not prove it
+/// whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// What the answer showed (`partial`, `empty`, `unexplained_4xx`).
+    pub shown: String,
+    /// Since when (epoch ms).
+    pub since_ms: i64,
+    /// Reads in a row that did not prove it whole.
+    pub tries: u32,
+    /// When to read it again (epoch ms).
+    pub next_ms: i64,
+    /// The source listed it closed: sealed once read whole.
+    pub closed: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -92,6 +92,10 @@ pub struct Summary {
     pub dead_letters: u64,
     /// Conversations still failing when it stopped (retry by running again).
     pub failed: u64,
+    /// Conversations held open: LivePerson's answers did not prove them
+    /// whole (what they showed was delivered; running again, or the
+    /// daemon, reads them again).
+    pub held: u64,
     pub recovered: u64,
     /// Stopped by a signal before the end.
     pub interrupted: bool,
@@ -204,7 +208,9 @@ pub async fn run(
             summary.interrupted = true;
             break;
         }
-        if !out.failed.is_empty() {
+        summary.held += out.held.len() as u64;
+        if !out.failed.is_empty() || !out.held.is_empty() {
+            // Read again on the next run.
             summary.failed += out.failed.len() as u64;
             continue;
         }

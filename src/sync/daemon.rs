@@ -71,6 +71,17 @@ pub enum Until {
     Idle,
 }
 
+/// How a run ended: what it set aside or left held, for a one-shot run's
+/// exit code.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunEnd {
+    /// Conversations this run filed as dead letters.
+    pub dead_letters: u64,
+    /// Conversations held open when it ended (LivePerson's answers did not
+    /// prove them whole), with why.
+    pub held: Vec<(String, crate::store::Held)>,
+}
+
 /// The daemon: its section, what its runs need, and where it reads and
 /// writes.
 pub struct Daemon {
@@ -184,6 +195,26 @@ impl Daemon {
         &self,
         until: Until,
         shutdown: impl Future<Output = ()>,
+    ) -> Result<RunEnd, DaemonError> {
+        self.run_cycles(until, shutdown).await?;
+        let (store, p) = (Arc::clone(&self.deps.store), self.cfg.pipeline.clone());
+        let held = tokio::task::spawn_blocking(move || store.held(&p))
+            .await
+            .expect("no panic")?;
+        Ok(RunEnd {
+            dead_letters: self
+                .deps
+                .counters
+                .dead_letters
+                .load(std::sync::atomic::Ordering::Relaxed),
+            held,
+        })
+    }
+
+    async fn run_cycles(
+        &self,
+        until: Until,
+        shutdown: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
         let since = self.since_ms()?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -226,6 +257,9 @@ impl Daemon {
         self.deps.counters.set_ready();
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
+        // Held conversations are read again when due, and all of them on
+        // this process's first cycle.
+        let mut first = true;
         let mut pruned_at = now_ms();
         self.prune(pruned_at).await?;
         // A backoff an earlier process was in holds this one too.
@@ -254,8 +288,9 @@ impl Daemon {
                 pruned_at = started;
             }
             let (delivered, failed) = self
-                .cycle(since, &mut open, &stop, &mut last_failure)
+                .cycle(since, &mut open, first, &stop, &mut last_failure)
                 .await?;
+            first = false;
             let (_, status) = self.deps.counters.cycle_ended(delivered, failed);
             notify(&[
                 sd_notify::NotifyState::Status(&status),
@@ -329,6 +364,7 @@ impl Daemon {
         &self,
         since: i64,
         open: &mut BTreeSet<String>,
+        all_held: bool,
         stop: &watch::Receiver<bool>,
         failure: &mut Option<String>,
     ) -> Result<(u64, u64), DaemonError> {
@@ -368,6 +404,20 @@ impl Daemon {
             }
             todo.insert(c.conversation_id.clone());
         }
+        // Held ones that are due (discovery may never list them again).
+        let (store, p) = (Arc::clone(&self.deps.store), self.cfg.pipeline.clone());
+        let held = tokio::task::spawn_blocking(move || store.held(&p))
+            .await
+            .expect("no panic")?;
+        let mut held_closed = Vec::new();
+        for (id, h) in held {
+            if all_held || h.next_ms <= now || todo.contains(&id) {
+                if h.closed {
+                    held_closed.push(id.clone());
+                }
+                todo.insert(id);
+            }
+        }
         // Dead letters wait for `convsync dead-letters retry`.
         todo.retain(|id| !dead.contains(id));
         let work = LpWork::new(&self.deps, &self.route);
@@ -375,7 +425,8 @@ impl Daemon {
             found
                 .iter()
                 .filter(|c| c.is_closed())
-                .map(|c| c.conversation_id.clone()),
+                .map(|c| c.conversation_id.clone())
+                .chain(held_closed),
         );
         let mut synced = 0;
         // Progress feeds the watchdog.

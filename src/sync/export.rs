@@ -11,7 +11,7 @@ use crate::platform::files::{FileError, FileSet, Unreadable, append_records, fil
 use crate::platform::hubster::HubsterClient;
 use crate::store::{Store, StoreError, progress_key};
 use crate::sync::deps::{Deps, Settings, blocking};
-use crate::sync::runner::{Failure, Verdict, Work};
+use crate::sync::runner::{Failure, Synced, Verdict, Work};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ impl ExportWork {
 impl Work for ExportWork {
     type Error = ExportError;
 
-    async fn sync(&self, id: &str) -> Result<u64, ExportError> {
+    async fn sync(&self, id: &str) -> Result<Synced, ExportError> {
         let name = self.names.get(id).map_or(id, String::as_str);
         export_conversation(
             &self.settings.pipeline,
@@ -108,7 +108,7 @@ impl Work for ExportWork {
             &self.mapping,
         )
         .await
-        .map(|n| n as u64)
+        .map(|n| Synced::from(n as u64))
     }
 
     async fn failed(&self, _id: &str, e: &ExportError) -> Result<Verdict, StoreError> {

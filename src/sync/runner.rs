@@ -34,11 +34,30 @@ pub enum Verdict {
     Dead,
 }
 
+/// How one conversation's sync ended well.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// Items it wrote.
+    pub written: u64,
+    /// The source's answer did not prove it whole: what it showed was
+    /// written, and the conversation is held open to be read again.
+    pub held: bool,
+}
+
+impl From<u64> for Synced {
+    fn from(written: u64) -> Synced {
+        Synced {
+            written,
+            held: false,
+        }
+    }
+}
+
 /// One kind of conversation work.
 pub trait Work: Send + Sync + 'static {
     type Error: Failure;
-    /// Syncs one conversation; how many items it wrote.
-    fn sync(&self, id: &str) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+    /// Syncs one conversation.
+    fn sync(&self, id: &str) -> impl Future<Output = Result<Synced, Self::Error>> + Send;
     /// Told, before each pass, which conversations it will be asked for
     /// and in what order (a source may fetch them in batches).
     fn plan(&self, _ids: &[String]) {}
@@ -71,6 +90,9 @@ pub struct SetOutcome {
     pub failed: Vec<String>,
     /// Filed as dead letters.
     pub dead: Vec<String>,
+    /// Synced as far as the source's answer proved, and held open to be
+    /// read again (also in `synced`).
+    pub held: Vec<String>,
 }
 
 impl SetOutcome {
@@ -133,13 +155,16 @@ pub async fn run<W: Work>(
             let (id, result) = done.expect("conversation tasks do not panic");
             let ended = Ended {
                 conversation_id: id.clone(),
-                written: result.as_ref().ok().copied(),
+                written: result.as_ref().ok().map(|s| s.written),
                 error: result.as_ref().err().map(ToString::to_string),
             };
             match result {
-                Ok(n) => {
+                Ok(Synced { written: n, held }) => {
                     out.delivered += n;
                     deps.counters.synced(&id, n);
+                    if held {
+                        out.held.push(id.clone());
+                    }
                     if dead.remove(&id) {
                         let (p, i) = (deps.settings.pipeline.clone(), id.clone());
                         blocking(&deps.store, move |s| s.remove_dead_letter(&p, &i)).await?;

@@ -120,7 +120,8 @@ async fn full_bodies_against_a_strict_hub_fail_naming_the_property() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, "inbound_body = \"full\"");
     let out = convsync(&cfg, &["run", "--until-idle"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Done, every conversation a dead letter: exit 5.
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(sim.shared.ledger_external_ids().values().all(Vec::is_empty));
     assert!(inbound(&sim, 400) > 0);
     let out = convsync(&cfg, &["dead-letters", "list"]).await;
@@ -186,7 +187,7 @@ async fn a_strict_hub_is_established_only_by_a_customer_integration() {
     );
     std::fs::write(&cfg, text_cfg).unwrap();
     let out = convsync(&cfg, &["run", "--until-idle"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     let list = text(&convsync(&cfg, &["dead-letters", "list"]).await.stdout);
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.contains("customer integration"), "{list}");

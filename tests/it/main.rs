@@ -3,6 +3,7 @@
 mod cli;
 mod clients;
 mod daemon;
+mod first_contact;
 mod golden;
 mod house;
 mod hubster_strict;

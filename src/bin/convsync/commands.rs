@@ -98,6 +98,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         strict: args.strict,
         liveperson_strict: args.strict,
         liveperson_variants: args.variants,
+        brand_content_search: args.brand_content_search.into(),
+        partial_answers: args.partial_answers,
         customer_sender: args.customer_sender.into(),
         activities_lag: Duration::from_millis(args.activities_lag_ms),
         activities_cap: args.activities_cap.filter(|&n| n > 0),
@@ -197,8 +199,35 @@ pub async fn run(args: RunArgs, config: &Config) -> anyhow::Result<Exit> {
             std::process::exit(Exit::Interrupted.code().into());
         });
     };
-    ops::daemon::run(config, until, first).await?;
-    Ok(Exit::Success)
+    let end = ops::daemon::run(config, until, first).await?;
+    if until == Until::Stopped {
+        return Ok(Exit::Success);
+    }
+    // A one-shot run says what it could not finish.
+    if end.dead_letters > 0 {
+        eprintln!(
+            "convsync: {} conversation(s) set aside as dead letters in this run (`convsync dead-letters list` says why)",
+            end.dead_letters
+        );
+    }
+    if !end.held.is_empty() {
+        let mut why: std::collections::BTreeMap<&str, u64> = Default::default();
+        for (_, h) in &end.held {
+            *why.entry(h.shown.as_str()).or_default() += 1;
+        }
+        let why: Vec<String> = why.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!(
+            "convsync: {} conversation(s) held back ({}): LivePerson's answers did not prove them whole; what they showed was delivered, none was sealed, and the next run reads them again (`convsync status` lists them)",
+            end.held.len(),
+            why.join(", ")
+        );
+    }
+    Ok(Exit::of_job(
+        false,
+        0,
+        end.dead_letters,
+        end.held.len() as u64,
+    ))
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
@@ -337,6 +366,23 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     );
     println!("  dead letters         {}", st.dead_letters);
     println!("  pending intents      {}", st.pending_intents);
+    if !st.held.is_empty() {
+        println!(
+            "  held open            {} conversation(s): LivePerson's answers did not prove them whole",
+            st.held.len()
+        );
+        // The first few; `status --json` lists every one.
+        for h in st.held.iter().take(10) {
+            println!(
+                "    {}  {} ({} read(s) since {}), next read {}",
+                h.conversation_id,
+                h.held.shown,
+                h.held.tries,
+                convsync::clock::format_ms(h.held.since_ms),
+                convsync::clock::format_ms(h.held.next_ms)
+            );
+        }
+    }
     if let Some(c) = st.cycles {
         println!("  cycles (running)     {c}");
     }
@@ -459,7 +505,18 @@ fn job_ended(end: &JobEnd, started: Instant, waited: f64) -> anyhow::Result<Exit
     if let Some(n) = &end.note {
         eprintln!("convsync: {n}");
     }
-    Ok(Exit::of_job(end.interrupted, end.failed, end.dead_letters))
+    if end.held > 0 {
+        eprintln!(
+            "convsync: {} conversation(s) held back: LivePerson's answers did not prove them whole (truncated, empty, or a 4xx that does not say why); what they showed was delivered, none was sealed, and running again (or the daemon) reads them again",
+            end.held
+        );
+    }
+    Ok(Exit::of_job(
+        end.interrupted,
+        end.failed,
+        end.dead_letters,
+        end.held,
+    ))
 }
 
 pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<Exit> {

@@ -20,6 +20,11 @@ pub enum Exit {
     DeadLetters,
     /// 6: `migrate --verify` found differences.
     Differences,
+    /// 7: done, but some conversations were held back: LivePerson's
+    /// answers did not prove them whole (truncated, empty, or a 4xx that
+    /// does not say why). What they showed was delivered; nothing was
+    /// sealed; a later run reads them again.
+    HeldBack,
     /// 130: stopped by a signal.
     Interrupted,
 }
@@ -34,18 +39,22 @@ impl Exit {
             Exit::StoreInUse => 4,
             Exit::DeadLetters => 5,
             Exit::Differences => 6,
+            Exit::HeldBack => 7,
             Exit::Interrupted => 130,
         }
     }
 
-    /// A one-shot job's ending: stopped, still failing, dead letters, done.
-    pub fn of_job(interrupted: bool, failed: u64, dead_letters: u64) -> Exit {
+    /// A one-shot job's ending: stopped, still failing, dead letters, held
+    /// back, done.
+    pub fn of_job(interrupted: bool, failed: u64, dead_letters: u64, held: u64) -> Exit {
         if interrupted {
             Exit::Interrupted
         } else if failed > 0 {
             Exit::Failed
         } else if dead_letters > 0 {
             Exit::DeadLetters
+        } else if held > 0 {
+            Exit::HeldBack
         } else {
             Exit::Success
         }

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod exit;
 mod progress;
+mod sim_args;
 
 use anyhow::Context;
 use clap::Parser;

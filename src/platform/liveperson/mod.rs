@@ -2,12 +2,13 @@
 //! conversation content search (paging-aware), conversations/search in
 //! windows of at most three months, and conversation/search by id.
 
+mod route;
 mod transcripts;
 
-pub use transcripts::{
-    Fetched, PROBE_EVERY_MS, Route, RouteChoice, RouteMemory, RouteState, TranscriptError,
-    TranscriptRoute, Use,
+pub use route::{
+    PROBE_EVERY_MS, Route, RouteChoice, RouteMemory, RouteState, TranscriptRoute, Use,
 };
+pub use transcripts::{Fetched, Shown, TranscriptError};
 
 use super::ClientError;
 use super::oauth1;
@@ -280,6 +281,7 @@ impl LivePersonClient {
             route: std::sync::Mutex::new(RouteState {
                 mode: cfg.transcripts,
                 choice: None,
+                app_key: matches!(cfg.auth, LpAuth::AppKey { .. }),
             }),
             memory: std::sync::Mutex::new(None),
             waiting: std::sync::Mutex::default(),

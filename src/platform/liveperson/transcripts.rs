@@ -8,12 +8,21 @@
 //!   `messageRecords`), and the rest are fetched by id, up to 100 a call, in
 //!   the order the caller [hinted](LivePersonClient::hint).
 //!
-//! `transcripts = "auto"` starts with content search. Content search is
-//! documented for a consumer's JWT, and a brand's credentials may be
-//! refused: on a 401/403 from it, `auto` switches to interactions, says so
-//! once, remembers the choice (through a [`RouteMemory`]) and tries content
-//! search again at most once a day.
+//! `transcripts = "auto"` reads a brand's app key by interactions: content
+//! search is documented for a consumer's JWT only. With a bearer it starts
+//! with content search; on a 401/403 from it, `auto` switches to
+//! interactions, says so once, remembers the choice (through a
+//! [`RouteMemory`]) and tries content search again at most once a day.
+//!
+//! An answer is only believed as far as it proves ([`Shown`]): a 2xx with no
+//! records for a conversation discovery listed, or a 4xx that cannot be
+//! told apart from a refusal, is read by the other route where `auto` has
+//! one, and otherwise handed on as shown (never whole); an interactions
+//! answer LivePerson says it truncated (`info.isPartial`) is never kept for
+//! later, is asked again on its own, and is handed on as partial if it
+//! still is.
 
+use super::route::{Route, RouteChoice, RouteMemory, RouteState, TranscriptRoute, Use};
 use super::{LivePersonClient, PAGE};
 use crate::format::identity::record_identity;
 use crate::format::interactions::{self, InteractionsError, Transcript};
@@ -23,151 +32,100 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-/// `liveperson.transcripts`: how transcripts are read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// What an answer proves of a conversation's transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TranscriptRoute {
-    /// Content search first; interactions when content search is refused.
-    #[default]
-    Auto,
-    /// Conversation content search only.
-    ContentSearch,
-    /// Messaging Interactions only.
-    Interactions,
+pub enum Shown {
+    /// Every record LivePerson holds of it, as far as an answer can say.
+    Whole,
+    /// LivePerson said it cut the answer short (`info.isPartial`).
+    Partial,
+    /// A 2xx with no records (or without the conversation) for a
+    /// conversation discovery listed: cannot be told apart from a refusal.
+    Empty,
+    /// A 4xx other than 401/403/429: an answer without the data, whose
+    /// reason cannot be told.
+    Unexplained,
 }
 
-/// A route a transcript actually came by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    ContentSearch,
-    Interactions,
-}
+impl Shown {
+    pub fn is_whole(self) -> bool {
+        self == Shown::Whole
+    }
 
-impl Route {
+    /// A short name for logs, metrics and the store.
     pub fn name(self) -> &'static str {
         match self {
-            Route::ContentSearch => "content_search",
-            Route::Interactions => "interactions",
+            Shown::Whole => "whole",
+            Shown::Partial => "partial",
+            Shown::Empty => "empty",
+            Shown::Unexplained => "unexplained_4xx",
+        }
+    }
+
+    /// What it means, for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Shown::Whole => "read whole",
+            Shown::Partial => "LivePerson truncated the transcript (info.isPartial)",
+            Shown::Empty => "LivePerson answered without records for a conversation it lists",
+            Shown::Unexplained => "LivePerson answered a 4xx that does not say why",
         }
     }
 }
 
-/// What `auto` has learned, kept across restarts.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct RouteChoice {
-    pub route: Route,
-    /// When it was chosen (epoch ms).
-    pub since_ms: i64,
-    /// When content search may be tried again (epoch ms).
-    pub probe_after_ms: i64,
-    /// Why.
-    pub reason: String,
-}
-
-/// Where [`RouteChoice`]s are kept. Both calls may block (a store).
-pub trait RouteMemory: Send + Sync {
-    fn load(&self) -> Option<RouteChoice>;
-    fn save(&self, choice: &RouteChoice);
-}
-
-/// How often `auto` tries content search again once it was refused.
-pub const PROBE_EVERY_MS: i64 = 24 * 3600 * 1000;
-
-/// Which route to take for one transcript.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Use {
-    ContentSearch,
-    Interactions,
-    /// Content search, once, to learn whether it works again.
-    Probe,
-}
-
-/// The route decision, free of I/O and clocks (the caller passes `now`).
-#[derive(Debug, Clone)]
-pub struct RouteState {
-    pub mode: TranscriptRoute,
-    pub choice: Option<RouteChoice>,
-}
-
-impl RouteState {
-    /// The route for the next transcript, and a choice to remember if this
-    /// call changed it (a probe claimed: the next is a day away).
-    pub fn pick(&mut self, now: i64) -> (Use, Option<RouteChoice>) {
-        match self.mode {
-            TranscriptRoute::ContentSearch => (Use::ContentSearch, None),
-            TranscriptRoute::Interactions => (Use::Interactions, None),
-            TranscriptRoute::Auto => match &mut self.choice {
-                Some(c) if c.route == Route::Interactions => {
-                    if now >= c.probe_after_ms {
-                        c.probe_after_ms = now + PROBE_EVERY_MS;
-                        (Use::Probe, Some(c.clone()))
-                    } else {
-                        (Use::Interactions, None)
-                    }
-                }
-                _ => (Use::ContentSearch, None),
-            },
-        }
-    }
-
-    /// Content search was refused: under `auto`, interactions from now on.
-    /// The new choice when this changed it (to remember and announce).
-    pub fn refused(&mut self, now: i64, reason: &str) -> Option<RouteChoice> {
-        if self.mode != TranscriptRoute::Auto
-            || self
-                .choice
-                .as_ref()
-                .is_some_and(|c| c.route == Route::Interactions)
-        {
-            return None;
-        }
-        let c = RouteChoice {
-            route: Route::Interactions,
-            since_ms: now,
-            probe_after_ms: now + PROBE_EVERY_MS,
-            reason: reason.to_owned(),
-        };
-        self.choice = Some(c.clone());
-        Some(c)
-    }
-
-    /// A probe of content search worked: back to it.
-    pub fn probe_worked(&mut self, now: i64) -> Option<RouteChoice> {
-        let was = self.choice.as_ref()?;
-        if was.route != Route::Interactions {
-            return None;
-        }
-        let c = RouteChoice {
-            route: Route::ContentSearch,
-            since_ms: now,
-            probe_after_ms: now,
-            reason: "content search answered again".into(),
-        };
-        self.choice = Some(c.clone());
-        Some(c)
-    }
-
-    /// Whether discovery should bring transcripts along.
-    pub fn wants_interactions(&self) -> bool {
-        match self.mode {
-            TranscriptRoute::ContentSearch => false,
-            TranscriptRoute::Interactions => true,
-            TranscriptRoute::Auto => self
-                .choice
-                .as_ref()
-                .is_some_and(|c| c.route == Route::Interactions),
-        }
-    }
-}
-
-/// A transcript, with the route it came by.
+/// A transcript, with the route it came by and what the answer proves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fetched {
     pub records: Vec<Value>,
     /// What the participants lists say of the consumer (interactions only).
     pub consumer: Option<Value>,
     pub route: Route,
+    pub shown: Shown,
+}
+
+impl Fetched {
+    /// Nothing, shown as `shown`, by `route`.
+    fn nothing(route: Route, shown: Shown) -> Fetched {
+        Fetched {
+            records: Vec::new(),
+            consumer: None,
+            route,
+            shown,
+        }
+    }
+
+    /// Records from content search: whole, unless there are none.
+    fn by_content(records: Vec<Value>) -> Fetched {
+        let shown = if records.is_empty() {
+            Shown::Empty
+        } else {
+            Shown::Whole
+        };
+        Fetched {
+            records,
+            consumer: None,
+            route: Route::ContentSearch,
+            shown,
+        }
+    }
+
+    /// A transcript from interactions, from an entry partial or not.
+    fn by_interactions(t: Transcript, partial: bool) -> Fetched {
+        let shown = if partial {
+            Shown::Partial
+        } else if t.records.is_empty() {
+            Shown::Empty
+        } else {
+            Shown::Whole
+        };
+        Fetched {
+            records: t.records,
+            consumer: t.consumer,
+            route: Route::Interactions,
+            shown,
+        }
+    }
 }
 
 /// Why a transcript could not be read.
@@ -178,9 +136,6 @@ pub enum TranscriptError {
     /// It came, and cannot be read: retrying will not help.
     #[error(transparent)]
     Malformed(#[from] InteractionsError),
-    /// Messaging Interactions does not know it.
-    #[error("conversation {0}: Messaging Interactions does not return it")]
-    NotFound(String),
 }
 
 /// At most this many transcripts wait in memory (beyond it, discovery
@@ -274,62 +229,105 @@ impl LivePersonClient {
     }
 
     /// One conversation's transcript, by the route the config and what
-    /// `auto` learned choose.
+    /// `auto` learned choose, with what the answer proves ([`Shown`]).
     pub async fn transcript(&self, conversation_id: &str) -> Result<Fetched, TranscriptError> {
         let now = crate::clock::now_ms();
         let (how, changed) = self.route.lock().expect("route lock").pick(now);
         self.remember(changed);
-        match how {
-            Use::Interactions => self.by_interactions(conversation_id).await,
-            Use::ContentSearch | Use::Probe => match self.content(conversation_id).await {
-                Ok(records) => {
-                    if how == Use::Probe {
-                        let changed = self.route.lock().expect("route lock").probe_worked(now);
-                        if changed.is_some() {
-                            tracing::warn!(
-                                "LivePerson content search answers again: transcripts come by content search from now on"
-                            );
-                        }
-                        self.remember(changed);
-                    }
-                    Ok(Fetched {
-                        records,
-                        consumer: None,
-                        route: Route::ContentSearch,
-                    })
-                }
-                Err(e) if e.is_refused() && self.cfg.transcripts == TranscriptRoute::Auto => {
-                    let reason = e.to_string();
-                    let changed = self.route.lock().expect("route lock").refused(now, &reason);
+        // Under `auto` there is another route to ask.
+        let other = self.cfg.transcripts == TranscriptRoute::Auto;
+        if how == Use::Interactions {
+            return self.interactions_or_shown(conversation_id).await;
+        }
+        match self.content(conversation_id).await {
+            Ok(records) if !records.is_empty() => {
+                if how == Use::Probe {
+                    let changed = self.route.lock().expect("route lock").probe_worked(now);
                     if changed.is_some() {
                         tracing::warn!(
-                            error = %reason,
-                            "LivePerson refused content search (documented for a consumer's JWT): transcripts come by Messaging Interactions from now on; content search is tried again in a day"
+                            "LivePerson content search answers again: transcripts come by content search from now on"
                         );
                     }
                     self.remember(changed);
-                    self.by_interactions(conversation_id).await
                 }
-                Err(e) if how == Use::Probe => {
-                    tracing::debug!(error = %e, "content search probe failed");
-                    self.by_interactions(conversation_id).await
+                Ok(Fetched::by_content(records))
+            }
+            // No records for a conversation discovery listed proves nothing.
+            Ok(records) if !other => Ok(Fetched::by_content(records)),
+            Ok(_) => {
+                tracing::debug!(
+                    conversation = conversation_id,
+                    "content search answered no records: reading it by Messaging Interactions"
+                );
+                self.other_route(conversation_id, Shown::Empty).await
+            }
+            Err(e) if e.is_refused() && other => {
+                let reason = e.to_string();
+                let changed = self.route.lock().expect("route lock").refused(now, &reason);
+                if changed.is_some() {
+                    tracing::warn!(
+                        error = %reason,
+                        "LivePerson refused content search (documented for a consumer's JWT): transcripts come by Messaging Interactions from now on; content search is tried again in a day"
+                    );
                 }
-                Err(e) => Err(e.into()),
-            },
+                self.remember(changed);
+                self.interactions_or_shown(conversation_id).await
+            }
+            Err(e) if e.is_unexplained_refusal() && other => {
+                tracing::debug!(conversation = conversation_id, error = %e, "content search answered without the data: reading it by Messaging Interactions");
+                self.other_route(conversation_id, Shown::Unexplained).await
+            }
+            Err(e) if e.is_unexplained_refusal() => {
+                tracing::debug!(conversation = conversation_id, error = %e, "content search answered without the data");
+                Ok(Fetched::nothing(Route::ContentSearch, Shown::Unexplained))
+            }
+            Err(e) if how == Use::Probe => {
+                tracing::debug!(error = %e, "content search probe failed");
+                self.interactions_or_shown(conversation_id).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Interactions, after content search answered `shown`: its answer
+    /// when it proves more, else what content search showed.
+    async fn other_route(
+        &self,
+        conversation_id: &str,
+        shown: Shown,
+    ) -> Result<Fetched, TranscriptError> {
+        match self.interactions_or_shown(conversation_id).await {
+            Ok(f) if !f.records.is_empty() || f.shown == Shown::Whole => Ok(f),
+            Ok(_) => Ok(Fetched::nothing(Route::ContentSearch, shown)),
+            Err(e) => {
+                tracing::debug!(conversation = conversation_id, error = %e, "Messaging Interactions did not read it either");
+                Ok(Fetched::nothing(Route::ContentSearch, shown))
+            }
+        }
+    }
+
+    /// By interactions; a 4xx that does not say why is an answer shown as
+    /// such, not an error.
+    async fn interactions_or_shown(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Fetched, TranscriptError> {
+        match self.by_interactions(conversation_id).await {
+            Err(TranscriptError::Http(e)) if e.is_unexplained_refusal() => {
+                tracing::debug!(conversation = conversation_id, error = %e, "Messaging Interactions answered without the data");
+                Ok(Fetched::nothing(Route::Interactions, Shown::Unexplained))
+            }
+            r => r,
         }
     }
 
     /// A transcript by Messaging Interactions: waiting already, or fetched
-    /// by id with up to 99 that come after it.
+    /// by id with up to 99 that come after it. Entries LivePerson says it
+    /// truncated are not kept for later; this conversation's is asked for
+    /// again on its own.
     async fn by_interactions(&self, conversation_id: &str) -> Result<Fetched, TranscriptError> {
-        let done = |t: Result<Transcript, InteractionsError>| {
-            let t = t?;
-            Ok(Fetched {
-                records: t.records,
-                consumer: t.consumer,
-                route: Route::Interactions,
-            })
-        };
+        let done =
+            |t: Result<Transcript, InteractionsError>| Ok(Fetched::by_interactions(t?, false));
         if let Some(t) = self.take_waiting(conversation_id) {
             return done(t);
         }
@@ -345,36 +343,46 @@ impl LivePersonClient {
             .expect("waiting lock")
             .batch(conversation_id, 100);
         let entries = self.by_ids_with(&batch, true).await?;
-        let mut w = self.waiting.lock().expect("waiting lock");
-        for (id, e) in entries {
-            let t = interactions::transcript(&id, &e);
-            w.ready.insert(id, t);
+        let mut mine = None;
+        {
+            let mut w = self.waiting.lock().expect("waiting lock");
+            for (id, e) in entries {
+                let partial = is_partial(&e);
+                if id == conversation_id {
+                    mine = Some((e, partial));
+                } else if !partial {
+                    let t = interactions::transcript(&id, &e);
+                    w.ready.insert(id, t);
+                }
+            }
         }
-        drop(w);
-        match self.take_waiting(conversation_id) {
-            Some(t) => done(t),
-            None => Err(TranscriptError::NotFound(conversation_id.to_owned())),
+        match mine {
+            // Listed, yet not returned: nothing proven.
+            None => Ok(Fetched::nothing(Route::Interactions, Shown::Empty)),
+            Some((e, false)) => done(interactions::transcript(conversation_id, &e)),
+            Some((_, true)) => {
+                tracing::debug!(
+                    conversation = conversation_id,
+                    "Messaging Interactions truncated its answer: asking for it alone"
+                );
+                self.interactions_transcript(conversation_id).await
+            }
         }
     }
 
     /// One conversation's transcript by Messaging Interactions, asked
-    /// for alone (nothing kept): for checks.
+    /// for alone (nothing kept).
     pub async fn interactions_transcript(
         &self,
         conversation_id: &str,
     ) -> Result<Fetched, TranscriptError> {
         let ids = [conversation_id.to_owned()];
         let entries = self.by_ids_with(&ids, true).await?;
-        let (_, e) = entries
-            .into_iter()
-            .find(|(id, _)| id == conversation_id)
-            .ok_or_else(|| TranscriptError::NotFound(conversation_id.to_owned()))?;
+        let Some((_, e)) = entries.into_iter().find(|(id, _)| id == conversation_id) else {
+            return Ok(Fetched::nothing(Route::Interactions, Shown::Empty));
+        };
         let t = interactions::transcript(conversation_id, &e)?;
-        Ok(Fetched {
-            records: t.records,
-            consumer: t.consumer,
-            route: Route::Interactions,
-        })
+        Ok(Fetched::by_interactions(t, is_partial(&e)))
     }
 
     fn take_waiting(&self, id: &str) -> Option<Result<Transcript, InteractionsError>> {
@@ -389,7 +397,7 @@ impl LivePersonClient {
             if !w.has_room() {
                 break;
             }
-            if e["info"]["isPartial"].as_bool() == Some(true) {
+            if is_partial(e) {
                 continue;
             }
             w.ready.insert(id.clone(), interactions::transcript(id, e));
@@ -502,6 +510,16 @@ impl LivePersonClient {
     }
 }
 
+/// Whether LivePerson says it truncated an entry (`info.isPartial`; a
+/// string "true" read as well).
+fn is_partial(entry: &Value) -> bool {
+    match &entry["info"]["isPartial"] {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
 /// The `contentToRetrieve` of a search: a transcript's lists, or the
 /// smallest documented one (absent, LivePerson sends a heavy default set;
 /// "every content type must be passed").
@@ -516,67 +534,6 @@ pub(super) fn content_to_retrieve(transcripts: bool) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn auto(choice: Option<RouteChoice>) -> RouteState {
-        RouteState {
-            mode: TranscriptRoute::Auto,
-            choice,
-        }
-    }
-
-    #[test]
-    fn auto_switches_on_refusal_and_probes_at_most_daily() {
-        let mut st = auto(None);
-        assert_eq!(st.pick(0).0, Use::ContentSearch);
-        assert!(!st.wants_interactions());
-        let c = st.refused(1_000, "401").expect("switched");
-        assert_eq!(c.route, Route::Interactions);
-        assert_eq!(c.probe_after_ms, 1_000 + PROBE_EVERY_MS);
-        // Said once: a second refusal changes nothing.
-        assert!(st.refused(2_000, "401").is_none());
-        assert!(st.wants_interactions());
-        for t in [2_000, PROBE_EVERY_MS] {
-            assert_eq!(st.pick(t), (Use::Interactions, None));
-        }
-        // A day on, one caller probes; the others keep to interactions.
-        let (u, saved) = st.pick(1_000 + PROBE_EVERY_MS);
-        assert_eq!(u, Use::Probe);
-        assert_eq!(
-            saved.unwrap().probe_after_ms,
-            1_000 + 2 * PROBE_EVERY_MS,
-            "the next probe is a day later"
-        );
-        assert_eq!(st.pick(2_000 + PROBE_EVERY_MS).0, Use::Interactions);
-        // The probe worked: back to content search.
-        let back = st.probe_worked(3_000 + PROBE_EVERY_MS).unwrap();
-        assert_eq!(back.route, Route::ContentSearch);
-        assert_eq!(st.pick(4_000 + PROBE_EVERY_MS).0, Use::ContentSearch);
-    }
-
-    #[test]
-    fn a_remembered_choice_holds_after_a_restart() {
-        let remembered = RouteChoice {
-            route: Route::Interactions,
-            since_ms: 0,
-            probe_after_ms: 500,
-            reason: "401".into(),
-        };
-        let mut st = auto(Some(remembered));
-        assert_eq!(st.pick(100).0, Use::Interactions);
-        assert_eq!(st.pick(600).0, Use::Probe);
-    }
-
-    #[test]
-    fn fixed_routes_never_switch() {
-        for (mode, want) in [
-            (TranscriptRoute::ContentSearch, Use::ContentSearch),
-            (TranscriptRoute::Interactions, Use::Interactions),
-        ] {
-            let mut st = RouteState { mode, choice: None };
-            assert!(st.refused(1, "401").is_none());
-            assert_eq!(st.pick(PROBE_EVERY_MS * 3).0, want);
-        }
-    }
 
     #[test]
     fn a_batch_follows_the_hinted_order_and_skips_what_waits() {

@@ -110,6 +110,10 @@ pub struct JobEnd {
     pub failed: u64,
     /// Conversations set aside as dead letters.
     pub dead_letters: u64,
+    /// Conversations held open: the source's answers did not prove them
+    /// whole (read again later).
+    #[serde(default)]
+    pub held: u64,
 }
 
 /// What a failure means to whoever asked (the binary maps each to its exit
@@ -300,6 +304,7 @@ pub async fn run(
                 interrupted: s.interrupted,
                 failed: s.failed,
                 dead_letters: s.dead_letters,
+                held: s.held,
             })
         }
         Job::Migrate { name } => {
@@ -317,6 +322,7 @@ pub async fn run(
                 interrupted: s.interrupted,
                 failed: s.failed,
                 dead_letters: s.dead_letters,
+                held: 0,
             })
         }
         Job::DeadLetters {
@@ -338,6 +344,7 @@ pub async fn run(
                 interrupted: false,
                 failed: 0,
                 dead_letters: 0,
+                held: 0,
             })
         }
         Job::Backup { path } => {
@@ -349,6 +356,7 @@ pub async fn run(
                 interrupted: false,
                 failed: 0,
                 dead_letters: 0,
+                held: 0,
             })
         }
     }
@@ -409,5 +417,6 @@ async fn dead_letters(
         interrupted: *stop.borrow(),
         failed,
         dead_letters: 0,
+        held: 0,
     })
 }

@@ -82,7 +82,7 @@ impl Migration {
             }
             None => Default::default(),
         };
-        let (records, _) = source.content(id).await?;
+        let records = source.content(id).await?.records;
         let (items, _, report, _) = pipeline::undelivered(id, &records, &self.mapping, &state)?;
         Ok(Preview {
             conversation_id: id.to_owned(),

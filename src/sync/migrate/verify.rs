@@ -89,7 +89,7 @@ impl Migration {
         let (expected, got, pending): (Vec<String>, Option<Vec<String>>, HashSet<String>) =
             match self.cfg.direction() {
                 Direction::ToHubster => {
-                    let (records, _) = self.record_source().content(id).await?;
+                    let records = self.record_source().content(id).await?.records;
                     let (acts, _, _) = pipeline::convert_records(
                         id,
                         &records,

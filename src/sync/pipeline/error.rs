@@ -37,9 +37,6 @@ pub enum PipelineError {
         conversation_id: String,
         source: HttpError,
     },
-    /// The source did not return it (yet): a later try may find it.
-    #[error("conversation {conversation_id}: Messaging Interactions does not return it")]
-    Missing { conversation_id: String },
     /// The files it goes to cannot be written (or read back).
     #[error("conversation {conversation_id}: {source}")]
     Sink {
@@ -56,7 +53,6 @@ impl PipelineError {
         match self {
             PipelineError::Convert { .. } => "convert",
             PipelineError::Http { .. } => "http",
-            PipelineError::Missing { .. } => "missing",
             PipelineError::Sink { .. } => "sink",
             PipelineError::Store(_) => "store",
         }
@@ -67,9 +63,7 @@ impl PipelineError {
         match self {
             PipelineError::Convert { .. } => false,
             PipelineError::Http { source, .. } => source.is_retryable(),
-            PipelineError::Missing { .. }
-            | PipelineError::Sink { .. }
-            | PipelineError::Store(_) => true,
+            PipelineError::Sink { .. } | PipelineError::Store(_) => true,
         }
     }
 

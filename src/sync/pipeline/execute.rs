@@ -27,6 +27,9 @@ pub struct Outcome {
     /// The checkpoint could not be believed, and the target was read for
     /// what it holds before anything was sent.
     pub reconciled: Option<Reconciled>,
+    /// The source's answer did not prove the conversation whole: it is
+    /// held open, to be read again then.
+    pub held: Option<crate::store::Held>,
 }
 
 /// A conversation whose checkpoint was rebuilt from what the target holds.
@@ -87,11 +90,19 @@ impl Pass<'_> {
             let deadline = at.settled_by(&state, Some(at.store.opened_ms()));
             settled = at.settle(&mut state, &pending, deadline, true).await?;
         }
-        let (records, consumer) = self.source.content(id).await?;
-        let mut plan = Plan::new(id, state, &records, self.mapping, self.closed, now_ms())?;
+        let read = self.source.content(id).await?;
+        let mut plan = Plan::answered(
+            id,
+            state,
+            &read.records,
+            read.shown,
+            self.mapping,
+            self.closed,
+            now_ms(),
+        )?;
         let mut doubted = plan.in_epoch(at.store.epoch());
         if plan.state.target_conversation_id.is_none() && plan.has_work() {
-            let profile = plan::consumer_profile(&records, consumer);
+            let profile = plan::consumer_profile(&read.records, read.consumer.clone());
             let (target, is_new) = sink.open(id, self.mapping, profile.as_ref()).await?;
             plan.state.target_conversation_id = Some(target);
             if !is_new {
@@ -141,6 +152,7 @@ impl Pass<'_> {
             delivered: 0,
             already_delivered: plan.already_delivered(),
             reconciled,
+            held: plan.held.and(plan.state.held.clone()),
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();

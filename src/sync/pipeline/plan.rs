@@ -7,7 +7,8 @@
 
 use super::error::{PipelineError, Unconvertible};
 use crate::format::{self, LpResume, Mapping, Report, identity, liveperson::Record};
-use crate::store::{ConversationState, Intent, StoredMark};
+use crate::platform::liveperson::Shown;
+use crate::store::{ConversationState, Held, Intent, StoredMark};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -79,6 +80,31 @@ impl Converted {
             out.stamps.push(ts);
         }
         out
+    }
+
+    /// What of a truncated answer's conversion (`records`) can be sent in
+    /// order: everything before its first record without a sequence (a
+    /// receipt, a state) stamped at or after its last message. LivePerson
+    /// numbers messages as they arrive, so what a truncated answer lacks
+    /// came after its last message: a receipt from then on may acknowledge
+    /// a missing message too (then it is another receipt once the answer
+    /// is whole), and what comes after such a receipt waits for it.
+    pub fn proven(mut self, records: &[Value]) -> Converted {
+        let last = records
+            .iter()
+            .filter(|r| r["sequence"].is_i64())
+            .filter_map(|r| r["serverTimestamp"].as_i64())
+            .max();
+        let cut = self
+            .marks
+            .iter()
+            .zip(&self.stamps)
+            .position(|(m, ts)| matches!(m, StoredMark::Key(_)) && (last.is_none() || *ts >= last))
+            .unwrap_or(self.activities.len());
+        self.activities.truncate(cut);
+        self.marks.truncate(cut);
+        self.stamps.truncate(cut);
+        self
     }
 
     /// The delivery intent of each activity.
@@ -183,6 +209,28 @@ pub struct Plan {
     /// The digest to seal the checkpoint with once every activity is
     /// delivered: the source listed the conversation closed.
     seal: Option<String>,
+    /// The source's answer did not prove the conversation whole: never
+    /// sealed, and held open to be read again ([`ConversationState::held`]).
+    pub held: Option<Shown>,
+}
+
+/// The first wait before a held conversation is read again, doubled each
+/// read that still proves it not whole, up to [`HOLD_MAX_MS`].
+pub const HOLD_FIRST_MS: i64 = 60_000;
+pub const HOLD_MAX_MS: i64 = 3600 * 1000;
+
+/// A conversation held again after `prev` (if it was): the source's answer
+/// showed `shown` at `now_ms`; `closed`: the source listed it closed.
+pub fn hold(prev: Option<Held>, shown: Shown, closed: bool, now_ms: i64) -> Held {
+    let tries = prev.as_ref().map_or(0, |h| h.tries).saturating_add(1);
+    let wait = (HOLD_FIRST_MS << (tries - 1).min(10)).min(HOLD_MAX_MS);
+    Held {
+        shown: shown.name().to_owned(),
+        since_ms: prev.as_ref().map_or(now_ms, |h| h.since_ms),
+        tries,
+        next_ms: now_ms + wait,
+        closed: closed || prev.is_some_and(|h| h.closed),
+    }
 }
 
 impl Plan {
@@ -219,6 +267,7 @@ impl Plan {
                     send,
                     changed: None,
                     seal: None,
+                    held: None,
                 });
             }
             // Counted again: what the target holds.
@@ -229,6 +278,7 @@ impl Plan {
                 send: Converted::default(),
                 changed: Some(all),
                 seal: closed.then_some(digest),
+                held: None,
             });
         }
         if !closed {
@@ -238,6 +288,7 @@ impl Plan {
                 send,
                 changed: None,
                 seal: None,
+                held: None,
             });
         }
         // Closed: the seal is of every activity, and what is new comes
@@ -254,7 +305,46 @@ impl Plan {
             send,
             changed: None,
             seal: Some(digest),
+            held: None,
         })
+    }
+
+    /// The plan for an answer of the source that showed `shown`: as
+    /// [`Plan::new`] when it proves the conversation whole (and no longer
+    /// held); otherwise never a seal: what a truncated answer holds is
+    /// sent up to its last message, a seal made from an earlier whole
+    /// answer stands with nothing sent, and the conversation is held to be
+    /// read again.
+    pub fn answered(
+        conversation_id: &str,
+        mut state: ConversationState,
+        records: &[Value],
+        shown: Shown,
+        mapping: &Mapping,
+        closed: bool,
+        now_ms: i64,
+    ) -> Result<Plan, PipelineError> {
+        if shown.is_whole() {
+            state.held = None;
+            return Plan::new(conversation_id, state, records, mapping, closed, now_ms);
+        }
+        state.held = Some(hold(state.held.take(), shown, closed, now_ms));
+        if state.sealed.is_some() {
+            state.last_polled_ms = Some(now_ms);
+            return Ok(Plan {
+                state,
+                send: Converted::default(),
+                changed: None,
+                seal: None,
+                held: Some(shown),
+            });
+        }
+        let mut plan = Plan::new(conversation_id, state, records, mapping, false, now_ms)?;
+        if shown == Shown::Partial {
+            plan.send = plan.send.proven(records);
+        }
+        plan.held = Some(shown);
+        Ok(plan)
     }
 
     /// The plan in the store's trust `epoch`: a checkpoint written before

@@ -1,6 +1,7 @@
 //! The plan's tests: no simulator, no store.
 
 use super::*;
+use crate::platform::liveperson::Shown;
 use serde_json::json;
 
 const CONV: &str = "c";
@@ -264,4 +265,104 @@ fn a_checkpoint_of_an_older_epoch_is_looked_for_before_anything_is_sent() {
     assert!(!p.in_epoch(1));
     p.doubt();
     assert!(p.send.activities.is_empty() && p.has_work());
+}
+
+/// A receipt of `sequences`, read at `ts`.
+fn receipt(ts: i64, sequences: &[i64]) -> Value {
+    json!({"dialogId": CONV, "serverTimestamp": ts, "originatorId": "CONSUMER",
+        "originatorMetadata": {"id": "CONSUMER", "role": "CONSUMER"},
+        "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": sequences}})
+}
+
+fn answered(state: ConversationState, records: &[Value], shown: Shown, closed: bool) -> Plan {
+    Plan::answered(
+        CONV,
+        state,
+        records,
+        shown,
+        &Mapping::default(),
+        closed,
+        5_000,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_answer_that_proves_nothing_is_never_sealed_and_holds_the_conversation() {
+    for shown in [Shown::Empty, Shown::Unexplained] {
+        let p = answered(ConversationState::default(), &[], shown, true);
+        assert!(p.send.activities.is_empty());
+        assert_eq!(p.held, Some(shown));
+        let st = p.unchanged();
+        assert_eq!(st.sealed, None, "{shown:?}");
+        let h = st.held.clone().expect("held");
+        assert_eq!(
+            (h.tries, h.closed, h.shown.as_str()),
+            (1, true, shown.name())
+        );
+        assert_eq!(h.next_ms, 5_000 + HOLD_FIRST_MS);
+        // Read whole later: sealed, and no longer held.
+        let p = answered(st, &records(3), Shown::Whole, false);
+        assert_eq!(p.held, None);
+        let st = deliver_all(p);
+        assert!(st.held.is_none());
+    }
+}
+
+#[test]
+fn a_held_conversation_waits_longer_each_read_up_to_the_cap() {
+    let mut h = hold(None, Shown::Partial, false, 0);
+    let mut waits = vec![h.next_ms];
+    for _ in 0..8 {
+        h = hold(Some(h.clone()), Shown::Empty, false, 0);
+        waits.push(h.next_ms);
+    }
+    assert_eq!(
+        &waits[..4],
+        &[
+            HOLD_FIRST_MS,
+            2 * HOLD_FIRST_MS,
+            4 * HOLD_FIRST_MS,
+            8 * HOLD_FIRST_MS
+        ]
+    );
+    assert_eq!(*waits.last().unwrap(), HOLD_MAX_MS);
+    assert_eq!((h.tries, h.since_ms, h.shown.as_str()), (9, 0, "empty"));
+}
+
+#[test]
+fn a_truncated_answer_sends_only_what_no_missing_record_can_come_before() {
+    // Messages 0..3; receipts: of 0 early, of 1 late (at or after the last
+    // message, when it may acknowledge a missing one too), of 2 early.
+    let mut part = records(4);
+    part.insert(1, receipt(1_001, &[0]));
+    part.push(receipt(1_030, &[1]));
+    part.push(receipt(1_021, &[2]));
+    let p = answered(ConversationState::default(), &part, Shown::Partial, true);
+    assert_eq!(p.held, Some(Shown::Partial));
+    // 0, its receipt, 1, then the late receipt of 1 stops it.
+    let sent = ids(&p.send);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(&sent[..1], ["lp:c:c:0"]);
+    assert_eq!(sent[2], "lp:c:c:1");
+    let st = deliver_all(p);
+    assert_eq!(st.sealed, None, "never sealed from a truncated answer");
+    assert!(st.held.is_some());
+    // Whole: the rest follows, after what was sent, and it is sealed.
+    let p = answered(st, &part, Shown::Whole, true);
+    assert!(!ids(&p.send).contains(&"lp:c:c:0"));
+    let st = deliver_all(p);
+    assert!(st.sealed.is_some() && st.held.is_none());
+}
+
+#[test]
+fn a_seal_stands_when_a_later_answer_proves_less() {
+    let sealed = deliver_all(plan(ConversationState::default(), &records(3), true));
+    for shown in [Shown::Empty, Shown::Partial] {
+        let p = answered(sealed.clone(), &records(1), shown, true);
+        assert!(!p.has_work(), "{shown:?}");
+        let st = p.unchanged();
+        assert_eq!(st.sealed, sealed.sealed);
+        assert!(st.held.is_some());
+    }
 }

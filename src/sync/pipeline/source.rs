@@ -3,7 +3,9 @@
 
 use super::error::{PipelineError, Unconvertible};
 use crate::platform::files::FileSet;
-use crate::platform::liveperson::{LivePersonClient, RouteChoice, RouteMemory, TranscriptError};
+use crate::platform::liveperson::{
+    LivePersonClient, RouteChoice, RouteMemory, Shown, TranscriptError,
+};
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,32 +18,43 @@ pub enum Source {
     Files(Arc<FileSet>),
 }
 
+/// One conversation as its source answered: its records, what the source
+/// says of its consumer (Hubster's `properties.profile`), and what the
+/// answer proves.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub records: Vec<Value>,
+    pub consumer: Option<Value>,
+    pub shown: Shown,
+}
+
 impl Source {
-    /// One conversation's records, and what the source says of its
-    /// consumer (Hubster's `properties.profile`), if anything.
-    pub async fn content(
-        &self,
-        conversation_id: &str,
-    ) -> Result<(Vec<Value>, Option<Value>), PipelineError> {
-        let id = || conversation_id.to_owned();
+    /// One conversation's records, as the source answered.
+    pub async fn content(&self, conversation_id: &str) -> Result<Read, PipelineError> {
         match self {
             Source::LivePerson(lp) => match lp.transcript(conversation_id).await {
-                Ok(f) => Ok((f.records, f.consumer)),
+                Ok(f) => Ok(Read {
+                    records: f.records,
+                    consumer: f.consumer,
+                    shown: f.shown,
+                }),
                 Err(TranscriptError::Http(source)) => Err(PipelineError::Http {
-                    conversation_id: id(),
+                    conversation_id: conversation_id.to_owned(),
                     source,
                 }),
                 Err(TranscriptError::Malformed(e)) => Err(PipelineError::convert(
                     conversation_id,
                     Unconvertible::Transcript(e),
                 )),
-                Err(TranscriptError::NotFound(_)) => Err(PipelineError::Missing {
-                    conversation_id: id(),
-                }),
             },
+            // A directory holds what it holds.
             Source::Files(set) => set
                 .records(conversation_id)
-                .map(|r| (r, None))
+                .map(|records| Read {
+                    records,
+                    consumer: None,
+                    shown: Shown::Whole,
+                })
                 .map_err(|e| PipelineError::convert(conversation_id, Unconvertible::Files(e))),
         }
     }

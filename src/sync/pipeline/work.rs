@@ -8,7 +8,7 @@ use super::source::Source;
 use crate::format::{self, Mapping};
 use crate::store::{Store, StoreError};
 use crate::sync::deps::{Deps, Settings, blocking};
-use crate::sync::runner::{Verdict, Work};
+use crate::sync::runner::{Synced, Verdict, Work};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ impl LpWork {
 impl Work for LpWork {
     type Error = PipelineError;
 
-    async fn sync(&self, id: &str) -> Result<u64, PipelineError> {
+    async fn sync(&self, id: &str) -> Result<Synced, PipelineError> {
         let closed = self
             .closed
             .lock()
@@ -94,7 +94,13 @@ impl Work for LpWork {
         if let Some(r) = &outcome.reconciled {
             self.counters.reconciled(id, r.looked_for, r.found);
         }
-        Ok(outcome.delivered)
+        if let Some(h) = &outcome.held {
+            self.counters.held(id, h);
+        }
+        Ok(Synced {
+            written: outcome.delivered,
+            held: outcome.held.is_some(),
+        })
     }
 
     fn plan(&self, ids: &[String]) {
