@@ -51,6 +51,25 @@ fn config(dir: &Path, sim: &Sim, cred: Cred, transcripts: &str) -> PathBuf {
     path
 }
 
+/// A simulator whose conversations are all closed and never grow.
+async fn closed_sim(cfg: SimConfig) -> Sim {
+    crate::support::sim(SimConfig {
+        growth: 0,
+        age: std::time::Duration::from_secs(3600),
+        ..cfg
+    })
+    .await
+}
+
+/// The hub holds every conversation whole, each activity once, in order.
+fn assert_exact(sim: &Sim) {
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(sim, false)
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+}
+
 fn requests(sim: &Sim, endpoint: &str) -> u64 {
     sim.stats()
         .requests
@@ -106,10 +125,8 @@ async fn an_app_key_under_auto_never_asks_content_search() {
     // goes straight to Messaging Interactions, whatever content search
     // would answer it.
     for answer in [BrandContentSearch::Empty, BrandContentSearch::BadRequest] {
-        let sim = crate::support::sim(SimConfig {
+        let sim = closed_sim(SimConfig {
             conversations: 20,
-            growth: 0,
-            age: std::time::Duration::from_secs(3600),
             liveperson_strict: true,
             brand_content_search: answer,
             ..SimConfig::default()
@@ -120,11 +137,7 @@ async fn an_app_key_under_auto_never_asks_content_search() {
         let out = convsync(&cfg, &["run", "--until-idle"]).await;
         assert!(out.status.success(), "{answer:?}: {}", stderr(&out));
         assert_eq!(requests(&sim, "lp.content_search"), 0, "{answer:?}");
-        assert_eq!(
-            sim.shared.ledger_external_ids(),
-            expected_ledger(&sim, false)
-        );
-        assert_eq!(sim.stats().duplicate_deliveries, 0);
+        assert_exact(&sim);
         sim.stop().await;
     }
 }
@@ -135,10 +148,8 @@ async fn content_search_answering_a_brand_with_nothing_is_read_by_interactions_u
     // 200 or a 400 is no proof: each conversation is read by Messaging
     // Interactions instead, delivered whole and sealed from that.
     for answer in [BrandContentSearch::Empty, BrandContentSearch::BadRequest] {
-        let sim = crate::support::sim(SimConfig {
+        let sim = closed_sim(SimConfig {
             conversations: 15,
-            growth: 0,
-            age: std::time::Duration::from_secs(3600),
             liveperson_strict: true,
             brand_content_search: answer,
             ..SimConfig::default()
@@ -174,10 +185,8 @@ async fn content_search_alone_answering_nothing_holds_conversations_until_it_ans
     // the run says so in its exit code, and a run after LivePerson answers
     // again delivers everything once.
     for answer in [BrandContentSearch::Empty, BrandContentSearch::BadRequest] {
-        let sim = crate::support::sim(SimConfig {
+        let sim = closed_sim(SimConfig {
             conversations: 10,
-            growth: 0,
-            age: std::time::Duration::from_secs(3600),
             brand_content_search: answer,
             ..SimConfig::default()
         })
@@ -204,11 +213,7 @@ async fn content_search_alone_answering_nothing_holds_conversations_until_it_ans
             .set_brand_content_search(BrandContentSearch::Unauthorized);
         let out = convsync(&cfg, &["run", "--until-idle"]).await;
         assert!(out.status.success(), "{answer:?}: {}", stderr(&out));
-        assert_eq!(
-            sim.shared.ledger_external_ids(),
-            expected_ledger(&sim, false)
-        );
-        assert_eq!(sim.stats().duplicate_deliveries, 0);
+        assert_exact(&sim);
         let cps = checkpoints(dir.path());
         assert!(
             cps.values().all(|&(sealed, held)| sealed && !held),
@@ -223,11 +228,9 @@ async fn a_truncated_answer_is_delivered_as_far_as_it_goes_and_never_sealed() {
     // LivePerson truncates (`info.isPartial`): what each answer
     // holds goes to the hub in order, nothing is sealed from it, and once
     // LivePerson answers whole the rest follows, each activity once.
-    let sim = crate::support::sim(SimConfig {
+    let sim = closed_sim(SimConfig {
         conversations: 12,
         messages: 10,
-        growth: 0,
-        age: std::time::Duration::from_secs(3600),
         liveperson_strict: true,
         partial_answers: true,
         ..SimConfig::default()
@@ -283,10 +286,8 @@ async fn a_truncated_answer_is_delivered_as_far_as_it_goes_and_never_sealed() {
 async fn every_first_contact_fault_together_then_off() {
     // A brand's bearer under `auto`: content search answers it empty, by
     // id every answer is truncated, and the documented variants are on.
-    let sim = crate::support::sim(SimConfig {
+    let sim = closed_sim(SimConfig {
         conversations: 15,
-        growth: 0,
-        age: std::time::Duration::from_secs(3600),
         liveperson_strict: true,
         liveperson_variants: true,
         brand_content_search: BrandContentSearch::Empty,
@@ -328,10 +329,8 @@ async fn every_first_contact_fault_together_then_off() {
 
 #[tokio::test]
 async fn doctor_fails_a_content_search_that_answers_fewer_records_than_interactions() {
-    let sim = crate::support::sim(SimConfig {
+    let sim = closed_sim(SimConfig {
         conversations: 5,
-        growth: 0,
-        age: std::time::Duration::from_secs(3600),
         brand_content_search: BrandContentSearch::Empty,
         ..SimConfig::default()
     })

@@ -148,15 +148,6 @@ impl RouteState {
             }
         }
     }
-
-    /// The route `auto` (or the config) reads by now, for display.
-    pub fn reads_by(&self) -> Route {
-        if self.wants_interactions() {
-            Route::Interactions
-        } else {
-            Route::ContentSearch
-        }
-    }
 }
 
 #[cfg(test)]
