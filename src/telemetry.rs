@@ -35,6 +35,8 @@ pub struct Counters {
     pub reconciled: AtomicU64,
     /// Reads that did not prove a conversation whole (it was held open).
     pub held: AtomicU64,
+    /// Conversations that failed on a refused credential.
+    pub refusals: AtomicU64,
     /// Set once the daemon has recovered its pipeline: jobs wait for it.
     ready: tokio::sync::watch::Sender<bool>,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
@@ -54,6 +56,7 @@ impl Default for Counters {
             recovered: AtomicU64::default(),
             reconciled: AtomicU64::default(),
             held: AtomicU64::default(),
+            refusals: AtomicU64::default(),
             ready: tokio::sync::watch::Sender::new(false),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
@@ -158,6 +161,13 @@ impl Counters {
         } else {
             tracing::debug!(conversation, shown = %h.shown, tries = h.tries, "still not proven whole; read again at {next}");
         }
+    }
+
+    /// A conversation failed because its upstream refused the credential:
+    /// tried again, never set aside for it.
+    pub fn refused(&self, conversation: &str, error: &dyn std::fmt::Display) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(conversation, error = %error, "the credential was refused; the conversation is tried again (not a dead letter)");
     }
 
     /// A prune of the store ended.
@@ -409,6 +419,11 @@ impl Telemetry {
             "convsync_transcripts_unproven",
             "Transcript reads that did not prove a conversation whole (truncated, empty, or a 4xx that does not say why): it was held open, not sealed",
             counter(load(&c.held)),
+        );
+        reg.register(
+            "convsync_credential_refusals",
+            "Conversation syncs that failed because an upstream refused the credential (401/403): tried again, never set aside; several in a row pause the upstream",
+            counter(load(&c.refusals)),
         );
         reg.register(
             "convsync_conversations_held",

@@ -93,6 +93,18 @@ impl HttpError {
         )
     }
 
+    /// The upstream the call went to (none when no call was made).
+    pub fn upstream(&self) -> Option<&str> {
+        match self {
+            HttpError::Status { upstream, .. }
+            | HttpError::Unauthorized { upstream, .. }
+            | HttpError::Unsure { upstream, .. }
+            | HttpError::Exhausted { upstream, .. }
+            | HttpError::Request { upstream, .. } => Some(upstream),
+            HttpError::Insecure { .. } => None,
+        }
+    }
+
     /// A 4xx other than 401, 403 and 429: the server answered without the
     /// data, and whether it refused the credentials or the request cannot
     /// be told (what a brand's credential gets from a consumer's API is

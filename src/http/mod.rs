@@ -89,6 +89,24 @@ pub trait PaceMemory: Send + Sync {
 /// How often learned values are written while they change.
 const KEEP_PACE_EVERY: Duration = Duration::from_secs(5);
 
+/// Refusals of the credential in a row (each one failing a conversation,
+/// after any refresh the client makes) that pause an upstream.
+pub const REFUSALS_TO_PAUSE: u32 = 3;
+
+/// The longest pause a refused credential brings.
+pub const MAX_REFUSAL_PAUSE: Duration = Duration::from_secs(600);
+
+/// The credential's refusals on one upstream.
+#[derive(Debug, Default)]
+struct Refusals {
+    /// Refused calls in a row (any answer else ends the row).
+    in_row: u32,
+    /// Pauses in a row.
+    pauses: u32,
+    /// The refusal that paused it, while it is refused.
+    why: Option<String>,
+}
+
 /// One remote API: its quota, pause gate, concurrency, timeouts and retries.
 pub struct Upstream {
     name: String,
@@ -102,6 +120,10 @@ pub struct Upstream {
     policy: RetryPolicy,
     allow_insecure_http: bool,
     metrics: Arc<Metrics>,
+    refusals: std::sync::Mutex<Refusals>,
+    /// Whether `refusals` holds anything (the path of a good answer looks
+    /// only at this).
+    refused: std::sync::atomic::AtomicBool,
 }
 
 /// What one attempt came to.
@@ -141,7 +163,68 @@ impl Upstream {
             policy: cfg.retry_policy(),
             allow_insecure_http: cfg.allow_insecure_http,
             metrics,
+            refusals: std::sync::Mutex::default(),
+            refused: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// A call refused the credential (401 or 403, after any refresh the
+    /// client makes) and failed a conversation. [`REFUSALS_TO_PAUSE`] in a
+    /// row pause the upstream: nothing is sent until the pause ends (kept
+    /// across restarts like a Retry-After), then the next call probes; each
+    /// pause in a row is twice the last, from the retry policy's longest
+    /// backoff up to [`MAX_REFUSAL_PAUSE`]. Returns the pause when this
+    /// call began one.
+    pub fn refused(&self, e: &HttpError) -> Option<Duration> {
+        let mut r = self.refusals.lock().expect("refusals lock");
+        self.refused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        r.in_row += 1;
+        // Calls sent before the pause began do not lengthen it.
+        if r.in_row < REFUSALS_TO_PAUSE || self.gate.closed_until().is_some() {
+            return None;
+        }
+        r.pauses += 1;
+        let first = self.policy.max_backoff.max(Duration::from_millis(100));
+        let pause = first
+            .saturating_mul(1 << (r.pauses - 1).min(16))
+            .min(MAX_REFUSAL_PAUSE);
+        let why = e.to_string();
+        tracing::warn!(
+            upstream = %self.name,
+            refusals = r.in_row,
+            pause_secs = pause.as_secs_f64(),
+            error = %why,
+            "the credential is refused: nothing is sent for a while, then one call probes; no conversation is set aside for it"
+        );
+        r.why = Some(why);
+        drop(r);
+        self.gate.close_until(Instant::now() + pause);
+        self.keep_pause(crate::clock::now_ms() + pause.as_millis() as i64);
+        Some(pause)
+    }
+
+    /// Why the upstream is paused for a refused credential, while it is
+    /// (until an answer other than a refusal).
+    pub fn refusal(&self) -> Option<String> {
+        if !self.refused.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        self.refusals.lock().expect("refusals lock").why.clone()
+    }
+
+    /// An answer other than a refusal: the row of refusals ends.
+    fn accepted(&self) {
+        if !self.refused.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut r = self.refusals.lock().expect("refusals lock");
+        if r.why.take().is_some() {
+            tracing::info!(upstream = %self.name, "the credential is accepted again: resuming");
+        }
+        *r = Refusals::default();
+        self.refused
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn name(&self) -> &str {
@@ -316,8 +399,16 @@ impl Upstream {
             }
             // (wait, why, whether the wait is the gate's rather than this task's)
             let (wait, last, gated) = match outcome {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Fatal(e) => return Err(e),
+                Attempt::Done(v) => {
+                    self.accepted();
+                    return Ok(v);
+                }
+                Attempt::Fatal(e) => {
+                    if !e.is_refused() {
+                        self.accepted();
+                    }
+                    return Err(e);
+                }
                 Attempt::RateLimited(retry_after) => {
                     let pause =
                         self.policy

@@ -14,4 +14,7 @@ pub enum ClientError {
     Secret(#[from] secret::SecretError),
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
+    /// A setting this client cannot work with; what to use instead.
+    #[error("{0}")]
+    Unusable(String),
 }

@@ -17,16 +17,29 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 impl Shared {
-    pub(super) fn hub_auth(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+    /// The engine's auth: a live token, unless the hub refuses the
+    /// credential whatever the token (`Shared::set_hub_refusal`).
+    pub(super) fn hub_auth(&self, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
+        let unauthorized = |why| (StatusCode::UNAUTHORIZED, why);
         let h = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .ok_or("no Authorization header")?;
-        let t = h.strip_prefix("Bearer ").ok_or("not a bearer token")?;
+            .ok_or(unauthorized("no Authorization header"))?;
+        let t = h
+            .strip_prefix("Bearer ")
+            .ok_or(unauthorized("not a bearer token"))?;
         match self.tokens.lock().expect("tokens lock").get(t) {
-            Some(exp) if *exp > Instant::now() => Ok(()),
-            Some(_) => Err("token expired"),
-            None => Err("unknown token"),
+            Some(exp) if *exp > Instant::now() => {}
+            Some(_) => return Err(unauthorized("token expired")),
+            None => return Err(unauthorized("unknown token")),
+        }
+        match self.lp_answers().hub_refusal {
+            Some(403) => Err((
+                StatusCode::FORBIDDEN,
+                "this client may not act on the hub",
+            )),
+            Some(_) => Err(unauthorized("the client's credential is revoked")),
+            None => Ok(()),
         }
     }
 }
@@ -69,8 +82,8 @@ pub(super) async fn establish(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.hub_auth(&headers) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
+    if let Err((code, why)) = s.hub_auth(&headers) {
+        return s.error(ctx, code, why);
     }
     let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (Some(integration), Some(binding)) = (b["integrationId"].as_str(), b["binding"].as_str())
@@ -121,8 +134,8 @@ pub(super) async fn established(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.hub_auth(&headers) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
+    if let Err((code, why)) = s.hub_auth(&headers) {
+        return s.error(ctx, code, why);
     }
     if hub != "sim-hub" {
         return s.error(ctx, StatusCode::NOT_FOUND, "no such hub");
@@ -171,8 +184,8 @@ pub(super) async fn inbound(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.hub_auth(&headers) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
+    if let Err((code, why)) = s.hub_auth(&headers) {
+        return s.error(ctx, code, why);
     }
     let Ok(mut activity) = serde_json::from_slice::<Value>(&body) else {
         return s.answer(
@@ -361,8 +374,8 @@ pub(super) async fn get_activities(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = s.hub_auth(&headers) {
-        return s.error(ctx, StatusCode::UNAUTHORIZED, why);
+    if let Err((code, why)) = s.hub_auth(&headers) {
+        return s.error(ctx, code, why);
     }
     let Some(kind) = q
         .kind

@@ -147,6 +147,9 @@ pub enum BrandContentSearch {
 pub(super) struct LpAnswers {
     pub(super) brand_content_search: BrandContentSearch,
     pub(super) partial_answers: bool,
+    /// The engine refuses every call with this status (401 or 403),
+    /// whatever the token.
+    pub(super) hub_refusal: Option<u16>,
 }
 
 /// What a strict customer path does with a `sender.integrationId`.
@@ -303,6 +306,13 @@ impl Shared {
             .partial_answers = on;
     }
 
+    /// Whether the engine refuses every call from now on: `Some(401)` (a
+    /// revoked credential: fresh tokens are refused too) or `Some(403)`
+    /// (the client may not act on the hub).
+    pub fn set_hub_refusal(&self, status: Option<u16>) {
+        self.lp_answers.lock().expect("answers lock").hub_refusal = status;
+    }
+
     pub(super) fn lp_answers(&self) -> LpAnswers {
         *self.lp_answers.lock().expect("answers lock")
     }
@@ -339,6 +349,7 @@ impl Sim {
             lp_answers: Mutex::new(LpAnswers {
                 brand_content_search: config.brand_content_search,
                 partial_answers: config.partial_answers,
+                hub_refusal: None,
             }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,

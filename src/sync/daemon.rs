@@ -41,6 +41,21 @@ pub enum DaemonError {
     NotLivePerson,
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// An upstream refuses the credential (a one-shot run ends on it;
+    /// nothing was set aside for it).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What to say of an upstream that refuses the credential.
+fn refusal_message(upstream: &str, why: &str) -> String {
+    let check = match upstream {
+        "hubster" => "[hubster] client_id and client_secret, and what the client may do on the hub",
+        _ => "[liveperson.auth] (the app key, and its permissions to read Messaging Interactions)",
+    };
+    format!(
+        "{upstream} refuses the credential ({why}): check {check}; paused, probing again with backoff, no conversation set aside for it"
+    )
 }
 
 /// A backoff in progress, kept in the store so a restart honours it.
@@ -265,6 +280,7 @@ impl Daemon {
         // A backoff an earlier process was in holds this one too.
         let mut failures = 0;
         let mut last_failure: Option<String> = None;
+        let mut was_refused = false;
         if let Some(b) = self.kept_backoff().await? {
             failures = b.failures;
             let left = b.until_ms - now_ms();
@@ -291,6 +307,17 @@ impl Daemon {
                 .cycle(since, &mut open, first, &stop, &mut last_failure)
                 .await?;
             first = false;
+            let refused = self
+                .route
+                .refusals()
+                .first()
+                .map(|(u, why)| refusal_message(u, why));
+            if let Some(msg) = &refused {
+                if until == Until::Idle {
+                    return Err(DaemonError::Refused(msg.clone()));
+                }
+                last_failure = Some(msg.clone());
+            }
             let (_, status) = self.deps.counters.cycle_ended(delivered, failed);
             notify(&[
                 sd_notify::NotifyState::Status(&status),
@@ -351,6 +378,14 @@ impl Daemon {
                     Duration::from_secs_f64(self.cfg.poll_interval_secs)
                 }
             };
+            // Degraded while a credential is refused, whatever else went.
+            if let Some(msg) = refused {
+                self.deps.counters.set_degraded(Some(msg));
+                was_refused = true;
+            } else if was_refused && failures == 0 {
+                self.deps.counters.set_degraded(None);
+                was_refused = false;
+            }
             let mut stop = stop.clone();
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}

@@ -61,6 +61,12 @@ pub trait Work: Send + Sync + 'static {
     /// Told, before each pass, which conversations it will be asked for
     /// and in what order (a source may fetch them in batches).
     fn plan(&self, _ids: &[String]) {}
+    /// Why no conversation can get anywhere now (an upstream refuses the
+    /// credential): a pass then tries one conversation, as a probe, and
+    /// leaves the rest for later unless the probe gets through.
+    fn blocked(&self) -> bool {
+        false
+    }
     /// Decides (and records) what a failure means for the conversation.
     fn failed(
         &self,
@@ -128,8 +134,16 @@ pub async fn run<W: Work>(
         let mut again = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut queue = std::mem::take(&mut todo).into_iter();
+        let mut probed = false;
         loop {
             while tasks.len() < concurrency && !*stop.borrow() {
+                // Blocked: one conversation at a time, once.
+                if work.blocked() {
+                    if probed || !tasks.is_empty() {
+                        break;
+                    }
+                    probed = true;
+                }
                 let Some(id) = queue.next() else { break };
                 let w = Arc::clone(work);
                 let counters = Arc::clone(&deps.counters);
@@ -150,6 +164,13 @@ pub async fn run<W: Work>(
                 }));
             }
             let Some(done) = tasks.join_next().await else {
+                // Left untried while blocked: for a later pass or run.
+                if !work.blocked() {
+                } else if last {
+                    out.failed.extend(queue);
+                } else {
+                    again.extend(queue);
+                }
                 break;
             };
             let (id, result) = done.expect("conversation tasks do not panic");

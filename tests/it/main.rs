@@ -10,6 +10,7 @@ mod hubster_strict;
 mod liveperson_strict;
 mod migrate;
 mod pipeline;
+mod refusals;
 mod roundtrip;
 mod schema;
 mod sim_cli;

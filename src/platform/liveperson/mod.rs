@@ -234,6 +234,25 @@ pub fn windows_of(from: i64, to: i64, width: i64) -> Vec<(i64, i64)> {
     out
 }
 
+/// Whether LivePerson is served on loopback (the simulator, or a model
+/// of it): CSDS and, when configured, the msgHist domain.
+fn on_loopback(cfg: &LivePersonConfig) -> bool {
+    let loopback = |u: &str| {
+        let with_scheme = if u.contains("://") {
+            u.to_owned()
+        } else {
+            format!("http://{u}")
+        };
+        url::Url::parse(&with_scheme).is_ok_and(|url| match url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        })
+    };
+    loopback(&cfg.csds_url) && cfg.domain.as_deref().is_none_or(loopback)
+}
+
 /// The client.
 pub struct LivePersonClient {
     cfg: LivePersonConfig,
@@ -250,6 +269,12 @@ pub struct LivePersonClient {
 impl LivePersonClient {
     pub fn new(cfg: &LivePersonConfig, metrics: Arc<Metrics>) -> Result<Self, ClientError> {
         let auth = match &cfg.auth {
+            LpAuth::Bearer(_) if !on_loopback(cfg) => {
+                return Err(ClientError::Unusable(format!(
+                    "liveperson.auth.bearer: a LivePerson Login Service bearer expires within minutes (the Login Service documents refreshing it every 3 to 5 minutes) and convsync does not refresh it: give the brand's app key instead (liveperson.auth consumer_key, consumer_secret, token, token_secret; app keys do not expire). A bearer is taken only by a LivePerson on loopback (the simulator); this one is {}",
+                    cfg.domain.as_deref().unwrap_or(&cfg.csds_url)
+                )));
+            }
             LpAuth::Bearer(b) => Auth::Bearer(b.load("liveperson.auth.bearer")?),
             LpAuth::AppKey {
                 consumer_key,

@@ -20,6 +20,20 @@ pub struct Route {
 }
 
 impl Route {
+    /// The upstream a call failed on.
+    pub fn upstream_of(&self, e: &crate::http::HttpError) -> Option<&crate::http::Upstream> {
+        let name = e.upstream()?;
+        self.upstreams().into_iter().find(|u| u.name() == name)
+    }
+
+    /// Each upstream paused for a refused credential, and why.
+    pub fn refusals(&self) -> Vec<(String, String)> {
+        self.upstreams()
+            .into_iter()
+            .filter_map(|u| Some((u.name().to_owned(), u.refusal()?)))
+            .collect()
+    }
+
     /// The remote APIs it talks to.
     pub fn upstreams(&self) -> Vec<&crate::http::Upstream> {
         let mut u = Vec::new();
@@ -107,7 +121,23 @@ impl Work for LpWork {
         self.route.source.hint(ids);
     }
 
+    fn blocked(&self) -> bool {
+        !self.route.refusals().is_empty()
+    }
+
     async fn failed(&self, id: &str, e: &PipelineError) -> Result<Verdict, StoreError> {
+        // A refused credential is the upstream's trouble, not the
+        // conversation's: it is tried again, never set aside for it, and
+        // several in a row pause the upstream.
+        if let PipelineError::Http { source, .. } = e
+            && source.is_refused()
+        {
+            if let Some(u) = self.route.upstream_of(source) {
+                u.refused(source);
+            }
+            self.counters.refused(id, source);
+            return Ok(Verdict::Retry);
+        }
         let (p, id, message) = (self.settings.pipeline.clone(), id.to_owned(), e.to_string());
         let (retryable, budget) = (e.is_retryable(), self.settings.retry_budget);
         blocking(&self.store, move |store| {

@@ -1,0 +1,155 @@
+//! A refused credential is the upstream's trouble, not each
+//! conversation's: no conversation becomes a dead letter for it, several
+//! refusals in a row pause the upstream (degraded, with what to check), it
+//! probes again and resumes by itself; a one-shot run ends saying so.
+
+use crate::support::{command, convsync, expected_ledger, platforms_toml, wait_for_answer};
+use convsync::sim::{Sim, SimConfig};
+use convsync::store::Store;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn config(dir: &Path, sim: &Sim) -> PathBuf {
+    let text = format!(
+        "{}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.2\nmetrics_listen = \"127.0.0.1:0\"\nsince = \"2000-01-01\"\nconcurrency = 4\n",
+        platforms_toml(sim, sim),
+        dir.join("state"),
+    );
+    let path = dir.join("convsync.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn world() -> Sim {
+    crate::support::sim(SimConfig {
+        conversations: 12,
+        messages: 4,
+        growth: 0,
+        age: Duration::from_secs(3600),
+        ..SimConfig::default()
+    })
+    .await
+}
+
+fn dead_letters(dir: &Path) -> usize {
+    Store::open(&dir.join("state").join("convsync.redb"))
+        .unwrap()
+        .dead_letters()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_one_shot_run_against_a_refused_hub_ends_saying_so_and_sets_nothing_aside() {
+    // 403 (the client may not act on the hub), and 401 (a revoked
+    // credential: a fresh token is refused too).
+    for status in [403, 401] {
+        let sim = world().await;
+        sim.shared.set_hub_refusal(Some(status));
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &sim);
+        let out = convsync(&cfg, &["run", "--until-idle"]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{status}: {err}");
+        assert!(err.contains("hubster refuses the credential"), "{err}");
+        assert!(err.contains("check [hubster] client_id"), "{err}");
+        assert_eq!(dead_letters(dir.path()), 0, "{status}: {err}");
+        assert!(sim.shared.ledger_external_ids().values().all(Vec::is_empty));
+
+        // Accepted again: the next run delivers everything, once.
+        sim.shared.set_hub_refusal(None);
+        let out = convsync(&cfg, &["run", "--until-idle"]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(sim.shared.ledger_external_ids(), expected_ledger(&sim, false));
+        assert_eq!(sim.stats().duplicate_deliveries, 0);
+        assert_eq!(dead_letters(dir.path()), 0);
+        sim.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
+    let sim = world().await;
+    sim.shared.set_hub_refusal(Some(403));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    let mut child = command(Some(&cfg), &["run"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = dir.path().join("state").join("convsync.endpoint");
+    let get = |path: &'static str| {
+        let endpoint = endpoint.clone();
+        async move {
+            let addr = std::fs::read_to_string(&endpoint).ok()?;
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::get(format!("http://{}{path}", addr.trim()))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()
+        }
+    };
+    let health = wait_for_answer("healthz to say the hub refuses", LIMIT, || async {
+        let h = get("/healthz").await?;
+        h.contains("hubster refuses the credential").then_some(h)
+    })
+    .await;
+    assert!(health.starts_with("degraded: "), "{health}");
+    assert!(health.contains("403"), "{health}");
+    let metrics = get("/metrics").await.unwrap();
+    let refusals = metrics
+        .lines()
+        .find(|l| l.starts_with("convsync_credential_refusals_total "))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(refusals >= 3.0, "{metrics}");
+    let status: serde_json::Value =
+        serde_json::from_str(&get("/status").await.unwrap()).unwrap();
+    assert_eq!(status["dead_letters"], 0, "{status}");
+
+    // Accepted again: it probes, resumes and delivers everything once.
+    sim.shared.set_hub_refusal(None);
+    wait_for_answer("every conversation delivered", LIMIT, || async {
+        (sim.shared.ledger_external_ids() == expected_ledger(&sim, false)).then_some(())
+    })
+    .await;
+    wait_for_answer("healthz ok again", LIMIT, || async {
+        (get("/healthz").await? == "ok\n").then_some(())
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_eq!(dead_letters(dir.path()), 0);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_bearer_is_refused_at_load_for_a_liveperson_off_loopback() {
+    let sim = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&sim.base_url(), "https://api.liveperson.net");
+    std::fs::write(&cfg, text).unwrap();
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("liveperson.auth.bearer"), "{err}");
+    assert!(err.contains("app key"), "{err}");
+    assert_eq!(sim.stats().total_requests(), 0);
+    sim.stop().await;
+}
+
