@@ -167,7 +167,7 @@ impl Counters {
     /// tried again, never set aside for it.
     pub fn refused(&self, conversation: &str, error: &dyn std::fmt::Display) {
         self.refusals.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(conversation, error = %error, "the credential was refused; the conversation is tried again (not a dead letter)");
+        tracing::debug!(conversation, error = %error, "the credential was refused; the conversation is tried again (not a dead letter)");
     }
 
     /// A prune of the store ended.

@@ -93,8 +93,17 @@ const KEEP_PACE_EVERY: Duration = Duration::from_secs(5);
 /// after any refresh the client makes) that pause an upstream.
 pub const REFUSALS_TO_PAUSE: u32 = 3;
 
+/// The first pause a refused credential brings (or the retry policy's
+/// longest backoff, when that is shorter).
+pub const FIRST_REFUSAL_PAUSE: Duration = Duration::from_secs(30);
+
 /// The longest pause a refused credential brings.
 pub const MAX_REFUSAL_PAUSE: Duration = Duration::from_secs(600);
+
+/// The endpoint name of a token grant. A grant answered is not an answer
+/// about what the credential may do (a revoked client can still be given
+/// tokens), so it does not end a row of refusals.
+pub const TOKEN_ENDPOINT: &str = "token";
 
 /// The credential's refusals on one upstream.
 #[derive(Debug, Default)]
@@ -172,9 +181,9 @@ impl Upstream {
     /// client makes) and failed a conversation. [`REFUSALS_TO_PAUSE`] in a
     /// row pause the upstream: nothing is sent until the pause ends (kept
     /// across restarts like a Retry-After), then the next call probes; each
-    /// pause in a row is twice the last, from the retry policy's longest
-    /// backoff up to [`MAX_REFUSAL_PAUSE`]. Returns the pause when this
-    /// call began one.
+    /// pause in a row is twice the last, from [`FIRST_REFUSAL_PAUSE`] (or
+    /// the retry policy's longest backoff, when shorter) up to
+    /// [`MAX_REFUSAL_PAUSE`]. Returns the pause when this call began one.
     pub fn refused(&self, e: &HttpError) -> Option<Duration> {
         let mut r = self.refusals.lock().expect("refusals lock");
         self.refused
@@ -185,10 +194,10 @@ impl Upstream {
             return None;
         }
         r.pauses += 1;
-        let first = self.policy.max_backoff.max(Duration::from_millis(100));
+        let first = FIRST_REFUSAL_PAUSE.min(self.policy.max_backoff);
         let pause = first
             .saturating_mul(1 << (r.pauses - 1).min(16))
-            .min(MAX_REFUSAL_PAUSE);
+            .min(MAX_REFUSAL_PAUSE.max(first));
         let why = e.to_string();
         tracing::warn!(
             upstream = %self.name,
@@ -211,6 +220,12 @@ impl Upstream {
             return None;
         }
         self.refusals.lock().expect("refusals lock").why.clone()
+    }
+
+    /// Whether the upstream is paused now (for a refused credential or a
+    /// Retry-After).
+    pub fn paused(&self) -> bool {
+        self.gate.closed_until().is_some()
     }
 
     /// An answer other than a refusal: the row of refusals ends.
@@ -400,11 +415,13 @@ impl Upstream {
             // (wait, why, whether the wait is the gate's rather than this task's)
             let (wait, last, gated) = match outcome {
                 Attempt::Done(v) => {
-                    self.accepted();
+                    if endpoint != TOKEN_ENDPOINT {
+                        self.accepted();
+                    }
                     return Ok(v);
                 }
                 Attempt::Fatal(e) => {
-                    if !e.is_refused() {
+                    if !e.is_refused() && endpoint != TOKEN_ENDPOINT {
                         self.accepted();
                     }
                     return Err(e);

@@ -220,7 +220,7 @@ impl HubsterClient {
         ];
         let a: Answer = self
             .upstream
-            .send_json("token", |c| c.post(&url).form(&form))
+            .send_json(crate::http::TOKEN_ENDPOINT, |c| c.post(&url).form(&form))
             .await?;
         let life = Duration::from_secs(a.expires_in.unwrap_or(3600));
         let margin = Duration::from_secs(self.cfg.token_refresh_margin_secs).min(life / 2);

@@ -34,10 +34,7 @@ impl Shared {
             None => return Err(unauthorized("unknown token")),
         }
         match self.lp_answers().hub_refusal {
-            Some(403) => Err((
-                StatusCode::FORBIDDEN,
-                "this client may not act on the hub",
-            )),
+            Some(403) => Err((StatusCode::FORBIDDEN, "this client may not act on the hub")),
             Some(_) => Err(unauthorized("the client's credential is revoked")),
             None => Ok(()),
         }

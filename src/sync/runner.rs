@@ -61,11 +61,10 @@ pub trait Work: Send + Sync + 'static {
     /// Told, before each pass, which conversations it will be asked for
     /// and in what order (a source may fetch them in batches).
     fn plan(&self, _ids: &[String]) {}
-    /// Why no conversation can get anywhere now (an upstream refuses the
-    /// credential): a pass then tries one conversation, as a probe, and
-    /// leaves the rest for later unless the probe gets through.
-    fn blocked(&self) -> bool {
-        false
+    /// Whether conversations can get anywhere now (an upstream that
+    /// refuses the credential blocks them all).
+    fn blocked(&self) -> Blocked {
+        Blocked::No
     }
     /// Decides (and records) what a failure means for the conversation.
     fn failed(
@@ -83,6 +82,19 @@ pub struct Ended {
     pub written: Option<u64>,
     /// Why not, when it did not.
     pub error: Option<String>,
+}
+
+/// Whether conversations can get anywhere now, as [`Work::blocked`] sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// Work as usual.
+    No,
+    /// Refused, and the pause is over: a pass tries one conversation, as a
+    /// probe, and leaves the rest for later unless the probe gets through.
+    Probe,
+    /// Refused and paused: a pass tries nothing, leaving every conversation
+    /// for later (a one-shot run ends saying why).
+    Paused,
 }
 
 /// What a [`run`] did.
@@ -137,12 +149,11 @@ pub async fn run<W: Work>(
         let mut probed = false;
         loop {
             while tasks.len() < concurrency && !*stop.borrow() {
-                // Blocked: one conversation at a time, once.
-                if work.blocked() {
-                    if probed || !tasks.is_empty() {
-                        break;
-                    }
-                    probed = true;
+                match work.blocked() {
+                    Blocked::No => {}
+                    // One conversation, once a pass, while nothing else runs.
+                    Blocked::Probe if !probed && tasks.is_empty() => probed = true,
+                    Blocked::Probe | Blocked::Paused => break,
                 }
                 let Some(id) = queue.next() else { break };
                 let w = Arc::clone(work);
@@ -165,11 +176,12 @@ pub async fn run<W: Work>(
             }
             let Some(done) = tasks.join_next().await else {
                 // Left untried while blocked: for a later pass or run.
-                if !work.blocked() {
-                } else if last {
-                    out.failed.extend(queue);
-                } else {
-                    again.extend(queue);
+                if work.blocked() != Blocked::No {
+                    if last {
+                        out.failed.extend(queue);
+                    } else {
+                        again.extend(queue);
+                    }
                 }
                 break;
             };

@@ -67,7 +67,10 @@ async fn a_one_shot_run_against_a_refused_hub_ends_saying_so_and_sets_nothing_as
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(sim.shared.ledger_external_ids(), expected_ledger(&sim, false));
+        assert_eq!(
+            sim.shared.ledger_external_ids(),
+            expected_ledger(&sim, false)
+        );
         assert_eq!(sim.stats().duplicate_deliveries, 0);
         assert_eq!(dead_letters(dir.path()), 0);
         sim.stop().await;
@@ -114,8 +117,7 @@ async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(refusals >= 3.0, "{metrics}");
-    let status: serde_json::Value =
-        serde_json::from_str(&get("/status").await.unwrap()).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&get("/status").await.unwrap()).unwrap();
     assert_eq!(status["dead_letters"], 0, "{status}");
 
     // Accepted again: it probes, resumes and delivers everything once.
@@ -152,4 +154,3 @@ async fn a_bearer_is_refused_at_load_for_a_liveperson_off_loopback() {
     assert_eq!(sim.stats().total_requests(), 0);
     sim.stop().await;
 }
-

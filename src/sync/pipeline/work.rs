@@ -8,7 +8,7 @@ use super::source::Source;
 use crate::format::{self, Mapping};
 use crate::store::{Store, StoreError};
 use crate::sync::deps::{Deps, Settings, blocking};
-use crate::sync::runner::{Synced, Verdict, Work};
+use crate::sync::runner::{Blocked, Synced, Verdict, Work};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -121,8 +121,20 @@ impl Work for LpWork {
         self.route.source.hint(ids);
     }
 
-    fn blocked(&self) -> bool {
-        !self.route.refusals().is_empty()
+    fn blocked(&self) -> Blocked {
+        let refused: Vec<_> = self
+            .route
+            .upstreams()
+            .into_iter()
+            .filter(|u| u.refusal().is_some())
+            .collect();
+        if refused.is_empty() {
+            Blocked::No
+        } else if refused.iter().any(|u| u.paused()) {
+            Blocked::Paused
+        } else {
+            Blocked::Probe
+        }
     }
 
     async fn failed(&self, id: &str, e: &PipelineError) -> Result<Verdict, StoreError> {
