@@ -4,7 +4,9 @@
 
 use super::Error;
 use crate::sim::Sim;
-pub use crate::sim::{BrandContentSearch, CustomerSender, Leid, RetryAfter, SimConfig};
+pub use crate::sim::{
+    BrandContentSearch, CustomerSender, InboundToken, Leid, RetryAfter, SimConfig,
+};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -49,6 +51,15 @@ pub async fn start(
 pub fn sim_config_toml(sim: &Sim, rps: u32) -> String {
     let c = &sim.shared.creds;
     let base = sim.base_url();
+    let hub = sim.hub_urls();
+    let direct_token = if sim.shared.config.inbound_token == InboundToken::Portal {
+        format!(
+            "# This simulator's inbound path takes the hub's portal access token.\ndirect_token = {{ value = \"{}\" }}\n",
+            c.hubster_portal_token
+        )
+    } else {
+        String::new()
+    };
     let cfg = &sim.shared.config;
     let read_lag = (cfg.activities_lag.as_secs_f64() + 0.2).max(0.2);
     let late = if cfg.fault_timeout_late > 0.0 {
@@ -95,12 +106,12 @@ requests_per_second = {rps}
 burst = 10
 
 [hubster]
-identity_url = "{base}"
-engine_url = "{base}"
-direct_url = "{base}"
+identity_url = "{identity}"
+engine_url = "{engine}"
+direct_url = "{direct}"
 client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
-# The hub whose established conversations Hubster-sourced migrations list.
+{direct_token}# The hub whose established conversations Hubster-sourced migrations list.
 hub_id = "sim-hub"
 # How long this simulator takes to show a posted activity, and how long a
 # post whose answer was lost may still complete (real hubs: see README).
@@ -140,6 +151,9 @@ target = {{ platform = "files", dir = "export", format = "liveperson" }}
         lp_auth = lp_auth,
         client_id = c.hubster_client_id,
         secret = c.hubster_client_secret,
+        identity = hub.identity,
+        engine = hub.engine,
+        direct = hub.direct,
         read_lag = read_lag,
         settle = settle,
     )

@@ -28,6 +28,12 @@ pub struct HubsterConfig {
     /// `hubster.engine.api.<hex>`.
     pub client_id: String,
     pub client_secret: SecretSource,
+    /// The token inbound posts carry, when the Direct inbound path does not
+    /// take the engine's (Hubster's docs name "your portal access token"
+    /// there; the vendor's client sends the engine token, the default).
+    /// `convsync doctor` says which one the path takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_token: Option<SecretSource>,
     /// Refresh the token this long before it expires (seconds).
     #[serde(default = "default_refresh_margin")]
     pub token_refresh_margin_secs: u64,
@@ -160,6 +166,8 @@ struct Token {
 pub struct HubsterClient {
     cfg: HubsterConfig,
     secret: Secret,
+    /// `direct_token`, loaded.
+    direct_token: Option<Secret>,
     upstream: Upstream,
     token: tokio::sync::Mutex<Option<Token>>,
     /// The longest Get Activities answer seen (see [`Self::activities`]).
@@ -169,10 +177,16 @@ pub struct HubsterClient {
 impl HubsterClient {
     pub fn new(cfg: &HubsterConfig, metrics: Arc<Metrics>) -> Result<Self, ClientError> {
         let secret = cfg.client_secret.load("hubster.client_secret")?;
+        let direct_token = cfg
+            .direct_token
+            .as_ref()
+            .map(|t| t.load("hubster.direct_token"))
+            .transpose()?;
         let upstream = Upstream::new("hubster", &cfg.http, metrics)?;
         Ok(HubsterClient {
             cfg: cfg.clone(),
             secret,
+            direct_token,
             upstream,
             token: tokio::sync::Mutex::new(None),
             page_seen: AtomicUsize::new(0),
@@ -337,15 +351,59 @@ impl HubsterClient {
             self.cfg.direct_url.trim_end_matches('/')
         );
         let body = inbound_body(activity, side, self.cfg.inbound_body);
-        self.authorized(|t| {
-            let (url, body) = (&url, &body);
-            async move {
-                self.upstream
-                    .send_json_once(endpoint, |c| c.post(url).bearer_auth(t.expose()).json(body))
-                    .await
-            }
-        })
-        .await
+        self.inbound(endpoint, &url, &body).await
+    }
+
+    /// Posts `body` to the inbound path at `url` with the token it takes:
+    /// `direct_token` when given, else the engine's (renewed once on a 401).
+    async fn inbound(
+        &self,
+        endpoint: &'static str,
+        url: &str,
+        body: &Value,
+    ) -> Result<Value, HttpError> {
+        let post = |t: Secret| async move {
+            self.upstream
+                .send_json_once(endpoint, |c| c.post(url).bearer_auth(t.expose()).json(body))
+                .await
+        };
+        match &self.direct_token {
+            Some(t) => post(t.clone()).await,
+            None => self.authorized(post).await,
+        }
+    }
+
+    /// Which token the inbound path is sent: `hubster.direct_token`, or
+    /// the engine's.
+    pub fn inbound_token_name(&self) -> &'static str {
+        if self.direct_token.is_some() {
+            "hubster.direct_token"
+        } else {
+            "the engine token (from hubster.client_id)"
+        }
+    }
+
+    /// Proves the Direct inbound path without creating anything: posts to
+    /// the customer path of `conversation_id` (one that does not exist) a
+    /// body the engine must reject by validation (a message with no
+    /// content), and returns what it answered. An engine error (an `ENG`
+    /// code) proves the host and the token; a 401/403 refuses the token; a
+    /// bare 404 says the host does not serve the path.
+    pub async fn probe_inbound(&self, conversation_id: &str) -> Result<Value, HttpError> {
+        let url = format!(
+            "{}/inbound/customer/v1/direct/activity/{conversation_id}",
+            self.cfg.direct_url.trim_end_matches('/')
+        );
+        let body = serde_json::json!({
+            "externalId": "convsync-doctor-probe",
+            "type": "message",
+        });
+        self.inbound("inbound_probe", &url, &body).await
+    }
+
+    /// `direct_url`.
+    pub fn direct_url(&self) -> &str {
+        &self.cfg.direct_url
     }
 
     /// The conversation's activities from eventId `leid` on, read per

@@ -39,6 +39,28 @@ impl Shared {
             None => Ok(()),
         }
     }
+
+    /// The Direct inbound path's auth: the engine's, or only the hub's
+    /// portal access token (`SimConfig::inbound_token`).
+    pub(super) fn inbound_auth(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(), (StatusCode, &'static str)> {
+        if self.config.inbound_token == super::server::InboundToken::Engine {
+            return self.hub_auth(headers);
+        }
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        if token != Some(self.creds.hubster_portal_token.as_str()) {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the inbound path takes the hub's portal access token",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(super) async fn token(State(s): S, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -181,7 +203,7 @@ pub(super) async fn inbound(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err((code, why)) = s.hub_auth(&headers) {
+    if let Err((code, why)) = s.inbound_auth(&headers) {
         return s.error(ctx, code, why);
     }
     let Ok(mut activity) = serde_json::from_slice::<Value>(&body) else {

@@ -18,6 +18,7 @@ pub mod server;
 pub mod world;
 
 pub use server::{
-    BrandContentSearch, Credentials, CustomerSender, Leid, RetryAfter, Sim, SimConfig, Stats,
+    BrandContentSearch, Credentials, CustomerSender, HubUrls, InboundToken, Leid, RetryAfter, Sim,
+    SimConfig, Stats,
 };
 pub use world::PRIVATE_NOTE;

@@ -11,6 +11,7 @@ use super::generate::Rng;
 use super::world::{Hub, LivePerson};
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,65 @@ pub struct SimConfig {
     /// the client has given up waiting by then, and the activity is stored
     /// all the same.
     pub fault_timeout_late: f64,
+    /// Each service on a host of its own, as on the real platforms
+    /// (LivePerson, identity, engine, direct: [`Sim::hub_urls`]); a path
+    /// asked of a host that does not serve it gets a bare 404. Otherwise
+    /// every service is served from one address.
+    pub hosts_per_service: bool,
+    /// Which token the Direct inbound path takes (the docs' header row
+    /// says the portal access token; the vendor's client sends the
+    /// engine's).
+    pub inbound_token: InboundToken,
+}
+
+/// Which token the Direct inbound path takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InboundToken {
+    /// The engine token from the identity service (as the vendor's client).
+    #[default]
+    Engine,
+    /// Only the hub's portal access token ([`Credentials::portal_token`]);
+    /// an engine token gets a 401.
+    Portal,
+}
+
+/// The services of the simulator, each of which may have a host of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// Every service (one address).
+    All,
+    LivePerson,
+    Identity,
+    Engine,
+    Direct,
+}
+
+impl Service {
+    /// Whether a host of this service serves `path` (the simulator's own
+    /// `/sim/` paths are served everywhere).
+    fn serves(self, path: &str) -> bool {
+        if path.starts_with("/sim/") {
+            return true;
+        }
+        match self {
+            Service::All => true,
+            Service::LivePerson => {
+                path.starts_with("/api/account/") || path.starts_with("/messaging_history/")
+            }
+            Service::Identity => path.starts_with("/connect/"),
+            Service::Engine => path.starts_with("/api/v1/"),
+            Service::Direct => path.starts_with("/inbound/"),
+        }
+    }
+}
+
+/// Where the simulated Hubster services are.
+#[derive(Debug, Clone, Serialize)]
+pub struct HubUrls {
+    pub identity: String,
+    pub engine: String,
+    pub direct: String,
 }
 
 /// What content search answers a brand's credential.
@@ -198,6 +258,8 @@ impl Default for SimConfig {
             activities_lag: Duration::ZERO,
             activities_cap: None,
             fault_timeout_late: 0.0,
+            hosts_per_service: false,
+            inbound_token: InboundToken::Engine,
         }
     }
 }
@@ -217,6 +279,9 @@ pub struct Credentials {
     pub token_secret: String,
     pub hubster_client_id: String,
     pub hubster_client_secret: String,
+    /// The hub's portal access token (what the Direct inbound path takes
+    /// under `InboundToken::Portal`).
+    pub hubster_portal_token: String,
 }
 
 impl Default for Credentials {
@@ -232,6 +297,7 @@ impl Default for Credentials {
             token_secret: "sim-token-secret".into(),
             hubster_client_id: "hubster.engine.api.5a1b2c3d4e5f".into(),
             hubster_client_secret: "sim-hubster-secret".into(),
+            hubster_portal_token: "sim-portal-access-token".into(),
         }
     }
 }
@@ -321,8 +387,44 @@ impl Shared {
 /// A simulator running on a loopback port.
 pub struct Sim {
     pub shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    /// Where the Hubster services are.
+    hub: HubUrls,
+    /// Each listener's stop signal and task.
+    servers: Vec<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+/// Serves `service` on `listener` until told to stop.
+fn serve(
+    shared: &Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    service: Service,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = router(Arc::clone(shared)).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if service.serves(req.uri().path()) {
+                next.run(req).await
+            } else {
+                // What a host answers for a path it does not route: a bare
+                // 404, nothing of the engine's error shape.
+                (StatusCode::NOT_FOUND, "Not Found").into_response()
+            }
+        },
+    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, task)
 }
 
 impl Sim {
@@ -362,27 +464,46 @@ impl Sim {
             in_flight: Mutex::new(HashMap::new()),
             addr,
         });
-        let app = router(Arc::clone(&shared));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let base = format!("http://{addr}");
+        let mut hub = HubUrls {
+            identity: base.clone(),
+            engine: base.clone(),
+            direct: base,
+        };
+        let mut servers = Vec::new();
+        if shared.config.hosts_per_service {
+            servers.push(serve(&shared, listener, Service::LivePerson));
+            for (service, url) in [
+                (Service::Identity, &mut hub.identity),
+                (Service::Engine, &mut hub.engine),
+                (Service::Direct, &mut hub.direct),
+            ] {
+                let l = tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                *url = format!("http://{}", l.local_addr()?);
+                servers.push(serve(&shared, l, service));
+            }
+        } else {
+            servers.push(serve(&shared, listener, Service::All));
+        }
         Ok(Sim {
             shared,
-            stop: Some(stop),
-            task,
+            hub,
+            servers,
         })
+    }
+
+    /// Where the Hubster services are (each on a host of its own with
+    /// `hosts_per_service`, else all at [`Sim::base_url`]).
+    pub fn hub_urls(&self) -> &HubUrls {
+        &self.hub
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
     }
 
-    /// `http://127.0.0.1:<port>`: every simulated host lives here.
+    /// `http://127.0.0.1:<port>`: LivePerson, and every other service
+    /// unless each has a host of its own ([`Sim::hub_urls`]).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.shared.addr)
     }
@@ -393,7 +514,7 @@ impl Sim {
         json!({
             "ready": true,
             "liveperson": {"csds": base, "domain": self.shared.addr.to_string(), "account": self.shared.creds.account},
-            "hubster": {"identity": base, "engine": base, "direct": base},
+            "hubster": self.hub,
             "credentials": self.shared.creds,
             "conversations": self.shared.lp.conversations.len(),
         })
@@ -404,11 +525,11 @@ impl Sim {
     }
 
     /// Stops serving and waits for the server task to end.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+    pub async fn stop(self) {
+        for (stop, task) in self.servers {
+            let _ = stop.send(());
+            let _ = task.await;
         }
-        let _ = (&mut self.task).await;
     }
 }
 

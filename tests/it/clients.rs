@@ -63,6 +63,7 @@ fn hub(sim: &Sim, http: HttpConfig) -> HubsterClient {
         direct_url: sim.base_url(),
         client_id: sim.shared.creds.hubster_client_id.clone(),
         client_secret: SecretSource::Value(sim.shared.creds.hubster_client_secret.clone()),
+        direct_token: None,
         token_refresh_margin_secs: 120,
         hub_id: None,
         inbound_body: Default::default(),

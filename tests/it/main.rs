@@ -7,6 +7,7 @@ mod first_contact;
 mod golden;
 mod house;
 mod hubster_strict;
+mod inbound_path;
 mod liveperson_strict;
 mod migrate;
 mod pipeline;

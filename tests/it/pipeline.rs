@@ -62,6 +62,7 @@ async fn setup(cfg: SimConfig) -> Setup {
             direct_url: sim.base_url(),
             client_id: c.hubster_client_id.clone(),
             client_secret: SecretSource::Value(c.hubster_client_secret.clone()),
+            direct_token: None,
             token_refresh_margin_secs: 120,
             hub_id: None,
             inbound_body: Default::default(),

@@ -134,9 +134,9 @@ bearer = {{ value = "{bearer}" }}
 {fast}
 
 [hubster]
-identity_url = "{hub_base}"
-engine_url = "{hub_base}"
-direct_url = "{hub_base}"
+identity_url = "{identity}"
+engine_url = "{engine}"
+direct_url = "{direct}"
 client_id = "{client_id}"
 client_secret = {{ value = "{secret}" }}
 hub_id = "sim-hub"
@@ -149,7 +149,9 @@ unsure_settle_secs = 0.0
         account = c.account,
         bearer = c.bearer,
         lp_base = lp.base_url(),
-        hub_base = hub.base_url(),
+        identity = hub.hub_urls().identity,
+        engine = hub.hub_urls().engine,
+        direct = hub.hub_urls().direct,
         client_id = h.hubster_client_id,
         secret = h.hubster_client_secret,
     )

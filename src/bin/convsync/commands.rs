@@ -104,6 +104,8 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         activities_lag: Duration::from_millis(args.activities_lag_ms),
         activities_cap: args.activities_cap.filter(|&n| n > 0),
         fault_timeout_late: args.fault_timeout_late,
+        hosts_per_service: args.hosts_per_service,
+        inbound_token: args.inbound_token.into(),
         ..SimConfig::default()
     };
     let sim = ops::sim::start(cfg, args.listen, args.write_config.as_deref()).await?;

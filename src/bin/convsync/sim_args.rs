@@ -114,6 +114,17 @@ pub struct SimArgs {
     /// seconds, once the client has stopped waiting (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub fault_timeout_late: f64,
+    /// Serve each service on a host (port) of its own, as the real
+    /// platforms do: LivePerson on --listen, Hubster's identity, engine and
+    /// direct each on a free port (the ready line says which); a host asked
+    /// for a path it does not serve answers a bare 404.
+    #[arg(long)]
+    pub hosts_per_service: bool,
+    /// Which token the Direct inbound path takes: the engine token (as the
+    /// vendor's client sends), or only the hub's portal access token (as
+    /// the docs' header row says; in the ready line's credentials).
+    #[arg(long, value_enum, default_value = "engine")]
+    pub inbound_token: InboundToken,
     /// Also write a convsync config pointing at this simulator.
     #[arg(long, value_name = "FILE")]
     pub write_config: Option<PathBuf>,
@@ -178,6 +189,24 @@ impl From<CustomerSender> for convsync::ops::sim::CustomerSender {
         match c {
             CustomerSender::Ignore => Self::Ignore,
             CustomerSender::Reject => Self::Reject,
+        }
+    }
+}
+
+/// Which token the Direct inbound path takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InboundToken {
+    /// The engine token from the identity service.
+    Engine,
+    /// Only the hub's portal access token.
+    Portal,
+}
+
+impl From<InboundToken> for convsync::ops::sim::InboundToken {
+    fn from(t: InboundToken) -> Self {
+        match t {
+            InboundToken::Engine => Self::Engine,
+            InboundToken::Portal => Self::Portal,
         }
     }
 }
