@@ -350,6 +350,17 @@ fn documented(
     // payloadType and a payload.
     if let Some(ev) = a.get("event").and_then(Value::as_object) {
         let payload = ev.get("type").and_then(Value::as_str) == Some("payload");
+        // "Apart from the payload event type, the other types are
+        // currently not supported."
+        if !payload {
+            return Err((
+                "ENG005004",
+                format!(
+                    "event type {} is not supported (only payload)",
+                    ev.get("type").unwrap_or(&Value::Null)
+                ),
+            ));
+        }
         for k in ev.keys() {
             let ok = k == "type" || (payload && (k == "payloadType" || k == "payload"));
             if !ok {

@@ -113,7 +113,8 @@ pub struct SimConfig {
     /// Hubster as strict as its documentation:
     /// establish only with a customer integration; inbound bodies with
     /// documented properties only (`ENG005002` names any other);
-    /// lower-case `urlType`s.
+    /// lower-case `urlType`s; events other than `payload` refused (`ENG005004`:
+    /// "the other types are currently not supported").
     pub strict: bool,
     /// Strict: what the customer path does with a `sender.integrationId`
     /// (documented for business senders only).

@@ -12,6 +12,7 @@ mod liveperson_strict;
 mod migrate;
 mod pipeline;
 mod refusals;
+mod replay;
 mod roundtrip;
 mod schema;
 mod sim_cli;

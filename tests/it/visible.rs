@@ -178,6 +178,14 @@ fn hubster_atoms(acts: &[Value]) -> Vec<Atom> {
             }
             Some("event") => match a["event"]["type"].as_str() {
                 Some("typing_on") => out.push(Atom::Typing),
+                // A chat state carried whole in the one event type Hubster
+                // supports (mapping.unsupported_events = "payload").
+                Some("payload")
+                    if a["event"]["payloadType"] == "liveperson.event"
+                        && a["event"]["payload"].to_string().contains("COMPOSING") =>
+                {
+                    out.push(Atom::Typing)
+                }
                 Some("payload") => {
                     if let Some(t) = a["event"]["payloadType"].as_str()
                         && !t.starts_with("liveperson.")
@@ -243,10 +251,15 @@ fn strip_lp(records: Vec<Value>) -> Vec<Value> {
 fn strip_hubster(acts: Vec<Value>) -> Vec<Value> {
     acts.into_iter()
         .filter(|a| {
-            !(a["message"]["type"] == "payload"
-                || a["event"]["payloadType"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("liveperson.")))
+            // A chat state travels as a `liveperson.event` payload (the one
+            // event type Hubster supports): that is the item, not a copy.
+            let chat_state = a["event"]["payloadType"] == "liveperson.event"
+                && a["event"]["payload"].to_string().contains("ChatStateEvent");
+            chat_state
+                || !(a["message"]["type"] == "payload"
+                    || a["event"]["payloadType"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("liveperson.")))
         })
         .map(|mut a| {
             for k in ["message", "event"] {

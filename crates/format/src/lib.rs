@@ -25,7 +25,7 @@ pub mod rich;
 pub mod to_hubster;
 pub mod to_liveperson;
 
-pub use mapping::{Mapping, UnknownRole};
+pub use mapping::{Mapping, UnknownRole, UnsupportedEvents};
 pub use report::{Report, Warning};
 pub use resume::{HubsterResume, KeyDigests, LpResume, Mark, SeqSet};
 pub use to_hubster::{ToHubster, next_event_id, to_hubster};

@@ -42,6 +42,24 @@ pub struct Mapping {
     /// `AGENTS_AND_MANAGERS`: agents and managers only): never an ordinary
     /// message, which the hub would route towards the customer.
     pub private_messages: PrivateMessages,
+    /// What a LivePerson chat state (typing and the like) becomes: Hubster
+    /// documents only `payload` events as supported, so never, by default,
+    /// an event of another type.
+    pub unsupported_events: UnsupportedEvents,
+}
+
+/// `unsupported_events`: `payload` (the default: carried whole as a
+/// `liveperson.event` payload event, the one event type Hubster documents
+/// as supported; a round trip gives it back), `skip` (left out) or `post`
+/// (COMPOSING and PAUSE as Hubster's `typing_on`/`typing_off`, for engines
+/// that take them). Each is counted and reported as `unsupported_event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsupportedEvents {
+    #[default]
+    Payload,
+    Skip,
+    Post,
 }
 
 /// `private_messages`: `skip` (leave it out, counted and reported; the
@@ -69,6 +87,7 @@ impl Default for Mapping {
             establish_with: IntegrationType::Customer,
             keep_original: true,
             private_messages: PrivateMessages::Skip,
+            unsupported_events: UnsupportedEvents::Payload,
         }
     }
 }

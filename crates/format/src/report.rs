@@ -54,6 +54,10 @@ pub mod kind {
     /// A private message (agents and managers only) left out, or carried
     /// as an event (`mapping.private_messages`).
     pub const PRIVATE_MESSAGE: &str = "private_message";
+    /// An event of a type Hubster does not document as supported (a chat
+    /// state): carried as a payload, left out, or posted
+    /// (`mapping.unsupported_events`).
+    pub const UNSUPPORTED_EVENT: &str = "unsupported_event";
     pub const UNMAPPED_ACTIVITY: &str = "unmapped_activity";
     pub const BROKEN_PROVENANCE: &str = "broken_provenance";
     /// Structured content split, shortened or written as text to keep

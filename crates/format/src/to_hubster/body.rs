@@ -9,6 +9,7 @@ use crate::identity::accept_status;
 use crate::json::Str;
 use crate::liveperson::{ContentMessage, Event, MessageFields, Record};
 use crate::mapping::Mapping;
+use crate::mapping::UnsupportedEvents;
 use crate::provenance::{self as prov, key};
 use crate::report::{Report, kind as warn};
 use crate::rich;
@@ -194,8 +195,12 @@ pub(super) fn body<'a>(
                 }
             }
         }
-        // Typing, as Hubster says it.
-        "ChatStateEvent" => chat_state(ev, &mut fields),
+        // Typing, as Hubster says it, only when asked for (Hubster documents
+        // only payload events as supported); else carried whole.
+        "ChatStateEvent" if map.unsupported_events == UnsupportedEvents::Post => {
+            chat_state(ev, &mut fields)
+        }
+        "ChatStateEvent" => None,
         other => {
             report.warn(
                 warn::UNKNOWN_EVENT_TYPE,
@@ -240,6 +245,14 @@ fn chat_state<'a>(ev: &'a Event<'a>, fields: &mut Fields<'a>) -> Option<Body<'a>
         kind,
         provenance: std::mem::take(fields),
     })
+}
+
+/// Whether the record is a chat state (typing and the like).
+pub(super) fn is_chat_state(rec: &Record<'_>) -> bool {
+    rec.event
+        .as_ref()
+        .and_then(|ev| ev.kind.as_ref())
+        .is_some_and(|k| k.as_str() == "ChatStateEvent")
 }
 
 /// A private message (agents and managers only): its audience, unless it

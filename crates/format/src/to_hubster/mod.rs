@@ -11,7 +11,7 @@ use super::json::Str;
 use super::liveperson::Record;
 use super::report::{Report, kind as warn};
 use super::resume::{LpResume, Mark};
-use crate::mapping::{Mapping, PrivateMessages, UnknownRole};
+use crate::mapping::{Mapping, PrivateMessages, UnknownRole, UnsupportedEvents};
 use body::{body, restore_hubster};
 use rustc_hash::FxHashSet;
 
@@ -161,6 +161,24 @@ pub fn to_hubster<'a>(
                 conversation_id,
                 format!(
                     "{}: a private message (audience {audience}); {verb} (mapping.private_messages)",
+                    rec.name()
+                ),
+            );
+            if skip {
+                continue;
+            }
+        }
+        if body::is_chat_state(rec) {
+            let (verb, skip) = match map.unsupported_events {
+                UnsupportedEvents::Payload => ("carried as a payload event", false),
+                UnsupportedEvents::Skip => ("left out", true),
+                UnsupportedEvents::Post => ("posted as it is", false),
+            };
+            report.warn(
+                warn::UNSUPPORTED_EVENT,
+                conversation_id,
+                format!(
+                    "{}: a chat state (Hubster documents only payload events as supported); {verb} (mapping.unsupported_events)",
                     rec.name()
                 ),
             );
