@@ -37,6 +37,11 @@ pub struct Counters {
     pub held: AtomicU64,
     /// Conversations that failed on a refused credential.
     pub refusals: AtomicU64,
+    /// Activities seen in target conversations that convsync did not post.
+    pub foreign: AtomicU64,
+    /// The most foreign activities seen in each conversation (so each is
+    /// counted once, and warned about once per conversation).
+    foreign_seen: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     /// Set once the daemon has recovered its pipeline: jobs wait for it.
     ready: tokio::sync::watch::Sender<bool>,
     /// Why the daemon is backing off (failed cycles in a row), while it is.
@@ -57,6 +62,8 @@ impl Default for Counters {
             reconciled: AtomicU64::default(),
             held: AtomicU64::default(),
             refusals: AtomicU64::default(),
+            foreign: AtomicU64::default(),
+            foreign_seen: std::sync::Mutex::default(),
             ready: tokio::sync::watch::Sender::new(false),
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
@@ -143,6 +150,34 @@ impl Counters {
             found,
             "the store held no checkpoint to believe for the conversation: rebuilt it from the target ({found} of {looked_for} activities already there, not sent again)"
         );
+    }
+
+    /// A read of a target conversation found `n` activities convsync did
+    /// not post (a hub's bot or agent answering replayed history): counted
+    /// once each, warned about once per conversation. They are never taken
+    /// for anything convsync sent.
+    pub fn foreign(&self, conversation: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let before = {
+            let mut seen = self.foreign_seen.lock().expect("foreign lock");
+            let e = seen.entry(conversation.to_owned()).or_default();
+            let before = *e;
+            *e = before.max(n);
+            before
+        };
+        if n <= before {
+            return;
+        }
+        self.foreign.fetch_add(n - before, Ordering::Relaxed);
+        if before == 0 {
+            tracing::warn!(
+                conversation,
+                foreign = n,
+                "the target conversation holds {n} activities convsync did not post (a hub's bot or agent answering replayed history?): left alone, never taken for what convsync sent; `migrate --verify` lists them"
+            );
+        }
     }
 
     /// A conversation's source answered what does not prove it whole: what
@@ -419,6 +454,11 @@ impl Telemetry {
             "convsync_transcripts_unproven",
             "Transcript reads that did not prove a conversation whole (truncated, empty, or a 4xx that does not say why): it was held open, not sealed",
             counter(load(&c.held)),
+        );
+        reg.register(
+            "convsync_foreign_activities",
+            "Activities seen in target conversations that convsync did not post (a hub's bot or agent answering replayed history), where the target was read: left alone",
+            counter(load(&c.foreign)),
         );
         reg.register(
             "convsync_credential_refusals",

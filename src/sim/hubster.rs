@@ -283,13 +283,17 @@ pub(super) async fn inbound(
             );
         }
         let interaction_id = uuid_v4(&s);
-        hub.deliver_visible_after(
+        let stored = hub.deliver_visible_after(
             &conversation,
             activity.clone(),
             path,
             interaction_id,
             lag_ms,
-        )
+        );
+        if path == "customer" && activity["type"] == "message" && s.lp_answers().hub_bot {
+            hub.bot_answers(&conversation, &activity, uuid_v4(&s));
+        }
+        stored
     } else {
         None
     };

@@ -11,6 +11,7 @@ impl Shared {
         let hub = self.hub.lock().expect("hub lock");
         s.delivered_activities = hub.delivered;
         s.duplicate_deliveries = hub.duplicates;
+        s.bot_answers = hub.bot_answers;
         s
     }
 

@@ -133,6 +133,11 @@ pub struct SimConfig {
     /// asked of a host that does not serve it gets a bare 404. Otherwise
     /// every service is served from one address.
     pub hosts_per_service: bool,
+    /// The hub's routing sends customer messages to a bot of its own,
+    /// which answers each one posted on the customer path (replayed
+    /// history included) with an activity of its own, no externalId.
+    /// Changeable while running ([`Shared::set_hub_bot`]).
+    pub hub_bot: bool,
     /// Which token the Direct inbound path takes (the docs' header row
     /// says the portal access token; the vendor's client sends the
     /// engine's).
@@ -211,6 +216,8 @@ pub(super) struct LpAnswers {
     /// The engine refuses every call with this status (401 or 403),
     /// whatever the token.
     pub(super) hub_refusal: Option<u16>,
+    /// The hub's bot answers customer messages.
+    pub(super) hub_bot: bool,
 }
 
 /// What a strict customer path does with a `sender.integrationId`.
@@ -260,6 +267,7 @@ impl Default for SimConfig {
             activities_cap: None,
             fault_timeout_late: 0.0,
             hosts_per_service: false,
+            hub_bot: false,
             inbound_token: InboundToken::Engine,
         }
     }
@@ -321,6 +329,8 @@ pub struct Stats {
     pub in_flight_seconds: f64,
     pub delivered_activities: u64,
     pub duplicate_deliveries: u64,
+    /// Activities the hub's own bot added (`hub_bot`).
+    pub bot_answers: u64,
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
 }
@@ -378,6 +388,11 @@ impl Shared {
     /// (the client may not act on the hub).
     pub fn set_hub_refusal(&self, status: Option<u16>) {
         self.lp_answers.lock().expect("answers lock").hub_refusal = status;
+    }
+
+    /// Whether the hub's bot answers customer messages from now on.
+    pub fn set_hub_bot(&self, on: bool) {
+        self.lp_answers.lock().expect("answers lock").hub_bot = on;
     }
 
     pub(super) fn lp_answers(&self) -> LpAnswers {
@@ -453,6 +468,7 @@ impl Sim {
                 brand_content_search: config.brand_content_search,
                 partial_answers: config.partial_answers,
                 hub_refusal: None,
+                hub_bot: config.hub_bot,
             }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,

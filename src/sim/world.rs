@@ -571,6 +571,8 @@ pub struct Hub {
     pub bindings: HashMap<String, String>,
     pub delivered: u64,
     pub duplicates: u64,
+    /// Activities the hub's own bot added, answering customer messages.
+    pub bot_answers: u64,
     next_id: u64,
 }
 
@@ -640,4 +642,32 @@ impl Hub {
         });
         Some(activity)
     }
+
+    /// The hub's own bot answers a customer message in `conversation_id`
+    /// (as a hub whose routing sends customer messages to a bot does with
+    /// replayed history): an activity of its own, with no externalId.
+    pub fn bot_answers(&mut self, conversation_id: &str, to: &Value, interaction_id: String) {
+        let Some(conv) = self.conversations.get_mut(conversation_id) else {
+            return;
+        };
+        let said = to["message"]["text"].as_str().unwrap_or("your message");
+        let mut activity = json!({"type": "message", "eventTrigger": "message:bot",
+            "sender": {"integrationId": SIM_HUB_BOT, "integrationType": "Bot", "channelType": "Bot"},
+            "message": {"type": "text",
+                "text": format!("Thanks for writing \"{}\". How can I help?", said.chars().take(40).collect::<String>())}});
+        enrich(conv, &mut activity, "business", interaction_id);
+        let event_id = now_ms().max(conv.last_event_id + 1);
+        conv.last_event_id = event_id;
+        activity["eventId"] = event_id.into();
+        let visible_ms = conv.activities.last().map_or_else(now_ms, |d| d.visible_ms);
+        conv.activities.push(Delivered {
+            activity,
+            path: "business",
+            visible_ms,
+        });
+        self.bot_answers += 1;
+    }
 }
+
+/// The integration id of the simulated hub's own bot.
+pub const SIM_HUB_BOT: &str = "00000000-0000-4000-b000-00000000b07a";

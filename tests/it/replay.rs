@@ -96,3 +96,93 @@ async fn a_typing_indicator_is_never_posted_as_an_unsupported_event_unless_asked
     }
     sim.stop().await;
 }
+
+/// A config for the daemon against `sim`.
+fn config(dir: &std::path::Path, sim: &convsync::sim::Sim) -> std::path::PathBuf {
+    let text = format!(
+        "{}\n[sync]\nstate_dir = {:?}\npoll_interval_secs = 0.2\nmetrics_listen = \"127.0.0.1:0\"\nsince = \"2000-01-01\"\n",
+        crate::support::platforms_toml(sim, sim),
+        dir.join("state"),
+    );
+    let path = dir.join("convsync.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_bot_answering_replayed_history_is_foreign_never_a_delivery() {
+    use crate::support::{command, convsync, expected_ledger, wait_for_answer};
+    let sim = crate::support::sim(SimConfig {
+        conversations: 10,
+        messages: 6,
+        growth: 0,
+        age: std::time::Duration::from_secs(3600),
+        hub_bot: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let bot = sim.stats().bot_answers;
+    assert!(bot > 0, "the bot answered");
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(&sim, false)
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+
+    // verify lists the bot's activities as foreign, not as differences.
+    let out = convsync(&cfg, &["verify"]).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("foreign {bot}")), "{text}");
+    assert!(text.contains("0 differences"), "{text}");
+    assert!(text.contains("from Bot"), "{text}");
+
+    // The store lost: the hub is read, and the bot's activities are
+    // counted, never taken for what convsync sent.
+    std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+    let mut child = command(Some(&cfg), &["run"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = dir.path().join("state").join("convsync.endpoint");
+    let metric = || async {
+        let addr = std::fs::read_to_string(&endpoint).ok()?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let m = reqwest::get(format!("http://{}/metrics", addr.trim()))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        m.lines()
+            .find(|l| l.starts_with("convsync_foreign_activities_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter(|&n| n >= bot as f64)
+    };
+    let seen = wait_for_answer(
+        "the bot's activities counted as foreign",
+        std::time::Duration::from_secs(60),
+        metric,
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(seen, bot as f64, "each counted once");
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(&sim, false)
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    sim.stop().await;
+}

@@ -105,6 +105,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         activities_cap: args.activities_cap.filter(|&n| n > 0),
         fault_timeout_late: args.fault_timeout_late,
         hosts_per_service: args.hosts_per_service,
+        hub_bot: args.hub_bot,
         inbound_token: args.inbound_token.into(),
         ..SimConfig::default()
     };

@@ -114,6 +114,11 @@ pub struct SimArgs {
     /// seconds, once the client has stopped waiting (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub fault_timeout_late: f64,
+    /// The hub's routing sends customer messages to a bot of its own: each
+    /// one posted on the customer path (replayed history included) gets an
+    /// answer convsync never posted.
+    #[arg(long)]
+    pub hub_bot: bool,
     /// Serve each service on a host (port) of its own, as the real
     /// platforms do: LivePerson on --listen, Hubster's identity, engine and
     /// direct each on a free port (the ready line says which); a host asked

@@ -122,6 +122,13 @@ pub struct ConversationCheck {
     /// Why it could not be compared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Activities in the target that convsync did not post (a hub's bot or
+    /// agent answering replayed history): listed, not differences.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub foreign: usize,
+    /// The first of them: eventId, sender and what they say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_examples: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -161,6 +168,11 @@ pub struct VerifyReport {
     pub errors: usize,
     /// The sum of every difference: 0 is success.
     pub differences: usize,
+    /// Activities in the target that convsync did not post (not
+    /// differences), and the conversations holding them.
+    pub foreign: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub with_foreign: Vec<ConversationCheck>,
     /// Every conversation that differs, in detail.
     #[serde(rename = "differing")]
     pub conversations_differing_list: Vec<ConversationCheck>,
@@ -179,6 +191,10 @@ impl VerifyReport {
         self.errors += usize::from(c.error.is_some());
         let d = c.differences();
         self.differences += d;
+        self.foreign += c.foreign;
+        if c.foreign > 0 && self.with_foreign.len() < LIST_LIMIT {
+            self.with_foreign.push(c.clone());
+        }
         if d == 0 {
             self.conversations_matching += 1;
         } else {
@@ -237,6 +253,22 @@ impl std::fmt::Display for VerifyReport {
                 "  ... and {} more (see the JSON report)",
                 self.conversations_differing_list.len() - 10
             )?;
+        }
+        if self.foreign > 0 {
+            writeln!(
+                f,
+                "  foreign {}: activities in the target convsync did not post (a hub's bot or agent answering replayed history?), not differences",
+                self.foreign
+            )?;
+            for c in self.with_foreign.iter().take(10) {
+                writeln!(
+                    f,
+                    "  {}: {} foreign: {}",
+                    c.conversation_id,
+                    c.foreign,
+                    c.foreign_examples.join("; ")
+                )?;
+            }
         }
         if self.pending > 0 {
             writeln!(

@@ -86,6 +86,7 @@ impl Migration {
             .await?
             .and_then(|s| s.last_started_ms)
             .unwrap_or(i64::MIN);
+        let mut foreign: Vec<String> = Vec::new();
         let (expected, got, pending): (Vec<String>, Option<Vec<String>>, HashSet<String>) =
             match self.cfg.direction() {
                 Direction::ToHubster => {
@@ -134,7 +135,10 @@ impl Migration {
                                         source,
                                     })
                                 })?;
-                            Some(acts.iter().map(external_id).collect())
+                            let (ours, theirs): (Vec<&Value>, Vec<&Value>) =
+                                acts.iter().partition(|a| !pipeline::is_foreign(a));
+                            foreign = theirs.iter().map(|a| describe_foreign(a)).collect();
+                            Some(ours.into_iter().map(external_id).collect())
                         }
                         (Endpoint::Files { dir, .. }, Some(t)) => Some(
                             read_activities(dir, &t)
@@ -205,8 +209,26 @@ impl Migration {
                     (expected, got, pending)
                 }
             };
-        Ok(compare(id, &expected, got.as_deref(), &pending))
+        let mut c = compare(id, &expected, got.as_deref(), &pending);
+        c.foreign = foreign.len();
+        c.foreign_examples = foreign.into_iter().take(LIST_LIMIT).collect();
+        Ok(c)
     }
+}
+
+/// One line for an activity convsync did not post: its eventId, sender
+/// and the start of what it says.
+fn describe_foreign(a: &Value) -> String {
+    let text: String = a["message"]["text"]
+        .as_str()
+        .map(|t| t.chars().take(60).collect())
+        .unwrap_or_else(|| a["type"].as_str().unwrap_or("?").to_owned());
+    format!(
+        "eventId {} from {} {}: {text:?}",
+        a["eventId"],
+        a["sender"]["integrationType"].as_str().unwrap_or("?"),
+        a["sender"]["integrationId"].as_str().unwrap_or("?"),
+    )
 }
 
 fn external_id(a: &Value) -> String {

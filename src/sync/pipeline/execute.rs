@@ -30,6 +30,10 @@ pub struct Outcome {
     /// The source's answer did not prove the conversation whole: it is
     /// held open, to be read again then.
     pub held: Option<crate::store::Held>,
+    /// Activities the target holds that convsync did not post (a hub's bot
+    /// or agent answering replayed history), where this pass read the
+    /// target; they are never taken for anything convsync sent.
+    pub foreign: u64,
 }
 
 /// A conversation whose checkpoint was rebuilt from what the target holds.
@@ -86,9 +90,10 @@ impl Pass<'_> {
         // have arrived after all) is looked for first, never sent blindly
         // again; settled in the next commit.
         let mut settled = Vec::new();
+        let mut foreign = 0;
         if !pending.is_empty() {
             let deadline = at.settled_by(&state, Some(at.store.opened_ms()));
-            settled = at.settle(&mut state, &pending, deadline, true).await?;
+            (settled, foreign) = at.settle(&mut state, &pending, deadline, true).await?;
         }
         let read = self.source.content(id).await?;
         let mut plan = Plan::answered(
@@ -131,7 +136,7 @@ impl Pass<'_> {
                 .into_iter()
                 .map(|i| i.external_id)
                 .collect();
-            let found = readback::look(
+            let seen = readback::look(
                 sink,
                 id,
                 plan.state.target_conversation_id.as_deref(),
@@ -140,19 +145,21 @@ impl Pass<'_> {
                 true,
             )
             .await?;
+            foreign = foreign.max(seen.foreign);
             if doubted {
                 reconciled = Some(Reconciled {
                     looked_for: ids.len() as u64,
-                    found: found.len() as u64,
+                    found: seen.found.len() as u64,
                 });
             }
-            plan.reconcile(&found);
+            plan.reconcile(&seen.found);
         }
         let mut outcome = Outcome {
             delivered: 0,
             already_delivered: plan.already_delivered(),
             reconciled,
             held: plan.held.and(plan.state.held.clone()),
+            foreign,
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();
@@ -206,17 +213,18 @@ impl Target<'_> {
     }
 
     /// Looks for `intents` in the target (with `wait`, until they show or
-    /// can no longer) and records what it holds; the externalIds settled.
+    /// can no longer) and records what it holds; the externalIds settled,
+    /// and how many activities it holds that convsync did not post.
     async fn settle(
         &self,
         state: &mut ConversationState,
         intents: &[Intent],
         deadline: i64,
         wait: bool,
-    ) -> Result<Vec<String>, PipelineError> {
+    ) -> Result<(Vec<String>, u64), PipelineError> {
         let ids: HashSet<String> = intents.iter().map(|i| i.external_id.clone()).collect();
         let target = state.target_conversation_id.clone();
-        let found = readback::look(
+        let seen = readback::look(
             self.sink,
             self.conversation_id,
             target.as_deref(),
@@ -225,9 +233,9 @@ impl Target<'_> {
             wait,
         )
         .await?;
-        let settled = plan::settle(state, intents, &found, now_ms() < deadline);
-        tracing::info!(conversation = %self.conversation_id, pending = intents.len(), found = found.len(), left = ids.len() - settled.len(), "settled delivery intents");
-        Ok(settled)
+        let settled = plan::settle(state, intents, &seen.found, now_ms() < deadline);
+        tracing::info!(conversation = %self.conversation_id, pending = intents.len(), found = seen.found.len(), left = ids.len() - settled.len(), "settled delivery intents");
+        Ok((settled, seen.foreign))
     }
 
     /// One commit: the checkpoint, the intents it settles removed, new
@@ -289,7 +297,7 @@ pub async fn recover(
         };
         let before = state.delivered;
         let deadline = at.settled_by(&state, Some(store.opened_ms()));
-        let settled = at.settle(&mut state, &intents, deadline, false).await?;
+        let (settled, _) = at.settle(&mut state, &intents, deadline, false).await?;
         found_total += state.delivered - before;
         at.commit(state, settled, Vec::new()).await?;
     }

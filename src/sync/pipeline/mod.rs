@@ -21,7 +21,7 @@ pub use error::{PipelineError, Unconvertible};
 pub use execute::{Outcome, Reconciled, recover};
 pub use plan::{convert_records, undelivered};
 pub use readback::until_shown;
-pub use sink::Sink;
+pub use sink::{Sink, is_foreign};
 pub use source::Source;
 pub use work::{LpWork, Route};
 

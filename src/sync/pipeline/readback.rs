@@ -7,11 +7,11 @@
 
 use super::error::PipelineError;
 use super::plan::settled_by;
-use super::sink::Sink;
+use super::sink::{Seen, Sink};
 use crate::clock::now_ms;
 use crate::http::HttpError;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// Posts of one activity at the most (the first included) while their
@@ -52,7 +52,9 @@ pub(super) async fn deliver_once(
         };
         tokio::time::sleep(lag).await;
         let deadline = settled_by(Some(posted), None, lag, settle);
-        let mut found = look(sink, conversation_id, Some(target), &wanted, deadline, true).await?;
+        let mut found = look(sink, conversation_id, Some(target), &wanted, deadline, true)
+            .await?
+            .found;
         if let Some(event_id) = found.remove(&external_id) {
             tracing::debug!(conversation = conversation_id, external_id, error = %unsure, "answer lost, but the activity arrived");
             return Ok(event_id);
@@ -75,16 +77,16 @@ pub(super) async fn look(
     ids: &HashSet<String>,
     deadline: i64,
     wait: bool,
-) -> Result<HashMap<String, Option<i64>>, PipelineError> {
+) -> Result<Seen, PipelineError> {
     let Some(target) = target else {
-        return Ok(HashMap::new());
+        return Ok(Seen::default());
     };
     let (lag, _) = sink.read_lag_and_settle();
     loop {
         let begun = now_ms();
-        let found = sink.delivered(conversation_id, target, ids).await?;
-        if !wait || found.len() >= ids.len() || begun >= deadline {
-            return Ok(found);
+        let seen = sink.delivered(conversation_id, target, ids).await?;
+        if !wait || seen.found.len() >= ids.len() || begun >= deadline {
+            return Ok(seen);
         }
         let left = Duration::from_millis((deadline - now_ms()).max(0) as u64);
         tokio::time::sleep(lag.min(left).max(Duration::from_millis(20))).await;

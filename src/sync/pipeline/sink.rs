@@ -100,13 +100,14 @@ impl Sink {
     }
 
     /// Of `external_ids`, those the target already has, with the eventId
-    /// it gave each (if it gives them).
+    /// it gave each (if it gives them); and how many activities it holds
+    /// that convsync did not post.
     pub(super) async fn delivered(
         &self,
         conversation_id: &str,
         target: &str,
         external_ids: &HashSet<String>,
-    ) -> Result<HashMap<String, Option<i64>>, PipelineError> {
+    ) -> Result<Seen, PipelineError> {
         let found: Vec<Value> = match self {
             Sink::Hubster(h) => {
                 let types = IntegrationType::SENDERS;
@@ -122,11 +123,32 @@ impl Sink {
             }
         };
         let event_ids = matches!(self, Sink::Hubster(_));
-        Ok(found
-            .iter()
-            .filter_map(|a| Some((a["externalId"].as_str()?, a["eventId"].as_i64())))
-            .filter(|(e, _)| external_ids.contains(*e))
-            .map(|(e, id)| (e.to_owned(), id.filter(|_| event_ids)))
-            .collect())
+        Ok(Seen {
+            found: found
+                .iter()
+                .filter_map(|a| Some((a["externalId"].as_str()?, a["eventId"].as_i64())))
+                .filter(|(e, _)| external_ids.contains(*e))
+                .map(|(e, id)| (e.to_owned(), id.filter(|_| event_ids)))
+                .collect(),
+            foreign: found.iter().filter(|a| is_foreign(a)).count() as u64,
+        })
     }
+}
+
+/// What a read of the target found.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Of the activities looked for, those it holds, with their eventIds.
+    pub found: HashMap<String, Option<i64>>,
+    /// Activities it holds that convsync did not post ([`is_foreign`]).
+    pub foreign: u64,
+}
+
+/// Whether a target's activity was posted by someone other than convsync
+/// (a hub's bot or agent answering replayed history): its externalId is
+/// not of convsync's form (`lp:{conversation}:...`), or it has none.
+pub fn is_foreign(activity: &Value) -> bool {
+    !activity["externalId"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("lp:"))
 }

@@ -111,6 +111,7 @@ impl Work for LpWork {
         if let Some(h) = &outcome.held {
             self.counters.held(id, h);
         }
+        self.counters.foreign(id, outcome.foreign);
         Ok(Synced {
             written: outcome.delivered,
             held: outcome.held.is_some(),
