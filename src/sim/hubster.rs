@@ -222,7 +222,7 @@ pub(super) async fn inbound(
         );
     }
     if s.config.strict {
-        if let Err((code, why)) = documented(&activity, path, s.config.customer_sender) {
+        if let Err((code, why)) = documented(&activity, path, &s.config) {
             return s.answer(ctx, StatusCode::BAD_REQUEST, hub_error(code, &why));
         }
         if path == "customer"
@@ -321,8 +321,9 @@ fn uuid_v4(s: &Shared) -> String {
 fn documented(
     activity: &Value,
     path: &str,
-    customer_sender: CustomerSender,
+    config: &super::server::SimConfig,
 ) -> Result<(), (&'static str, String)> {
+    let customer_sender = config.customer_sender;
     let unsupported = |k: &str| {
         (
             "ENG005002",
@@ -373,6 +374,18 @@ fn documented(
         }
     }
     let message = &a.get("message").cloned().unwrap_or(Value::Null);
+    if config.refuse_customer_cards
+        && path == "customer"
+        && matches!(message["type"].as_str(), Some("card" | "carousel" | "list"))
+    {
+        return Err((
+            "ENG005005",
+            format!(
+                "a customer's integration does not send a {}",
+                message["type"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
     let items = message["items"]
         .as_array()
         .map(Vec::as_slice)

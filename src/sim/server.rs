@@ -133,6 +133,10 @@ pub struct SimConfig {
     /// asked of a host that does not serve it gets a bare 404. Otherwise
     /// every service is served from one address.
     pub hosts_per_service: bool,
+    /// Strict: the customer path refuses cards, carousels and lists (what
+    /// a customer's integration sends is not documented; a customer sends
+    /// messages, a business sends cards).
+    pub refuse_customer_cards: bool,
     /// The hub's routing sends customer messages to a bot of its own,
     /// which answers each one posted on the customer path (replayed
     /// history included) with an activity of its own, no externalId.
@@ -268,6 +272,7 @@ impl Default for SimConfig {
             fault_timeout_late: 0.0,
             hosts_per_service: false,
             hub_bot: false,
+            refuse_customer_cards: false,
             inbound_token: InboundToken::Engine,
         }
     }

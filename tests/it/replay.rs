@@ -186,3 +186,48 @@ async fn a_hub_bot_answering_replayed_history_is_foreign_never_a_delivery() {
     assert_eq!(sim.stats().duplicate_deliveries, 0);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_customers_structured_content_goes_as_its_text_which_a_customer_path_takes() {
+    let rich = json!([{"sequence": 0, "dialogId": "c-card", "serverTimestamp": 1_700_000_000_000i64,
+    "originatorMetadata": {"id": "consumer-1", "role": "CONSUMER"},
+    "event": {"type": "RichContentEvent", "content": {"type": "vertical", "elements": [
+        {"type": "text", "text": "Pick a size"},
+        {"type": "button", "title": "Large", "click": {"actions": [{"type": "publishText", "text": "large"}]}},
+        {"type": "button", "title": "Store", "click": {"actions": [{"type": "link", "name": "Store", "uri": "https://example.com/store"}]}}
+    ]}}}]);
+    let text = serde_json::to_string(&rich).unwrap();
+    let parsed: Vec<Record> = serde_json::from_str(&text).unwrap();
+    let map = Mapping::default();
+    let out = convsync::format::to_hubster("c-card", &parsed, &map, &LpResume::default()).unwrap();
+    assert_eq!(out.report.warnings.get("customer_card_as_text"), Some(&1));
+    let act = out.activities[0].to_value();
+    assert_eq!(act["message"]["type"], "text", "{act}");
+    let said = act["message"]["text"].as_str().unwrap();
+    for seen in ["Pick a size", "Large", "Store", "https://example.com/store"] {
+        assert!(said.contains(seen), "{seen} in {said:?}");
+    }
+    let card = json!({"externalId": "x-card", "type": "message",
+        "message": {"type": "card", "title": "Pick a size"}});
+    for refuse in [false, true] {
+        let sim = crate::support::sim(SimConfig {
+            conversations: 0,
+            strict: true,
+            refuse_customer_cards: refuse,
+            ..SimConfig::default()
+        })
+        .await;
+        let customer = map.integrations.customer.integration_id.clone();
+        let (id, _) = sim.shared.hub.lock().unwrap().establish("b", &customer);
+        let body = convsync::platform::hubster::inbound_body(
+            &act,
+            convsync::platform::hubster::Side::Customer,
+            Default::default(),
+        );
+        let (got, answer) = crate::support::post_inbound(&sim, &id, "customer", &body).await;
+        assert_eq!(got, 200, "the text is taken: {answer}");
+        let (got, answer) = crate::support::post_inbound(&sim, &id, "customer", &card).await;
+        assert_eq!(got, if refuse { 400 } else { 200 }, "{answer}");
+        sim.stop().await;
+    }
+}

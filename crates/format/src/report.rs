@@ -58,6 +58,9 @@ pub mod kind {
     /// state): carried as a payload, left out, or posted
     /// (`mapping.unsupported_events`).
     pub const UNSUPPORTED_EVENT: &str = "unsupported_event";
+    /// A customer's structured content sent as text (a customer's
+    /// integration sends messages, not cards).
+    pub const CUSTOMER_CARD_AS_TEXT: &str = "customer_card_as_text";
     pub const UNMAPPED_ACTIVITY: &str = "unmapped_activity";
     pub const BROKEN_PROVENANCE: &str = "broken_provenance";
     /// Structured content split, shortened or written as text to keep

@@ -114,6 +114,10 @@ pub struct SimArgs {
     /// seconds, once the client has stopped waiting (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub fault_timeout_late: f64,
+    /// With --strict: the customer path refuses cards, carousels and lists
+    /// (undocumented either way).
+    #[arg(long)]
+    pub refuse_customer_cards: bool,
     /// The hub's routing sends customer messages to a bot of its own: each
     /// one posted on the customer path (replayed history included) gets an
     /// answer convsync never posted.

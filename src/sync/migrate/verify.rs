@@ -97,7 +97,7 @@ impl Migration {
                         &self.mapping,
                         &LpResume::default(),
                     )?;
-                    let expected = acts.iter().map(external_id).collect();
+                    let expected: Vec<String> = acts.iter().map(external_id).collect();
                     let (p, i) = (pipeline.to_owned(), id.to_owned());
                     let state = blocking(store, move |s| s.conversation(&p, &i)).await?;
                     // LivePerson's data lags up to a minute behind its clock.
@@ -135,8 +135,15 @@ impl Migration {
                                         source,
                                     })
                                 })?;
+                            // convsync's: of its form, or one the source
+                            // converts to (a hub's own activity, restored).
+                            let converted: HashSet<&str> =
+                                expected.iter().map(String::as_str).collect();
                             let (ours, theirs): (Vec<&Value>, Vec<&Value>) =
-                                acts.iter().partition(|a| !pipeline::is_foreign(a));
+                                acts.iter().partition(|a| {
+                                    !pipeline::is_foreign(a)
+                                        || converted.contains(external_id(a).as_str())
+                                });
                             foreign = theirs.iter().map(|a| describe_foreign(a)).collect();
                             Some(ours.into_iter().map(external_id).collect())
                         }

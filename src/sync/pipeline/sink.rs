@@ -130,7 +130,15 @@ impl Sink {
                 .filter(|(e, _)| external_ids.contains(*e))
                 .map(|(e, id)| (e.to_owned(), id.filter(|_| event_ids)))
                 .collect(),
-            foreign: found.iter().filter(|a| is_foreign(a)).count() as u64,
+            foreign: found
+                .iter()
+                .filter(|a| {
+                    is_foreign(a)
+                        && !a["externalId"]
+                            .as_str()
+                            .is_some_and(|e| external_ids.contains(e))
+                })
+                .count() as u64,
         })
     }
 }

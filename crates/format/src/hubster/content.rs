@@ -109,6 +109,48 @@ pub enum Content<'a> {
 }
 
 impl<'a> Content<'a> {
+    /// A card or carousel as text a person can read (every title,
+    /// subtitle, content, image and action, one a line): what a customer's
+    /// structured content becomes, a customer's integration sending
+    /// messages, not cards. `None` for other content.
+    pub fn card_as_text(&self) -> Option<String> {
+        fn card(c: &Card, out: &mut Vec<String>) {
+            out.extend(
+                [&c.title, &c.subtitle, &c.content]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.is_empty())
+                    .cloned(),
+            );
+            if let Some(url) = &c.url {
+                out.push(url.clone());
+            }
+            actions(&c.actions, out);
+        }
+        fn actions(actions: &[Action], out: &mut Vec<String>) {
+            for a in actions {
+                out.push(match a {
+                    Action::Postback { title, .. } | Action::Reply { title, .. } => {
+                        format!("[{title}]")
+                    }
+                    Action::Link { title, url } => format!("[{title}] {url}"),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        match self {
+            Content::Card(c) => card(c, &mut out),
+            Content::Carousel(cards, acts) => {
+                for c in cards {
+                    card(c, &mut out);
+                }
+                actions(acts, &mut out);
+            }
+            _ => return None,
+        }
+        Some(out.join("\n"))
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Content::Text(_) | Content::TextActions { .. } => "text",

@@ -5,7 +5,7 @@
 mod body;
 
 use super::ConvertError;
-use super::hubster::{Activity, Body, BuiltActivity, IntegrationType, Participant};
+use super::hubster::{Activity, Body, BuiltActivity, Content, IntegrationType, Participant};
 use super::identity::{self, uuid5_of};
 use super::json::Str;
 use super::liveperson::Record;
@@ -229,6 +229,21 @@ pub fn to_hubster<'a>(
                     Some(_) => body::private_event(rec),
                     None => body(rec, map, conversation_id, &mut report),
                 };
+                if sender_type == IntegrationType::Customer
+                    && let Body::Message(m) = &mut body
+                    && let Some(text) = m.content.card_as_text()
+                {
+                    report.warn(
+                        warn::CUSTOMER_CARD_AS_TEXT,
+                        conversation_id,
+                        format!(
+                            "{}: a {} sent by the customer, posted as its text (a customer's integration sends messages, not cards)",
+                            rec.name(),
+                            m.content.kind()
+                        ),
+                    );
+                    m.content = Content::Text(text.into());
+                }
                 if !map.keep_original {
                     body.drop_original();
                 }
