@@ -7,7 +7,7 @@
 //! and then turned off.
 
 use crate::support::{convsync, expected_ledger, platforms_toml};
-use convsync::sim::{BrandContentSearch, Sim, SimConfig};
+use convsync::sim::{BrandContentSearch, InboundToken, Sim, SimConfig};
 use convsync::store::Store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -286,17 +286,45 @@ async fn a_truncated_answer_is_delivered_as_far_as_it_goes_and_never_sealed() {
 async fn every_first_contact_fault_together_then_off() {
     // A brand's bearer under `auto`: content search answers it empty, by
     // id every answer is truncated, and the documented variants are on.
+    // The hub as strict as its documentation, each service on a host of
+    // its own, its inbound path taking only the portal token, a bot of its
+    // own answering customer messages, cards refused from customers, and
+    // (at first) the credential refused.
     let sim = closed_sim(SimConfig {
         conversations: 15,
         liveperson_strict: true,
         liveperson_variants: true,
         brand_content_search: BrandContentSearch::Empty,
         partial_answers: true,
+        strict: true,
+        hosts_per_service: true,
+        inbound_token: InboundToken::Portal,
+        hub_bot: true,
+        refuse_customer_cards: true,
         ..SimConfig::default()
     })
     .await;
+    sim.shared.set_hub_refusal(Some(403));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, Cred::Bearer, "auto");
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[hubster]\n",
+        &format!(
+            "[hubster]\ndirect_token = {{ value = \"{}\" }}\n",
+            sim.shared.creds.hubster_portal_token
+        ),
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = convsync(&cfg, &["run", "--until-idle"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hubster refuses the credential"), "{err}");
+    let store = Store::open(&dir.path().join("state").join("convsync.redb")).unwrap();
+    assert!(store.dead_letters().unwrap().is_empty());
+    drop(store);
+
+    sim.shared.set_hub_refusal(None);
     let out = convsync(&cfg, &["run", "--until-idle"]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{err}");
@@ -318,6 +346,7 @@ async fn every_first_contact_fault_together_then_off() {
         expected_ledger(&sim, false)
     );
     assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert!(sim.stats().bot_answers > 0, "the hub's bot answered");
     let cps = checkpoints(dir.path());
     assert_eq!(cps.len(), 15);
     assert!(

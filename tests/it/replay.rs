@@ -59,6 +59,11 @@ async fn a_typing_indicator_is_never_posted_as_an_unsupported_event_unless_asked
     })
     .await;
     let customer = Mapping::default().integrations.customer.integration_id;
+    assert_eq!(
+        Mapping::default().unsupported_events,
+        UnsupportedEvents::Payload,
+        "by default nothing unsupported is posted"
+    );
     for (mode, events, posted) in [
         // Carried as a payload event: three activities, all taken.
         (UnsupportedEvents::Payload, vec!["payload"], 200),
