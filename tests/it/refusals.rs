@@ -42,6 +42,27 @@ fn dead_letters(dir: &Path) -> usize {
         .len()
 }
 
+/// The binary with `args`, killed (and the test failed) if it has not
+/// ended within `limit`.
+async fn run_within(cfg: &Path, args: &[&str], limit: Duration) -> std::process::Output {
+    let child = command(Some(cfg), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    match tokio::time::timeout(limit, waiting).await {
+        Ok(out) => out.unwrap().unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("{args:?} did not end within {limit:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_one_shot_run_against_a_refused_hub_ends_saying_so_and_sets_nothing_aside() {
     // 403 (the client may not act on the hub), and 401 (a revoked
@@ -51,7 +72,8 @@ async fn a_one_shot_run_against_a_refused_hub_ends_saying_so_and_sets_nothing_as
         sim.shared.set_hub_refusal(Some(status));
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), &sim);
-        let out = convsync(&cfg, &["run", "--until-idle"]).await;
+        // It ends at once, not after the conversations' retries.
+        let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{status}: {err}");
         assert!(err.contains("hubster refuses the credential"), "{err}");
