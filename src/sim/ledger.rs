@@ -2,6 +2,20 @@
 //! activities that tests and the demo check against the source.
 
 use super::server::{Shared, Stats};
+use serde::Serialize;
+
+/// How fresh the hub is ([`Shared::freshness`]), in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Freshness {
+    /// Messages that appeared since the mark and reached the hub, and how
+    /// many appeared.
+    pub messages: usize,
+    pub expected: usize,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -71,6 +85,54 @@ impl Shared {
                 .filter_map(|a| a.external_id().map(str::to_owned))
                 .collect(),
         )
+    }
+
+    /// How fresh the hub is: for every message that appeared in LivePerson
+    /// at or after `since_ms` (an OPEN conversation's growth) and reached
+    /// the hub, the hub's receipt time minus its LivePerson time.
+    pub fn freshness(&self, since_ms: i64) -> Freshness {
+        // externalId -> LivePerson time, of the growth messages.
+        let mut stamps = std::collections::HashMap::new();
+        let now = crate::clock::now_ms();
+        for c in &self.lp.conversations {
+            for (k, r) in c.growth.iter().enumerate() {
+                let stamp = self.lp.growth_stamp(k);
+                if stamp < since_ms || stamp > now || r["event"]["type"] != "ContentEvent" {
+                    continue;
+                }
+                let (Some(dialog), Some(seq)) = (r["dialogId"].as_str(), r["sequence"].as_i64())
+                else {
+                    continue;
+                };
+                stamps.insert(
+                    crate::format::identity::sequence_external_id(&c.id, dialog, seq),
+                    stamp,
+                );
+            }
+        }
+        let hub = self.hub.lock().expect("hub lock");
+        let mut ages: Vec<f64> = hub
+            .conversations
+            .values()
+            .flat_map(|c| &c.activities)
+            .filter_map(|d| {
+                let stamp = stamps.get(d.activity["externalId"].as_str()?)?;
+                Some((d.received_ms - stamp) as f64 / 1000.0)
+            })
+            .collect();
+        ages.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            (!ages.is_empty())
+                .then(|| ages[((ages.len() as f64 * q).ceil() as usize).clamp(1, ages.len()) - 1])
+        };
+        Freshness {
+            messages: ages.len(),
+            expected: stamps.len(),
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: ages.last().copied(),
+        }
     }
 
     /// Forgets every Hubster token, as if they had all expired.

@@ -557,6 +557,12 @@ impl Sim {
 
 pub(super) type S = State<Arc<Shared>>;
 
+/// `/sim/freshness?since_ms=`: messages that appeared from then on.
+#[derive(Debug, Deserialize)]
+struct FreshnessQuery {
+    since_ms: Option<i64>,
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     use super::hubster::*;
     use super::liveperson::*;
@@ -600,6 +606,14 @@ fn router(shared: Arc<Shared>) -> Router {
             get(|State(s): S| async move { axum::Json(s.ledger()) }),
         )
         .route("/sim/conversations", get(sim_conversations))
+        .route(
+            "/sim/freshness",
+            get(
+                |State(s): S, q: axum::extract::Query<FreshnessQuery>| async move {
+                    axum::Json(s.freshness(q.since_ms.unwrap_or(0)))
+                },
+            ),
+        )
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
             in_flight,

@@ -202,7 +202,8 @@ impl LivePerson {
         out
     }
 
-    fn growth_stamp(&self, k: usize) -> i64 {
+    /// When growth record `k` appears (and its `serverTimestamp`).
+    pub fn growth_stamp(&self, k: usize) -> i64 {
         self.started_ms + self.grow_every.as_millis() as i64 * (k as i64 + 1)
     }
 
@@ -468,6 +469,8 @@ pub struct Delivered {
     pub path: &'static str,
     /// When Get Activities starts to show it (epoch ms).
     pub visible_ms: i64,
+    /// When the hub took it (epoch ms).
+    pub received_ms: i64,
 }
 
 /// One established Hubster conversation.
@@ -639,6 +642,7 @@ impl Hub {
             path,
             // (Real time: an eventId may run ahead of the clock.)
             visible_ms: now_ms() + lag_ms,
+            received_ms: now_ms(),
         });
         Some(activity)
     }
@@ -664,6 +668,7 @@ impl Hub {
             activity,
             path: "business",
             visible_ms,
+            received_ms: now_ms(),
         });
         self.bot_answers += 1;
     }
