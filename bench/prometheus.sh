@@ -77,7 +77,7 @@ else
 fi
 
 if (cd deploy/prometheus && promtool test rules alerts_test.yml) > "$out/rules.txt" 2>&1; then
-  check "promtool test rules deploy/prometheus/alerts_test.yml" ok "6 alerts"
+  check "promtool test rules deploy/prometheus/alerts_test.yml" ok "7 alerts"
 else
   check "promtool test rules deploy/prometheus/alerts_test.yml" FAIL "$(tail -c 300 "$out/rules.txt")"
 fi

@@ -3,7 +3,7 @@
 //! since `sync.since` on the first cycle), whenever they started within
 //! LivePerson's 13 months, adds the OPEN ones it knows, syncs them with
 //! bounded concurrency, then moves the watermark to the cycle's start, and
-//! sleeps `poll_interval`.
+//! starts a cycle every `poll_interval` (at once after one that took longer).
 
 use super::deps::{Deps, Settings};
 use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
@@ -56,6 +56,21 @@ fn refusal_message(upstream: &str, why: &str) -> String {
     format!(
         "{upstream} refuses the credential ({why}): check {check}; paused, probing again with backoff, no conversation set aside for it"
     )
+}
+
+/// How long after a cycle that took `took` (and delivered `delivered`)
+/// the next starts, and whether it overran the poll interval. A cycle
+/// starts every `period`, whatever the one before took; one that overran
+/// is followed at once (never two at the same time). A one-shot run goes
+/// on at once after a cycle that delivered, until one finds nothing to do.
+fn next_start(until: Until, delivered: u64, took: Duration, period: Duration) -> (Duration, bool) {
+    if until == Until::Idle && delivered > 0 {
+        (Duration::ZERO, false)
+    } else if took >= period {
+        (Duration::ZERO, true)
+    } else {
+        (period - took, false)
+    }
 }
 
 /// A backoff in progress, kept in the store so a restart honours it.
@@ -270,6 +285,10 @@ impl Daemon {
             pipeline::recover(&p, &self.deps.store, &self.route.sink, &self.deps.claims).await?;
         self.deps.counters.recovered(recovered);
         self.deps.counters.set_ready();
+        self.deps.counters.poll_interval_ms.store(
+            (self.cfg.poll_interval_secs * 1000.0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         notify(&[sd_notify::NotifyState::Ready]);
         let mut open: BTreeSet<String> = BTreeSet::new();
         // Held conversations are read again when due, and all of them on
@@ -306,6 +325,11 @@ impl Daemon {
             let (delivered, failed) = self
                 .cycle(since, &mut open, first, &stop, &mut last_failure)
                 .await?;
+            let took = Duration::from_millis((now_ms() - started).max(0) as u64);
+            let catching_up = first;
+            if first {
+                self.deps.counters.caught_up(now_ms());
+            }
             first = false;
             let refused = self
                 .route
@@ -372,11 +396,13 @@ impl Daemon {
                     self.deps.counters.set_degraded(None);
                     self.keep_backoff(None).await?;
                 }
-                if delivered > 0 {
-                    Duration::ZERO
-                } else {
-                    Duration::from_secs_f64(self.cfg.poll_interval_secs)
+                let period = Duration::from_secs_f64(self.cfg.poll_interval_secs);
+                let (nap, overran) = next_start(until, delivered, took, period);
+                // (The first cycle reads the backlog: not an overrun.)
+                if overran && !catching_up {
+                    self.deps.counters.overrun(took, period);
                 }
+                nap
             };
             // Degraded while a credential is refused, whatever else went.
             if let Some(msg) = refused {
@@ -491,6 +517,20 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cycle_starts_every_poll_interval_whatever_the_last_took() {
+        let (p, s) = (Duration::from_secs(30), Duration::from_secs);
+        // Live: the rest of the period, delivered or not.
+        assert_eq!(next_start(Until::Stopped, 0, s(2), p), (s(28), false));
+        assert_eq!(next_start(Until::Stopped, 500, s(12), p), (s(18), false));
+        // An overrun: at once, counted.
+        assert_eq!(next_start(Until::Stopped, 500, s(31), p), (s(0), true));
+        assert_eq!(next_start(Until::Stopped, 0, s(30), p), (s(0), true));
+        // One-shot: at once after a cycle that delivered.
+        assert_eq!(next_start(Until::Idle, 1, s(2), p), (s(0), false));
+        assert_eq!(next_start(Until::Idle, 0, s(2), p), (s(28), false));
+    }
 
     #[test]
     fn waits_double_from_the_poll_interval_up_to_the_cap_with_jitter() {

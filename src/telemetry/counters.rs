@@ -32,7 +32,22 @@ pub struct Counters {
     pub degraded: std::sync::Mutex<Option<String>>,
     /// How long each conversation's sync took (seconds), success or not.
     pub sync_seconds: Histogram,
+    /// How fresh the hub is: for each message that appeared in LivePerson
+    /// after the daemon caught up, the hub's acknowledgement time minus
+    /// the message's LivePerson time (seconds).
+    pub freshness: Histogram,
+    /// The latest freshness values, for `status`'s quantiles.
+    freshness_recent: std::sync::Mutex<std::collections::VecDeque<f64>>,
+    /// When the daemon caught up (its first cycle ended; 0: not yet).
+    caught_up_ms: std::sync::atomic::AtomicI64,
+    /// Cycles that took longer than the poll interval.
+    pub overruns: AtomicU64,
+    /// The poll interval (ms), as the daemon keeps it.
+    pub poll_interval_ms: AtomicU64,
 }
+
+/// How many of the latest freshness values `status` reads quantiles from.
+const FRESHNESS_KEPT: usize = 10_000;
 
 impl Default for Counters {
     fn default() -> Self {
@@ -52,6 +67,16 @@ impl Default for Counters {
             degraded: std::sync::Mutex::default(),
             // 10 ms to about 160 s.
             sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
+            // Fine around the usual poll intervals (15-60 s), whose
+            // doubles the alert compares p99 with.
+            freshness: Histogram::new([
+                1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 32.0, 35.0, 40.0, 45.0, 50.0, 60.0,
+                75.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1800.0, 3600.0,
+            ]),
+            freshness_recent: std::sync::Mutex::default(),
+            caught_up_ms: std::sync::atomic::AtomicI64::new(0),
+            overruns: AtomicU64::default(),
+            poll_interval_ms: AtomicU64::default(),
         }
     }
 }
@@ -217,6 +242,63 @@ impl Counters {
         );
         tracing::info!(cycle, delivered, failed, "{status}");
         (cycle, status)
+    }
+
+    /// The daemon has caught up (its first cycle ended): freshness counts
+    /// the messages that appear in LivePerson from `at_ms` on.
+    pub fn caught_up(&self, at_ms: i64) {
+        if self
+            .caught_up_ms
+            .compare_exchange(0, at_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::info!("caught up: freshness is measured from here");
+        }
+    }
+
+    /// A message that appeared in LivePerson at `source_ms` was acknowledged
+    /// by the hub at `acked_ms`.
+    pub fn fresh(&self, source_ms: i64, acked_ms: i64) {
+        let from = self.caught_up_ms.load(Ordering::Relaxed);
+        if from == 0 || source_ms < from {
+            return;
+        }
+        let age = (acked_ms - source_ms).max(0) as f64 / 1000.0;
+        self.freshness.observe(age);
+        let mut recent = self.freshness_recent.lock().expect("freshness lock");
+        if recent.len() == FRESHNESS_KEPT {
+            recent.pop_front();
+        }
+        recent.push_back(age);
+    }
+
+    /// The p50 and p99 freshness (seconds) of the latest messages, and how
+    /// many they are (`None` before any).
+    pub fn freshness_quantiles(&self) -> Option<(f64, f64, usize)> {
+        let mut v: Vec<f64> = self
+            .freshness_recent
+            .lock()
+            .expect("freshness lock")
+            .iter()
+            .copied()
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+        Some((at(0.5), at(0.99), v.len()))
+    }
+
+    /// A cycle took `took`, longer than the poll interval: the next starts
+    /// at once (a cycle is never run twice at the same time).
+    pub fn overrun(&self, took: std::time::Duration, period: std::time::Duration) {
+        self.overruns.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            took_secs = took.as_secs_f64(),
+            poll_interval_secs = period.as_secs_f64(),
+            "a cycle took longer than the poll interval: the next starts at once"
+        );
     }
 
     pub fn degraded(&self) -> Option<String> {

@@ -74,6 +74,18 @@ pub struct Status {
     /// whole), with what the last answer showed.
     #[serde(default)]
     pub held: Vec<HeldConversation>,
+    /// The daemon's freshness (seconds; while it runs): p50 and p99 of the
+    /// latest messages that appeared after it caught up, and how many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<FreshnessNow>,
+}
+
+/// Freshness quantiles, as `status` shows them.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct FreshnessNow {
+    pub p50_seconds: f64,
+    pub p99_seconds: f64,
+    pub messages: usize,
 }
 
 /// A conversation held open, as `status` lists it.
@@ -90,6 +102,14 @@ impl Telemetry {
         st.cycles = Some(self.counters.cycles.load(Ordering::Relaxed));
         st.degraded = self.counters.degraded();
         st.reconciled = Some(self.counters.reconciled.load(Ordering::Relaxed));
+        st.freshness = self
+            .counters
+            .freshness_quantiles()
+            .map(|(p50, p99, messages)| FreshnessNow {
+                p50_seconds: p50,
+                p99_seconds: p99,
+                messages,
+            });
         st.pace.extend(self.http.snapshot().pace);
         st
     }
@@ -263,6 +283,21 @@ impl Telemetry {
             c.sync_seconds.clone(),
         );
         reg.register(
+            "convsync_freshness_seconds",
+            "For each message that appeared in LivePerson after the daemon caught up: the hub's acknowledgement time minus the message's LivePerson time",
+            c.freshness.clone(),
+        );
+        reg.register(
+            "convsync_poll_interval_seconds",
+            "The poll interval (sync.poll_interval_secs): a cycle starts this often",
+            gauge(load(&c.poll_interval_ms) as f64 / 1000.0),
+        );
+        reg.register(
+            "convsync_poll_overruns",
+            "Cycles that took longer than the poll interval (the next started at once)",
+            counter(load(&c.overruns)),
+        );
+        reg.register(
             "convsync_checkpoint_commit_seconds",
             "How long one store commit took (durability Immediate)",
             self.store.commit_seconds.clone(),
@@ -432,6 +467,7 @@ pub fn status_of(store: &Store, pipeline: &str) -> Status {
                 held,
             })
             .collect(),
+        freshness: None,
     }
 }
 

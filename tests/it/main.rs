@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod daemon;
 mod first_contact;
+mod freshness;
 mod golden;
 mod house;
 mod hubster_strict;

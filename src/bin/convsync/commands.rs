@@ -390,6 +390,12 @@ pub async fn status(args: StatusArgs, config: &Config) -> anyhow::Result<Exit> {
     if let Some(c) = st.cycles {
         println!("  cycles (running)     {c}");
     }
+    if let Some(f) = &st.freshness {
+        println!(
+            "  freshness            p50 {:.1} s, p99 {:.1} s (hub acknowledgement - LivePerson time, the latest {} message(s) since caught up)",
+            f.p50_seconds, f.p99_seconds, f.messages
+        );
+    }
     if let Some(n) = st.reconciled {
         println!("  reconciled from hub  {n} conversation(s) since start");
     }

@@ -34,6 +34,9 @@ pub struct Outcome {
     /// or agent answering replayed history), where this pass read the
     /// target; they are never taken for anything convsync sent.
     pub foreign: u64,
+    /// For each message delivered: its source time and when the target
+    /// acknowledged it (epoch ms), for freshness.
+    pub acked: Vec<(i64, i64)>,
 }
 
 /// A conversation whose checkpoint was rebuilt from what the target holds.
@@ -160,6 +163,7 @@ impl Pass<'_> {
             reconciled,
             held: plan.held.and(plan.state.held.clone()),
             foreign,
+            acked: Vec::new(),
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();
@@ -181,9 +185,16 @@ impl Pass<'_> {
         // The checkpoint keeps the latest eventId the target gave.
         let mut given = Vec::with_capacity(intents.len());
         let mut failure = None;
-        for a in &plan.send.activities {
+        for (i, a) in plan.send.activities.iter().enumerate() {
             match readback::deliver_once(sink, id, &target, a).await {
-                Ok(event_id) => given.push(event_id),
+                Ok(event_id) => {
+                    given.push(event_id);
+                    if a["type"] == "message"
+                        && let Some(at) = plan.send.stamp(i)
+                    {
+                        outcome.acked.push((at, now_ms()));
+                    }
+                }
                 Err(e) => {
                     failure = Some(e);
                     break;

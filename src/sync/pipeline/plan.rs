@@ -108,6 +108,11 @@ impl Converted {
     }
 
     /// The delivery intent of each activity.
+    /// The source time of activity `i` (its record's), if it has one.
+    pub fn stamp(&self, i: usize) -> Option<i64> {
+        self.stamps.get(i).copied().flatten()
+    }
+
     pub fn intents(&self) -> Vec<Intent> {
         self.activities
             .iter()

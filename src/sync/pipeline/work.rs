@@ -112,6 +112,9 @@ impl Work for LpWork {
             self.counters.held(id, h);
         }
         self.counters.foreign(id, outcome.foreign);
+        for &(at, acked) in &outcome.acked {
+            self.counters.fresh(at, acked);
+        }
         Ok(Synced {
             written: outcome.delivered,
             held: outcome.held.is_some(),
