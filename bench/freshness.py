@@ -23,7 +23,10 @@ def measure(daemon, n, poll, seconds, quota=None):
     cfg = os.path.join(d, "sim.toml")
     growth = int((seconds + 180) / GROW_EVERY)
     extra = ["--quota", str(quota)] if quota else []
-    sim = subprocess.Popen([BIN, "sim", "--listen", "127.0.0.1:0", "--conversations", str(n), "--messages", "6",
+    quota = int(quota) if quota else None
+    # Strict, as a brand's account: the app-key config it writes reads
+    # transcripts by Messaging Interactions.
+    sim = subprocess.Popen([BIN, "sim", "--strict", "--listen", "127.0.0.1:0", "--conversations", str(n), "--messages", "6",
                             "--growth", str(growth), "--grow-every", str(GROW_EVERY), "--write-config", cfg, *extra],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     base = json.loads(sim.stdout.readline())["liveperson"]["csds"]
@@ -53,8 +56,10 @@ def measure(daemon, n, poll, seconds, quota=None):
     s0, c0, cpu0, t0 = get(base + "/sim/stats"), status()["cycles"], cpu_seconds(p.pid), time.monotonic()
     time.sleep(seconds)
     s1, c1, cpu1, t1 = get(base + "/sim/stats"), status()["cycles"], cpu_seconds(p.pid), time.monotonic()
-    # Messages that appeared in the window, given one more poll to arrive.
-    f = get(f"{base}/sim/freshness?since_ms={mark_ms}")
+    end_ms = int(time.time() * 1000)
+    # Messages that appeared in the window, given two more polls to arrive.
+    time.sleep(2 * poll + 5)
+    f = get(f"{base}/sim/freshness?since_ms={mark_ms}&until_ms={end_ms}")
     p.terminate(); p.wait()
     sim.terminate(); sim.wait()
     cycles = max(1, c1 - c0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Freshness: how long a message takes from LivePerson to the hub once the
-# daemon has caught up. The simulator holds N conversations, every fourth
+# daemon has caught up. The strict simulator (an app key: transcripts by
+# Messaging Interactions) holds N conversations, every fourth
 # OPEN and gaining a message every 7 s; the daemon runs with the default
 # 30 s poll; after it caught up, MEASURE_SECS of growth are measured: the
 # hub's receipt time minus the message's LivePerson time (p50, p90, p99,

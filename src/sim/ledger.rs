@@ -88,12 +88,12 @@ impl Shared {
     }
 
     /// How fresh the hub is: for every message that appeared in LivePerson
-    /// at or after `since_ms` (an OPEN conversation's growth) and reached
-    /// the hub, the hub's receipt time minus its LivePerson time.
-    pub fn freshness(&self, since_ms: i64) -> Freshness {
+    /// from `since_ms` to `until_ms` (an OPEN conversation's growth) and
+    /// reached the hub, the hub's receipt time minus its LivePerson time.
+    pub fn freshness(&self, since_ms: i64, until_ms: i64) -> Freshness {
         // externalId -> LivePerson time, of the growth messages.
         let mut stamps = std::collections::HashMap::new();
-        let now = crate::clock::now_ms();
+        let now = crate::clock::now_ms().min(until_ms);
         for c in &self.lp.conversations {
             for (k, r) in c.growth.iter().enumerate() {
                 let stamp = self.lp.growth_stamp(k);

@@ -557,10 +557,11 @@ impl Sim {
 
 pub(super) type S = State<Arc<Shared>>;
 
-/// `/sim/freshness?since_ms=`: messages that appeared from then on.
+/// `/sim/freshness?since_ms=&until_ms=`: messages that appeared then.
 #[derive(Debug, Deserialize)]
 struct FreshnessQuery {
     since_ms: Option<i64>,
+    until_ms: Option<i64>,
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -610,7 +611,7 @@ fn router(shared: Arc<Shared>) -> Router {
             "/sim/freshness",
             get(
                 |State(s): S, q: axum::extract::Query<FreshnessQuery>| async move {
-                    axum::Json(s.freshness(q.since_ms.unwrap_or(0)))
+                    axum::Json(s.freshness(q.since_ms.unwrap_or(0), q.until_ms.unwrap_or(i64::MAX)))
                 },
             ),
         )
