@@ -2,7 +2,7 @@
 //! LivePerson after the daemon caught up, the hub's acknowledgement time
 //! minus the message's LivePerson time, in `/metrics` and `status`.
 
-use crate::support::{command, platforms_toml, wait_for_answer};
+use crate::support::{command, endpoint_get, metric, platforms_toml, wait_for_answer};
 use convsync::sim::SimConfig;
 use std::process::Stdio;
 use std::time::Duration;
@@ -33,26 +33,9 @@ async fn freshness_is_measured_for_messages_that_appear_after_catching_up() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let endpoint = dir.path().join("state").join("convsync.endpoint");
-    let get = |path: &'static str| {
-        let endpoint = endpoint.clone();
-        async move {
-            let addr = std::fs::read_to_string(&endpoint).ok()?;
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::get(format!("http://{}{path}", addr.trim()))
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()
-        }
-    };
-    let value = |metrics: &str, name: &str| {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-    };
+    let state = dir.path().join("state");
+    let get = |path: &'static str| endpoint_get(&state, path);
+    let value = |m: &str, name: &str| metric(m, name.trim_end());
     let metrics = wait_for_answer("ten fresh messages", Duration::from_secs(60), || async {
         let m = get("/metrics").await?;
         (value(&m, "convsync_freshness_seconds_count ")? >= 10.0).then_some(m)

@@ -3,7 +3,9 @@
 //! refusals in a row pause the upstream (degraded, with what to check), it
 //! probes again and resumes by itself; a one-shot run ends saying so.
 
-use crate::support::{command, convsync, expected_ledger, platforms_toml, wait_for_answer};
+use crate::support::{
+    command, convsync, endpoint_get, expected_ledger, metric, platforms_toml, wait_for_answer,
+};
 use convsync::sim::{Sim, SimConfig};
 use convsync::store::Store;
 use std::path::{Path, PathBuf};
@@ -111,20 +113,8 @@ async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let endpoint = dir.path().join("state").join("convsync.endpoint");
-    let get = |path: &'static str| {
-        let endpoint = endpoint.clone();
-        async move {
-            let addr = std::fs::read_to_string(&endpoint).ok()?;
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::get(format!("http://{}{path}", addr.trim()))
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()
-        }
-    };
+    let state = dir.path().join("state");
+    let get = |path: &'static str| endpoint_get(&state, path);
     let health = wait_for_answer("healthz to say the hub refuses", LIMIT, || async {
         let h = get("/healthz").await?;
         h.contains("hubster refuses the credential").then_some(h)
@@ -133,11 +123,7 @@ async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
     assert!(health.starts_with("degraded: "), "{health}");
     assert!(health.contains("403"), "{health}");
     let metrics = get("/metrics").await.unwrap();
-    let refusals = metrics
-        .lines()
-        .find(|l| l.starts_with("convsync_credential_refusals_total "))
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let refusals = metric(&metrics, "convsync_credential_refusals_total").unwrap_or(0.0);
     assert!(refusals >= 3.0, "{metrics}");
     let status: serde_json::Value = serde_json::from_str(&get("/status").await.unwrap()).unwrap();
     assert_eq!(status["dead_letters"], 0, "{status}");

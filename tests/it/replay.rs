@@ -160,20 +160,10 @@ async fn a_hub_bot_answering_replayed_history_is_foreign_never_a_delivery() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let endpoint = dir.path().join("state").join("convsync.endpoint");
+    let state = dir.path().join("state");
     let metric = || async {
-        let addr = std::fs::read_to_string(&endpoint).ok()?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let m = reqwest::get(format!("http://{}/metrics", addr.trim()))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        m.lines()
-            .find(|l| l.starts_with("convsync_foreign_activities_total "))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .filter(|&n| n >= bot as f64)
+        let m = crate::support::endpoint_get(&state, "/metrics").await?;
+        crate::support::metric(&m, "convsync_foreign_activities_total").filter(|&n| n >= bot as f64)
     };
     let seen = wait_for_answer(
         "the bot's activities counted as foreign",

@@ -232,3 +232,24 @@ pub fn app_key(sim: &Sim) -> convsync::platform::liveperson::LpAuth {
         token_secret: SecretSource::Value(c.token_secret.clone()),
     }
 }
+
+/// GET `path` from the endpoint of the daemon whose state is `state`
+/// (`None` until it serves, or on any error).
+pub async fn endpoint_get(state: &Path, path: &str) -> Option<String> {
+    let addr = std::fs::read_to_string(state.join("convsync.endpoint")).ok()?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::get(format!("http://{}{path}", addr.trim()))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+/// The value of the sample line starting with `name ` in a scrape.
+pub fn metric(scrape: &str, name: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with(' ')))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
