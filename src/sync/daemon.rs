@@ -382,19 +382,21 @@ impl Daemon {
                         .unwrap_or_else(|| format!("{failed} conversation(s) failing")),
                     wait
                 );
-                self.deps.counters.set_degraded(Some(why.clone()));
+                // Kept before it is said: what /healthz shows a restart
+                // honours.
                 self.keep_backoff(Some(Backoff {
                     failures,
                     until_ms: now_ms() + wait.as_millis() as i64,
-                    reason: why,
+                    reason: why.clone(),
                 }))
                 .await?;
+                self.deps.counters.set_degraded(Some(why));
                 wait
             } else {
                 if failures > 0 {
                     failures = 0;
-                    self.deps.counters.set_degraded(None);
                     self.keep_backoff(None).await?;
+                    self.deps.counters.set_degraded(None);
                 }
                 let period = Duration::from_secs_f64(self.cfg.poll_interval_secs);
                 let (nap, overran) = next_start(until, delivered, took, period);
