@@ -6,8 +6,8 @@
 # 30 s poll; after it caught up, MEASURE_SECS of growth are measured: the
 # hub's receipt time minus the message's LivePerson time (p50, p90, p99,
 # max, from the simulator's ledger), LivePerson requests per cycle, and the
-# daemon's CPU. Then the same for 200 conversations (QUOTA_SIZE) at a
-# 20 req/s quota (LP_QUOTA; the simulator holds the hub's client to it too).
+# daemon's CPU. Then the same for 10,000 conversations (QUOTA_SIZE) at a
+# 20 req/s LivePerson quota (LP_QUOTA; the hub's client is not held to it).
 #
 #   bash bench/freshness.sh                                  # N = 1,000 and 10,000
 #   SIZES="300 3000" MEASURE_SECS=120 bash bench/freshness.sh

@@ -74,7 +74,8 @@ impl Shared {
                     .expect("stats lock")
                     .violations_retry_after += 1;
             }
-            match self.config.quota {
+            let held = !(self.config.quota_liveperson_only && endpoint.starts_with("hubster."));
+            match self.config.quota.filter(|_| held) {
                 Some(rate) => {
                     c.tokens =
                         (c.tokens + now.duration_since(c.refilled).as_secs_f64() * rate).min(burst);

@@ -58,6 +58,8 @@ pub struct SimConfig {
     pub quota: Option<f64>,
     /// The bucket's size (defaults to a second's worth).
     pub quota_burst: Option<f64>,
+    /// The quota holds LivePerson's clients only (the hub's are not held).
+    pub quota_liveperson_only: bool,
     /// Requests a client may have in flight at once; one more: 429.
     pub max_in_flight: Option<usize>,
     /// How long every answer takes (on top of the handler's own time).
@@ -245,6 +247,7 @@ impl Default for SimConfig {
             grow_every: Duration::from_secs(2),
             quota: None,
             quota_burst: None,
+            quota_liveperson_only: false,
             max_in_flight: None,
             latency: Duration::ZERO,
             age: Duration::ZERO,

@@ -517,6 +517,36 @@ async fn the_simulator_catches_a_client_that_ignores_retry_after_or_the_quota() 
     }
     assert!(s.stats().violations_quota >= 5, "{:?}", s.stats());
     s.stop().await;
+
+    // A quota of LivePerson's alone: the hub's clients are not held to it.
+    let s = sim(SimConfig {
+        conversations: 2,
+        quota: Some(5.0),
+        quota_liveperson_only: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let token = format!("{}/connect/token", s.base_url());
+    for _ in 0..12 {
+        let r = raw
+            .post(&token)
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "an unlimited hub answers the request");
+    }
+    assert_eq!(s.stats().violations_quota, 0, "{:?}", s.stats());
+    let url = format!(
+        "{}/api/account/{}/service/msgHist/baseURI.json",
+        s.base_url(),
+        s.shared.creds.account
+    );
+    for _ in 0..12 {
+        raw.get(&url).send().await.unwrap();
+    }
+    assert!(s.stats().violations_quota >= 5, "{:?}", s.stats());
+    s.stop().await;
 }
 
 #[tokio::test]

@@ -82,6 +82,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         grow_every: Duration::from_secs_f64(args.grow_every.max(0.0)),
         quota: args.quota,
         quota_burst: None,
+        quota_liveperson_only: args.quota_liveperson_only,
         max_in_flight: args.max_in_flight.filter(|&n| n > 0),
         latency: Duration::from_millis(args.latency_ms),
         age: Duration::from_secs_f64(args.age_days.max(0.0) * 24.0 * 3600.0),

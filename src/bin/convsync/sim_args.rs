@@ -33,6 +33,9 @@ pub struct SimArgs {
     /// Requests per second allowed per client; beyond it: 429.
     #[arg(long, value_name = "RPS")]
     pub quota: Option<f64>,
+    /// The quota holds LivePerson's clients only; the hub's are unlimited.
+    #[arg(long, requires = "quota")]
+    pub quota_liveperson_only: bool,
     /// Requests a client may have in flight at once; one more: 429.
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
