@@ -126,6 +126,35 @@ fn structured_content_from_the_documented_hubster_examples_passes_the_schema() {
     assert!(checked >= 12, "{checked} structured contents");
 }
 
+#[test]
+fn json_pollocks_element_examples_are_valid_and_what_they_become_written_back_is_too() {
+    let examples = crate::visible::element_examples();
+    assert!(examples.len() >= 20, "an example of each element");
+    let mut written_back = 0;
+    for (name, record) in &examples {
+        let sc: Value = serde_json::from_str(record["event"]["content"].as_str().unwrap()).unwrap();
+        assert_eq!(errors(&sc), Vec::<String>::new(), "{name}: {sc}");
+        let id = record["dialogId"].as_str().unwrap();
+        let text = serde_json::to_string(&[record]).unwrap();
+        let recs: Vec<format::liveperson::Record> = serde_json::from_str(&text).unwrap();
+        let map = Mapping::default();
+        let out = format::to_hubster(id, &recs, &map, &LpResume::default()).unwrap();
+        let acts = without_provenance(out.activities.iter().map(|a| a.to_value()).collect());
+        for sc in structured(&to_lp(&acts)) {
+            assert_eq!(
+                errors(&sc),
+                Vec::<String>::new(),
+                "{name} written back: {sc}"
+            );
+            written_back += 1;
+        }
+    }
+    assert!(
+        written_back >= 15,
+        "{written_back} written back as structured content"
+    );
+}
+
 /// Hubster activities without what convsync's provenance carries: what a
 /// hub keeping only documented properties gives back.
 fn without_provenance(acts: Vec<Value>) -> Vec<Value> {

@@ -29,6 +29,10 @@ pub struct Report {
     pub warnings: BTreeMap<&'static str, u64>,
     /// The first warnings in full.
     pub samples: Vec<Warning>,
+    /// The kinds warned since a conversion last took them (to tie each
+    /// warning to the activity it was about).
+    #[serde(skip)]
+    pub(crate) recent: Vec<&'static str>,
 }
 
 /// One doubtful or lossy choice, with where it happened.
@@ -71,6 +75,16 @@ pub mod kind {
     /// A record whose dialogId and sequence come from its activity's
     /// externalId only (its provenance did not travel).
     pub const FROM_EXTERNAL_ID: &str = "restored_from_external_id";
+    /// A map or navigation to a point that is not a place on Earth
+    /// (latitude beyond 90 or longitude beyond 180): what the source said,
+    /// written as text.
+    pub const NOT_A_PLACE: &str = "not_a_place";
+    /// A structured-content action Hubster has no equivalent for (add to
+    /// cart, a date picker, a custom action...): a postback carrying it.
+    pub const ACTION_AS_POSTBACK: &str = "action_as_postback";
+    /// A choice of several (a checklist, a carousel or accordion selecting
+    /// several): each option a reply of its own.
+    pub const SELECTION_NOT_CARRIED: &str = "selection_not_carried";
 }
 
 impl Report {
@@ -86,6 +100,7 @@ impl Report {
 
     pub fn warn(&mut self, kind: &'static str, conversation_id: &str, detail: impl Into<String>) {
         *self.warnings.entry(kind).or_default() += 1;
+        self.recent.push(kind);
         if self.samples.len() < SAMPLE_LIMIT {
             self.samples.push(Warning {
                 kind,

@@ -12,5 +12,5 @@ mod read;
 mod tests;
 mod write;
 
-pub use read::{quick_replies, to_hubster_content};
+pub use read::{Degraded, Read, quick_replies, read, read_quick_replies, to_hubster_content};
 pub use write::to_structured;

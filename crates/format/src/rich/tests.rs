@@ -135,3 +135,127 @@ fn location_becomes_a_map() {
     let text = In::Message::of(&json!({"type":"text","text":"hi"})).unwrap();
     assert_eq!(to_structured(&text), None);
 }
+
+#[test]
+fn quick_replies_beside_a_cards_elements_are_its_replies() {
+    let v = json!({"type":"vertical","elements":[{"type":"text","text":"More?"}],
+        "quickReplies":{"type":"quickReplies","replies":[
+            {"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}},
+            {"type":"button","title":"No"}]}});
+    let r = read(&v.to_string()).unwrap();
+    assert_eq!(
+        written(r.content),
+        json!({"type":"card","title":"More?","actions":[
+            {"type":"reply","title":"Yes","payload":"yes"},{"type":"reply","title":"No","payload":"No"}]})
+    );
+    assert!(r.degraded.is_empty());
+    // Beside a carousel: under its items.
+    let card = |t: &str| json!({"type":"vertical","elements":[{"type":"text","text":t}]});
+    let v = json!({"type":"carousel","elements":[card("a"),card("b")],
+        "quickReplies":{"type":"quickReplies","replies":[{"type":"button","title":"Done"}]}});
+    assert_eq!(
+        written(to_hubster_content(&v.to_string()).unwrap()),
+        json!({"type":"carousel","items":[{"title":"a"},{"title":"b"}],
+            "actions":[{"type":"reply","title":"Done","payload":"Done"}]})
+    );
+}
+
+#[test]
+fn an_action_keeps_its_name_and_an_image_where_it_leads() {
+    // A named link of a titled button: both, once.
+    let b = |title: &str, name: &str| {
+        json!({"type":"button","title":title,
+        "click":{"actions":[{"type":"link","name":name,"uri":"https://x/c"}]}})
+    };
+    for (title, name, shown) in [
+        ("Push Me!", "Add to cart", "Push Me! (Add to cart)"),
+        ("Add to cart", "Add to cart", "Add to cart"),
+        ("to cart", "Add to cart", "Add to cart"),
+        ("", "Add to cart", "Add to cart"),
+    ] {
+        assert_eq!(
+            written(to_hubster_content(&b(title, name).to_string()).unwrap())["actions"][0]["title"],
+            shown,
+            "{title} / {name}"
+        );
+    }
+    // An image that opens a named link, alone: an image titled by the
+    // name, the link its anchor; with a caption too: a card whose action
+    // carries the name.
+    let img = json!({"type":"image","url":"https://x/i.png",
+        "click":{"actions":[{"type":"link","name":"Shop","uri":"https://x/shop"}]}});
+    assert_eq!(
+        written(to_hubster_content(&img.to_string()).unwrap()),
+        json!({"type":"image","url":"https://x/i.png","title":"Shop","urlAnchor":"https://x/shop"})
+    );
+    let mut captioned = img.clone();
+    captioned["caption"] = "A shoe".into();
+    assert_eq!(
+        written(to_hubster_content(&captioned.to_string()).unwrap()),
+        json!({"type":"card","content":"A shoe","urlType":"image","url":"https://x/i.png",
+            "actions":[{"type":"link","title":"Shop","url":"https://x/shop"}]})
+    );
+    // An image beside a button: the button's link is not the image's.
+    let v = json!({"type":"vertical","elements":[{"type":"image","url":"https://x/i.png"},
+        {"type":"button","title":"Buy","click":{"actions":[{"type":"link","uri":"https://x/buy"}]}}]});
+    assert_eq!(
+        written(to_hubster_content(&v.to_string()).unwrap()),
+        json!({"type":"card","urlType":"image","url":"https://x/i.png",
+            "actions":[{"type":"link","title":"Buy","url":"https://x/buy"}]})
+    );
+}
+
+#[test]
+fn what_has_no_hubster_element_is_text_or_a_postback_and_named() {
+    let nav = json!({"type":"button","title":"Go","click":{"actions":[
+        {"type":"navigate","name":"Store","la":2423423423.0,"lo":23423423.0}]}});
+    let r = read(&nav.to_string()).unwrap();
+    assert_eq!(
+        written(r.content),
+        json!({"type":"text","text":"Go (Store) (la 2423423423, lo 23423423: not a place on a map)"})
+    );
+    assert_eq!(r.degraded.len(), 1);
+    assert_eq!(r.degraded[0].kind, crate::report::kind::NOT_A_PLACE);
+    let cart = json!({"type":"button","title":"Buy","click":{"actions":[
+        {"type":"addToCart","items":[{"productId":"p1","quantity":1}]}]}});
+    let r = read(&cart.to_string()).unwrap();
+    match &r.content {
+        Content::TextActions { actions, .. } => assert!(
+            matches!(&actions[..], [Action::Postback { title, payload }] if title == "Buy" && payload.contains("p1")),
+            "{actions:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.degraded[0].kind, crate::report::kind::ACTION_AS_POSTBACK);
+    // A clickable text: a text with its link.
+    let t = json!({"type":"text","text":"Track","click":{"actions":[{"type":"link","uri":"https://x/t"}]}});
+    assert_eq!(
+        written(to_hubster_content(&t.to_string()).unwrap()),
+        json!({"type":"text","text":"Track","actions":[{"type":"link","title":"Track","url":"https://x/t"}]})
+    );
+    // Key-value pairs as lines.
+    let kv =
+        json!({"type":"keyValuePairList","elements":[{"key":"Order","value":"A1"},{"key":"Gift"}]});
+    assert_eq!(
+        written(to_hubster_content(&kv.to_string()).unwrap()),
+        json!({"type":"text","text":"Order: A1\nGift"})
+    );
+}
+
+#[test]
+fn coordinates_of_an_odd_type_lose_no_other_action() {
+    let v = json!({"type":"button","title":"Go","click":{"actions":[
+        {"type":"navigate","la":"north","lo":2},
+        {"type":"link","name":"Site","uri":"https://x/s"}]}});
+    let r = read(&v.to_string()).unwrap();
+    match &r.content {
+        Content::TextActions { actions, .. } => {
+            assert!(
+                matches!(&actions[..], [Action::Postback { .. }, Action::Link { title, .. }] if title == "Go (Site)"),
+                "{actions:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.degraded.len(), 1, "{:?}", r.degraded);
+}

@@ -415,19 +415,46 @@ fn content_event<'a>(
         fields.push((key::EVENT_EXTRA, x));
     }
     Some(Body::Message(Message {
-        content: content.with_actions(quick_replies(ev)),
+        content: content.with_actions(quick_replies(rec, ev, conversation_id, report)),
         provenance: std::mem::take(fields),
     }))
 }
 
-/// The event's quick replies (`quickReplies`) as Hubster actions.
-fn quick_replies(ev: &Event) -> Vec<Action> {
-    ev.extra
+/// The event's quick replies (`quickReplies`) as Hubster actions; what
+/// they could not carry as it was is reported.
+fn quick_replies(
+    rec: &Record,
+    ev: &Event,
+    conversation_id: &str,
+    report: &mut Report,
+) -> Vec<Action> {
+    let Some((_, raw)) = ev
+        .extra
         .0
         .iter()
         .find(|(k, _)| k.as_str() == "quickReplies")
-        .map(|(_, raw)| rich::quick_replies(raw.get()))
-        .unwrap_or_default()
+    else {
+        return Vec::new();
+    };
+    let (actions, degraded) = rich::read_quick_replies(raw.get());
+    degrade(rec, degraded, conversation_id, report);
+    actions
+}
+
+/// Reports each thing structured content could not carry as it was.
+fn degrade(
+    rec: &Record,
+    degraded: Vec<rich::Degraded>,
+    conversation_id: &str,
+    report: &mut Report,
+) {
+    for d in degraded {
+        report.warn(
+            d.kind,
+            conversation_id,
+            format!("{}: {}", rec.name(), d.detail),
+        );
+    }
 }
 
 fn rich_content_event<'a>(
@@ -448,10 +475,13 @@ fn rich_content_event<'a>(
     let used = &["content"][..];
     let content = match serde_json::from_str::<Str<'a>>(raw.get()) {
         Ok(text) => {
-            let content = rich::to_hubster_content(text.as_str());
+            let content = rich::read(text.as_str());
             fields.push((key::RICH_CONTENT, PVal::Str(text.0)));
             match content {
-                Some(c) => c,
+                Some(r) => {
+                    degrade(rec, r.degraded, conversation_id, report);
+                    r.content
+                }
                 None => {
                     report.warn(
                         warn::UNPARSEABLE_RICH_CONTENT,
@@ -473,10 +503,11 @@ fn rich_content_event<'a>(
             }
         }
         // Some API versions send the structure itself rather than a string.
-        Err(_) => match rich::to_hubster_content(raw.get()) {
-            Some(c) => {
+        Err(_) => match rich::read(raw.get()) {
+            Some(r) => {
+                degrade(rec, r.degraded, conversation_id, report);
                 fields.push((key::RICH_CONTENT_JSON, PVal::Raw(raw)));
-                c
+                r.content
             }
             None => {
                 report.warn(
@@ -495,7 +526,7 @@ fn rich_content_event<'a>(
         fields.push((key::EVENT_EXTRA, x));
     }
     Some(Body::Message(Message {
-        content: content.with_actions(quick_replies(ev)),
+        content: content.with_actions(quick_replies(rec, ev, conversation_id, report)),
         provenance: std::mem::take(fields),
     }))
 }

@@ -25,6 +25,9 @@ pub struct ToHubster<'a> {
     pub report: Report,
     /// For each activity, its record's serverTimestamp (eventIds follow it).
     stamps: Vec<Option<i64>>,
+    /// What the mapping could not carry as it was, by activity: (index in
+    /// `activities`, warning kind), in order.
+    degraded: Vec<(usize, &'static str)>,
 }
 
 impl ToHubster<'_> {
@@ -33,6 +36,12 @@ impl ToHubster<'_> {
     /// (a conversion resumed elsewhere).
     pub fn stamps(&self) -> &[Option<i64>] {
         &self.stamps
+    }
+
+    /// The warnings about each activity (what the mapping could not carry
+    /// as it was): (index in `activities`, warning kind), in order.
+    pub fn degraded(&self) -> &[(usize, &'static str)] {
+        &self.degraded
     }
 }
 
@@ -147,7 +156,10 @@ pub fn to_hubster<'a>(
     let mut marks = Vec::with_capacity(items.len());
     let mut stamps = Vec::with_capacity(items.len());
     let bots: FxHashSet<&str> = map.bot_originators.iter().map(String::as_str).collect();
+    let mut degraded = Vec::new();
     for &i in &order {
+        // Warnings from here on are about this record.
+        report.recent.clear();
         let item = &mut items[i];
         let rec = item.rec;
         let private = body::private_audience(rec);
@@ -260,12 +272,16 @@ pub fn to_hubster<'a>(
             }
         };
         activities.push(activity);
+        let at = activities.len() - 1;
+        degraded.extend(report.recent.drain(..).map(|k| (at, k)));
     }
+    report.recent.clear();
     Ok(ToHubster {
         activities,
         marks,
         report,
         stamps,
+        degraded,
     })
 }
 
