@@ -21,4 +21,4 @@ pub use server::{
     BrandContentSearch, Credentials, CustomerSender, HubUrls, InboundToken, Leid, RetryAfter, Sim,
     SimConfig, Stats,
 };
-pub use world::PRIVATE_NOTE;
+pub use world::{NOT_A_PLACE_CONTENT, PRIVATE_NOTE};

@@ -97,8 +97,10 @@ pub struct SimConfig {
     /// The variants the LivePerson documentation allows and real accounts
     /// send (its field table beside its examples): Messaging Interactions
     /// writes every `seq` as a string; one closed conversation in five
-    /// carries a private note (`audience` AGENTS_AND_MANAGERS) and a
-    /// message of a type convsync does not know (`HOLOGRAM`).
+    /// carries a private note (`audience` AGENTS_AND_MANAGERS), a message
+    /// of a type convsync does not know (`HOLOGRAM`), and structured
+    /// content from json-pollock's documentation (a navigation to a point
+    /// that is not a place).
     pub liveperson_variants: bool,
     /// What content search answers a brand's credential (documented for a
     /// consumer's JWT only; what a brand gets is not documented): 401 when

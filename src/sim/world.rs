@@ -46,13 +46,20 @@ pub struct LivePerson {
     pub seq_as_string: bool,
 }
 
+/// Structured content [`LivePerson::add_variants`] adds: json-pollock's
+/// documented horizontal layout, whose image navigates to a point that is
+/// not a place.
+pub const NOT_A_PLACE_CONTENT: &str = r#"{"type":"horizontal","elements":[{"type":"text","text":"product name (Title)","tooltip":"text tooltip","style":{"bold":true,"size":"large"}},{"type":"image","url":"http://cdn.bgr.com/2016/08/iphone-8-concept.jpg","tooltip":"image tooltip","click":{"metadata":[{"bla1":1,"bla2":2}],"actions":[{"type":"navigate","name":"Navigate to store via image","lo":23423423,"la":2423423423}]}},{"type":"map","lo":64.128597,"la":-21.89611,"tooltip":"map tooltip"},{"type":"text","text":"product category (type)","tooltip":"text tooltip"}]}"#;
+
 /// The text of the private notes [`LivePerson::add_variants`] adds.
 pub const PRIVATE_NOTE: &str = "PRIVATE NOTE: for agents and managers only";
 
 impl LivePerson {
     /// The documented variants (see `SimConfig::liveperson_variants`): one
-    /// closed conversation in five gains a private note and a message of
-    /// an unknown type; interactions write `seq` as a string.
+    /// closed conversation in five gains a private note, a message of an
+    /// unknown type, and structured content as json-pollock's own
+    /// documentation writes it (a navigation to a point that is not a
+    /// place); interactions write `seq` as a string.
     pub fn add_variants(&mut self) {
         self.seq_as_string = true;
         for (i, c) in self.conversations.iter_mut().enumerate() {
@@ -82,7 +89,12 @@ impl LivePerson {
                 ts + 2,
                 json!({"type": "ContentEvent", "contentType": "HOLOGRAM", "message": {"hologram": {"frames": 3}}}),
             ));
-            c.base_updated_ms = ts + 2;
+            c.base.push(record(
+                last + 3,
+                ts + 3,
+                json!({"type": "RichContentEvent", "content": NOT_A_PLACE_CONTENT}),
+            ));
+            c.base_updated_ms = ts + 3;
         }
     }
 

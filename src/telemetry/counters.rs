@@ -42,6 +42,9 @@ pub struct Counters {
     caught_up_ms: std::sync::atomic::AtomicI64,
     /// Cycles that took longer than the poll interval.
     pub overruns: AtomicU64,
+    /// Activities delivered with what the mapping could not carry as it
+    /// was, by warning kind (one per warning).
+    pub mapping_degradations: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// The poll interval (ms), as the daemon keeps it.
     pub poll_interval_ms: AtomicU64,
 }
@@ -76,6 +79,7 @@ impl Default for Counters {
             freshness_recent: std::sync::Mutex::default(),
             caught_up_ms: std::sync::atomic::AtomicI64::new(0),
             overruns: AtomicU64::default(),
+            mapping_degradations: std::sync::Mutex::default(),
             poll_interval_ms: AtomicU64::default(),
         }
     }
@@ -187,6 +191,26 @@ impl Counters {
                 "the target conversation holds {n} activities convsync did not post (a hub's bot or agent answering replayed history?): left alone, never taken for what convsync sent; `migrate --verify` lists them"
             );
         }
+    }
+
+    /// Activities of a conversation were delivered with what the mapping
+    /// could not carry as it was (`kinds`, one per warning: `convert
+    /// --report` names each): counted by kind, said at info.
+    pub fn mapping_degraded(&self, conversation: &str, kinds: &[&'static str]) {
+        if kinds.is_empty() {
+            return;
+        }
+        {
+            let mut m = self.mapping_degradations.lock().expect("mapping lock");
+            for k in kinds {
+                *m.entry(k).or_default() += 1;
+            }
+        }
+        tracing::info!(
+            conversation,
+            ?kinds,
+            "delivered with what the mapping could not carry as it was (`convert --report` on the conversation says what)"
+        );
     }
 
     /// A conversation's source answered what does not prove it whole: what

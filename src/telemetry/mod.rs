@@ -257,6 +257,19 @@ impl Telemetry {
             "Activities seen in target conversations that convsync did not post (a hub's bot or agent answering replayed history), where the target was read: left alone",
             counter(load(&c.foreign)),
         );
+        let degradations: Family<KindLabels, Counter> = Family::default();
+        for (k, v) in c.mapping_degradations.lock().expect("mapping lock").iter() {
+            degradations
+                .get_or_create(&KindLabels {
+                    kind: (*k).to_owned(),
+                })
+                .inc_by(*v);
+        }
+        reg.register(
+            "convsync_mapping_degradations",
+            "What the mapping could not carry as it was in activities delivered, by warning kind (e.g. not_a_place, action_as_postback, selection_not_carried, private_message): `convert --report` names each",
+            degradations,
+        );
         reg.register(
             "convsync_credential_refusals",
             "Conversation syncs that failed because an upstream refused the credential (401/403): tried again, never set aside; several in a row pause the upstream",
@@ -364,6 +377,11 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
 }
 
 /// The process's resources, from /proc (Linux).

@@ -421,3 +421,84 @@ async fn documented_variants_are_read_and_a_private_note_never_reaches_the_hub()
         sim.stop().await;
     }
 }
+
+/// What the mapping cannot carry as it was (here json-pollock's own
+/// documented layout, navigating to a point that is not a place, and a
+/// message of a type convsync does not know) reaches the hub as text or a
+/// payload, and the daemon counts it by kind in its metrics.
+#[tokio::test]
+async fn what_the_mapping_cannot_carry_is_counted_by_kind_in_the_daemons_metrics() {
+    let sim = strict(SimConfig {
+        conversations: 20,
+        growth: 0,
+        liveperson_variants: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let with = sim
+        .shared
+        .lp
+        .conversations
+        .iter()
+        .filter(|c| {
+            serde_json::to_string(&c.base)
+                .unwrap()
+                .contains("2423423423")
+        })
+        .count();
+    assert!(with > 0, "the variants hold the documented layout");
+    // What converting each conversation whole says about its activities.
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &sim.shared.lp.conversations {
+        let text = serde_json::to_string(&c.base).unwrap();
+        let recs: Vec<convsync::format::liveperson::Record> = serde_json::from_str(&text).unwrap();
+        let map = convsync::format::Mapping::default();
+        let lp = convsync::format::LpResume::default();
+        let out = convsync::format::to_hubster(&c.id, &recs, &map, &lp).unwrap();
+        for (_, k) in out.degraded() {
+            *want.entry(k.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(want.get("not_a_place"), Some(&(with as u64)), "{want:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = app_key_config(dir.path(), &sim, "since = \"2000-01-01\"");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("metrics_listen = \"\"", "metrics_listen = \"127.0.0.1:0\"");
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = crate::support::command(Some(&cfg), &["run"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("state");
+    let counted = crate::support::wait_for_answer(
+        "the degradations counted by kind",
+        std::time::Duration::from_secs(60),
+        || async {
+            let m = crate::support::endpoint_get(&state, "/metrics").await?;
+            let got: BTreeMap<String, u64> = want
+                .keys()
+                .map(|k| {
+                    let name = format!("convsync_mapping_degradations_total{{kind=\"{k}\"}}");
+                    (
+                        k.clone(),
+                        crate::support::metric(&m, &name).unwrap_or(0.0) as u64,
+                    )
+                })
+                .collect();
+            got.iter().all(|(k, n)| *n >= want[k]).then_some(got)
+        },
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(counted, want, "each delivered once, counted once");
+    // What the point was is in the hub, as text a person can read.
+    let hub = serde_json::to_string(&sim.shared.ledger()).unwrap();
+    assert!(hub.contains("la 2423423423, lo 23423423"), "{hub:.2000}");
+    assert!(hub.contains("Navigate to store via image"));
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    sim.stop().await;
+}

@@ -89,7 +89,9 @@ pub struct SimArgs {
     /// The variants LivePerson documents and real accounts send:
     /// Messaging Interactions writes `seq` as a string, and one closed
     /// conversation in five carries a private note (audience
-    /// AGENTS_AND_MANAGERS) and a message of an undocumented type.
+    /// AGENTS_AND_MANAGERS), a message of an undocumented type, and
+    /// json-pollock's documented layout navigating to a point that is not
+    /// a place.
     #[arg(long)]
     pub variants: bool,
     /// What content search answers a brand's credential (documented for a

@@ -37,6 +37,9 @@ pub struct Outcome {
     /// For each message delivered: its source time and when the target
     /// acknowledged it (epoch ms), for freshness.
     pub acked: Vec<(i64, i64)>,
+    /// For each activity delivered, the kinds of what the mapping could
+    /// not carry as it was (warnings of the conversion), once each.
+    pub degraded: Vec<&'static str>,
 }
 
 /// A conversation whose checkpoint was rebuilt from what the target holds.
@@ -164,6 +167,7 @@ impl Pass<'_> {
             held: plan.held.and(plan.state.held.clone()),
             foreign,
             acked: Vec::new(),
+            degraded: Vec::new(),
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();
@@ -189,6 +193,7 @@ impl Pass<'_> {
             match readback::deliver_once(sink, id, &target, a).await {
                 Ok(event_id) => {
                     given.push(event_id);
+                    outcome.degraded.extend(plan.send.degraded(i));
                     if a["type"] == "message"
                         && let Some(at) = plan.send.stamp(i)
                     {

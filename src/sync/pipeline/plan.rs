@@ -22,6 +22,9 @@ pub struct Converted {
     pub marks: Vec<StoredMark>,
     stamps: Vec<Option<i64>>,
     pub report: Report,
+    /// What the mapping could not carry as it was: (activity index,
+    /// warning kind), in order.
+    degraded: Vec<(usize, &'static str)>,
 }
 
 impl Converted {
@@ -47,6 +50,7 @@ impl Converted {
             activities,
             marks,
             stamps: out.stamps().to_vec(),
+            degraded: out.degraded().to_vec(),
             report: out.report,
         })
     }
@@ -60,7 +64,17 @@ impl Converted {
             ..Converted::default()
         };
         let mut prev = resume.last_event_id;
-        for ((mut a, m), ts) in self.activities.into_iter().zip(self.marks).zip(self.stamps) {
+        let mut degraded = self.degraded.into_iter().peekable();
+        for (i, ((mut a, m), ts)) in self
+            .activities
+            .into_iter()
+            .zip(self.marks)
+            .zip(self.stamps)
+            .enumerate()
+        {
+            let kinds: Vec<&'static str> =
+                std::iter::from_fn(|| degraded.next_if(|&(at, _)| at == i).map(|(_, k)| k))
+                    .collect();
             let delivered = match m.as_mark() {
                 format::Mark::Sequence {
                     dialog_id,
@@ -75,6 +89,8 @@ impl Converted {
             let event_id = format::next_event_id(ts, prev);
             prev = Some(event_id);
             a["eventId"] = event_id.into();
+            let at = out.activities.len();
+            out.degraded.extend(kinds.into_iter().map(|k| (at, k)));
             out.activities.push(a);
             out.marks.push(m);
             out.stamps.push(ts);
@@ -104,7 +120,17 @@ impl Converted {
         self.activities.truncate(cut);
         self.marks.truncate(cut);
         self.stamps.truncate(cut);
+        self.degraded.retain(|&(at, _)| at < cut);
         self
+    }
+
+    /// What the mapping could not carry as it was in activity `i`: the
+    /// kinds of the warnings about it.
+    pub fn degraded(&self, i: usize) -> impl Iterator<Item = &'static str> + '_ {
+        self.degraded
+            .iter()
+            .filter(move |&&(at, _)| at == i)
+            .map(|&(_, k)| k)
     }
 
     /// The delivery intent of each activity.

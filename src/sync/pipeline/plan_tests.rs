@@ -366,3 +366,39 @@ fn a_seal_stands_when_a_later_answer_proves_less() {
         assert!(st.held.is_some());
     }
 }
+
+#[test]
+fn what_the_mapping_could_not_carry_stays_with_its_activity_when_resumed() {
+    // Record 2 navigates to a point that is no place; record 3 is of a
+    // type convsync does not know.
+    let mut recs = records(2);
+    let mut nav = message(2, "ASSIGNED_AGENT", "");
+    nav["event"] = json!({"type": "RichContentEvent", "content": r#"{"type":"button","title":"Go","click":{"actions":[{"type":"navigate","la":500,"lo":1}]}}"#});
+    recs.push(nav);
+    let mut odd = message(3, "ASSIGNED_AGENT", "");
+    odd["event"] = json!({"type": "ContentEvent", "contentType": "HOLOGRAM", "message": {}});
+    recs.push(odd);
+    let all = Converted::of(CONV, &recs, &Mapping::default(), &LpResume::default()).unwrap();
+    let kinds = |c: &Converted| -> Vec<Vec<&str>> {
+        (0..c.activities.len())
+            .map(|i| c.degraded(i).collect())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&all),
+        [
+            vec![],
+            vec![],
+            vec!["not_a_place"],
+            vec!["unknown_content_type"]
+        ]
+    );
+    // Resumed after the first three: the warning follows its activity.
+    let st = deliver_all(plan(ConversationState::default(), &recs[..3], false));
+    let rest = all.clone().after(&st.resume);
+    assert_eq!(ids(&rest), ["lp:c:c:3"]);
+    assert_eq!(kinds(&rest), [vec!["unknown_content_type"]]);
+    // A plan converting after the resume point says the same.
+    let p = plan(st, &recs, false);
+    assert_eq!(kinds(&p.send), [vec!["unknown_content_type"]]);
+}

@@ -115,6 +115,7 @@ impl Work for LpWork {
         for &(at, acked) in &outcome.acked {
             self.counters.fresh(at, acked);
         }
+        self.counters.mapping_degraded(id, &outcome.degraded);
         Ok(Synced {
             written: outcome.delivered,
             held: outcome.held.is_some(),
