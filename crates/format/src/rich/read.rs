@@ -211,7 +211,10 @@ pub struct Read {
 struct Img {
     url: String,
     caption: Option<String>,
+    /// Its alt text, else its tooltip (a Hubster image's `alt`).
     alt: Option<String>,
+    /// Its own alt text (shown where a card cannot hold an alt).
+    own_alt: Option<String>,
     /// The name of what the image opens, where it has one.
     link_name: Option<String>,
     /// Where the image leads: the url of its one click action, a link.
@@ -280,6 +283,7 @@ fn collect(el: &El, parts: &mut Parts) {
                     url,
                     caption,
                     alt: owned(&el.alt).or(owned(&el.tooltip)),
+                    own_alt: owned(&el.alt),
                     link_name: named,
                     link: match &actions[..] {
                         [Action::Link { url, .. }] => Some(url.clone()),
@@ -571,18 +575,28 @@ fn card(parts: Parts) -> (Card, Vec<Degraded>) {
     let mut images = parts.images.into_iter();
     let first = images.next();
     let mut actions = Vec::new();
-    if let Some(Img {
-        caption: Some(caption),
-        ..
-    }) = &first
-    {
-        rest.push(caption.clone());
+    if let Some(first) = &first {
+        rest.extend(first.caption.clone());
+        // A card has no alt: what the picture shows, said in its content.
+        let shown = |t: &str| {
+            [&title, &subtitle]
+                .into_iter()
+                .flatten()
+                .chain(&rest)
+                .any(|s| s.contains(t))
+        };
+        if let Some(alt) = first.own_alt.as_ref().filter(|a| !shown(a)) {
+            rest.push(alt.clone());
+        }
     }
     rest.extend(parts.lines);
     // More images than a card holds, and maps: links a person can open.
     for img in images {
         actions.push(Action::Link {
-            title: img.caption.unwrap_or_else(|| "Image".into()),
+            title: img
+                .caption
+                .or(img.own_alt)
+                .unwrap_or_else(|| "Image".into()),
             url: img.url,
         });
     }
