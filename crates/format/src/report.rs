@@ -85,6 +85,9 @@ pub mod kind {
     /// A choice of several (a checklist, a carousel or accordion selecting
     /// several): each option a reply of its own.
     pub const SELECTION_NOT_CARRIED: &str = "selection_not_carried";
+    /// A structured-content element of a type json-pollock's schema does
+    /// not list: its title, subtitle and text kept.
+    pub const UNKNOWN_ELEMENT: &str = "unknown_element";
 }
 
 impl Report {

@@ -259,3 +259,19 @@ fn coordinates_of_an_odd_type_lose_no_other_action() {
     }
     assert_eq!(r.degraded.len(), 1, "{:?}", r.degraded);
 }
+
+#[test]
+fn an_element_the_schema_does_not_list_is_named() {
+    let v = json!({"type":"vertical","elements":[{"type":"text","text":"Hi"},
+        {"type":"hologram","title":"Spin me","url":"https://x/h"}]});
+    let r = read(&v.to_string()).unwrap();
+    assert_eq!(
+        written(r.content),
+        json!({"type":"card","title":"Hi","subtitle":"Spin me"})
+    );
+    assert_eq!(
+        r.degraded.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [crate::report::kind::UNKNOWN_ELEMENT]
+    );
+    assert!(r.degraded[0].detail.contains("hologram"));
+}
