@@ -55,7 +55,7 @@ impl Config {
 
 /// A section a command needs is not in the config.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("the config has no [{0}] section (see README, \"Configuration\")")]
+#[error("the config has no [{0}] section (see docs/configuration.md)")]
 pub struct MissingSection(pub &'static str);
 
 /// A configuration file that could not be used.

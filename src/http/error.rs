@@ -30,7 +30,10 @@ pub enum HttpError {
         cause: Failure,
     },
     /// Retries ran out (attempts or time).
-    #[error("{upstream} {endpoint}: gave up after {attempts} attempt(s) in {elapsed:.1?}: {last}")]
+    #[error(
+        "{upstream} {endpoint}: gave up after {attempts} attempt(s) in {elapsed:.1?}: {last}{}",
+        check_hint(upstream, endpoint, last)
+    )]
     Exhausted {
         upstream: String,
         endpoint: &'static str,
@@ -57,10 +60,12 @@ pub enum HttpError {
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// No answer: the connection failed, timed out or was reset.
-    #[error("{kind}: {source}")]
+    #[error("{}", describe(source, *unreachable))]
     Send {
         /// `connect`, `timeout` or `send`.
         kind: &'static str,
+        /// What kept the request from the server, where it is that.
+        unreachable: Option<Unreachable>,
         source: reqwest::Error,
     },
     /// The answer's body was cut short.
@@ -75,6 +80,146 @@ pub enum Failure {
     /// A 429.
     #[error("HTTP 429 (Retry-After: {})", retry_after.as_deref().unwrap_or("none"))]
     RateLimited { retry_after: Option<String> },
+}
+
+/// Why a request never reached a server: each names something in the
+/// config to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Nothing listens at the address (the connection was refused).
+    Refused,
+    /// The host name does not resolve.
+    Name,
+    /// The TLS handshake failed (a certificate, a protocol).
+    Tls,
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+    /// Connected, but no answer within the request timeout.
+    Timeout,
+}
+
+impl Unreachable {
+    /// What kept a request from its server, read from the error's causes.
+    pub fn of(e: &reqwest::Error) -> Option<Unreachable> {
+        if e.is_timeout() {
+            return Some(if e.is_connect() {
+                Unreachable::ConnectTimeout
+            } else {
+                Unreachable::Timeout
+            });
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut text = String::new();
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => return Some(Unreachable::Refused),
+                    std::io::ErrorKind::TimedOut => return Some(Unreachable::ConnectTimeout),
+                    _ => {}
+                }
+            }
+            text.push_str(&c.to_string().to_ascii_lowercase());
+            text.push('\n');
+            cause = c.source();
+        }
+        if text.contains("connection refused") {
+            Some(Unreachable::Refused)
+        } else if text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("name or service not known")
+            || text.contains("no address associated")
+        {
+            Some(Unreachable::Name)
+        } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake")
+        {
+            Some(Unreachable::Tls)
+        } else {
+            None
+        }
+    }
+}
+
+/// The host (and port) a failed request was for.
+fn host(e: &reqwest::Error) -> String {
+    e.url().map_or_else(
+        || "the server".to_owned(),
+        |u| match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => u.to_string(),
+        },
+    )
+}
+
+/// The innermost cause of an error (reqwest's own words are vague).
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(c) = last.source() {
+        last = c;
+    }
+    last.to_string()
+}
+
+/// A failed send as a person reads it: what happened, and where.
+fn describe(e: &reqwest::Error, unreachable: Option<Unreachable>) -> String {
+    let host = host(e);
+    match unreachable {
+        Some(Unreachable::Refused) => {
+            format!("connection refused by {host} (nothing listens there)")
+        }
+        Some(Unreachable::Name) => format!(
+            "the name {} does not resolve",
+            e.url()
+                .and_then(|u| u.host_str())
+                .unwrap_or("of the server")
+        ),
+        Some(Unreachable::Tls) => format!("TLS with {host} failed: {}", innermost(e)),
+        Some(Unreachable::ConnectTimeout) => {
+            format!("no connection to {host} within the connect timeout")
+        }
+        Some(Unreachable::Timeout) => format!("no answer from {host} within the timeout"),
+        None => format!("{host}: {}", innermost(e)),
+    }
+}
+
+/// The config key that gives the address an endpoint is asked at.
+pub fn address_key(upstream: &str, endpoint: &str) -> &'static str {
+    match (upstream, endpoint) {
+        ("liveperson", "csds") => "liveperson.csds_url",
+        ("liveperson", _) => "liveperson.domain (or liveperson.csds_url, which finds it)",
+        ("hubster", crate::http::TOKEN_ENDPOINT) => "hubster.identity_url",
+        ("hubster", e) if e.starts_with("inbound") => "hubster.direct_url",
+        ("hubster", _) => "hubster.engine_url",
+        _ => "the upstream's url",
+    }
+}
+
+/// " (check <key>)" for a request that never reached its server.
+pub fn check_hint(upstream: &str, endpoint: &str, failure: &Failure) -> String {
+    match failure {
+        Failure::Send {
+            unreachable: Some(u),
+            ..
+        } => match u {
+            Unreachable::ConnectTimeout => format!(
+                " (check {} and {upstream}.http.connect_timeout_secs)",
+                address_key(upstream, endpoint)
+            ),
+            Unreachable::Timeout => format!(" (check {upstream}.http.timeout_secs)"),
+            _ => format!(" (check {})", address_key(upstream, endpoint)),
+        },
+        _ => String::new(),
+    }
+}
+
+impl Failure {
+    /// What kept the request from its server, where that is why it failed.
+    pub fn unreachable(&self) -> Option<Unreachable> {
+        match self {
+            Failure::Send { unreachable, .. } => *unreachable,
+            _ => None,
+        }
+    }
 }
 
 impl HttpError {

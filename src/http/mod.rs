@@ -10,13 +10,14 @@ pub mod pace;
 pub mod retry;
 
 pub use config::HttpConfig;
-pub use error::{Failure, HttpError};
+pub use error::{Failure, HttpError, Unreachable};
 pub use metrics::{EndpointLabels, Metrics, MetricsSnapshot};
 
 use crate::http::limit::PauseGate;
 use crate::http::pace::{Answer, Learned, Pace};
 use crate::http::retry::{Class, RetryPolicy};
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -133,6 +134,12 @@ pub struct Upstream {
     /// Whether `refusals` holds anything (the path of a good answer looks
     /// only at this).
     refused: std::sync::atomic::AtomicBool,
+    /// Whether a request that never reached its server was warned about
+    /// since the last good answer (one warning, not one a conversation).
+    unreachable_warned: std::sync::atomic::AtomicBool,
+    /// Whether a request that cannot reach its server fails at once rather
+    /// than being retried (`doctor`: a verdict, not a wait).
+    unreachable_final: std::sync::atomic::AtomicBool,
 }
 
 /// What one attempt came to.
@@ -174,7 +181,16 @@ impl Upstream {
             metrics,
             refusals: std::sync::Mutex::default(),
             refused: std::sync::atomic::AtomicBool::new(false),
+            unreachable_warned: std::sync::atomic::AtomicBool::new(false),
+            unreachable_final: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// From now on a request that cannot reach its server (refused, a name
+    /// that does not resolve, TLS, a timeout) fails at once, naming why,
+    /// instead of being retried: for a check that owes an answer now.
+    pub fn fail_when_unreachable(&self) {
+        self.unreachable_final.store(true, Ordering::Relaxed);
     }
 
     /// A call refused the credential (401 or 403, after any refresh the
@@ -418,6 +434,9 @@ impl Upstream {
                     if endpoint != TOKEN_ENDPOINT {
                         self.accepted();
                     }
+                    if self.unreachable_warned.load(Ordering::Relaxed) {
+                        self.unreachable_warned.store(false, Ordering::Relaxed);
+                    }
                     return Ok(v);
                 }
                 Attempt::Fatal(e) => {
@@ -461,7 +480,18 @@ impl Upstream {
                 }
             };
             let elapsed = start.elapsed();
-            if attempts >= self.policy.max_attempts || elapsed + wait > self.policy.max_elapsed {
+            let unreachable = last.unreachable().is_some();
+            if unreachable && !self.unreachable_warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "{} {endpoint}: {last}{}; trying again",
+                    self.name,
+                    error::check_hint(&self.name, endpoint, &last)
+                );
+            }
+            if attempts >= self.policy.max_attempts
+                || elapsed + wait > self.policy.max_elapsed
+                || (unreachable && self.unreachable_final.load(Ordering::Relaxed))
+            {
                 self.metrics
                     .gave_up(&self.name, endpoint, attempts, elapsed, &last.to_string());
                 return Err(HttpError::Exhausted {
@@ -512,7 +542,15 @@ impl Upstream {
                 };
                 self.metrics.request(&self.name, endpoint, kind);
                 let sent = !e.is_connect();
-                return Attempt::Transient(Failure::Send { kind, source: e }, sent);
+                let unreachable = error::Unreachable::of(&e);
+                return Attempt::Transient(
+                    Failure::Send {
+                        kind,
+                        unreachable,
+                        source: e,
+                    },
+                    sent,
+                );
             }
         };
         let status = response.status().as_u16();

@@ -15,6 +15,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How far a run has come: conversations its cycles set out to sync and
+/// those that ended, activities delivered, dead letters, and the clients'
+/// request counts (429s honoured, time waited).
+pub struct RunProgress<'a> {
+    pub to_sync: u64,
+    pub settled: u64,
+    pub delivered: u64,
+    pub dead_letters: u64,
+    pub http: &'a Arc<Metrics>,
+}
+
 /// Opens the store and builds the daemon of `config`.
 pub fn open(config: &Config) -> Result<Daemon, Error> {
     let store = store::open(&config.sync, "")?;
@@ -43,10 +54,12 @@ pub async fn serve_endpoint(daemon: &Daemon) -> Result<(), Error> {
 
 /// Runs the daemon of `config` until `shutdown` (or, with [`Until::Idle`],
 /// until caught up).
+/// `each` is told how far the run has come about once a second.
 pub async fn run(
     config: &Config,
     until: Until,
     shutdown: impl Future<Output = ()>,
+    each: &mut dyn FnMut(&RunProgress),
 ) -> Result<RunEnd, Error> {
     let daemon = open(config)?;
     serve_endpoint(&daemon).await?;
@@ -60,7 +73,31 @@ pub async fn run(
         shutdown.await;
         let _ = stopping.send(true);
     };
-    let r = daemon.run(until, shutdown).await;
+    let (counters, http) = (
+        Arc::clone(&daemon.deps.counters),
+        Arc::clone(&daemon.deps.http),
+    );
+    let tell = |each: &mut dyn FnMut(&RunProgress)| {
+        use std::sync::atomic::Ordering::Relaxed;
+        each(&RunProgress {
+            to_sync: counters.todo.load(Relaxed),
+            settled: counters.settled.load(Relaxed),
+            delivered: counters.activities_delivered.load(Relaxed),
+            dead_letters: counters.dead_letters.load(Relaxed),
+            http: &http,
+        })
+    };
+    let run = daemon.run(until, shutdown);
+    tokio::pin!(run);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let r = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            _ = tick.tick() => tell(&mut *each),
+        }
+    };
+    tell(&mut *each);
     if r.is_ok() && until == Until::Idle {
         // Caught up means the jobs too.
         jobs.idle().await;

@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod dead_letters;
 pub mod demo;
 pub mod doctor;
+pub mod init;
 pub mod jobs;
 pub mod migrate;
 pub mod platforms;

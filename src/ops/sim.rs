@@ -114,7 +114,7 @@ client_secret = {{ value = "{secret}" }}
 {direct_token}# The hub whose established conversations Hubster-sourced migrations list.
 hub_id = "sim-hub"
 # How long this simulator takes to show a posted activity, and how long a
-# post whose answer was lost may still complete (real hubs: see README).
+# post whose answer was lost may still complete (real hubs: see docs/daemon.md).
 read_lag_secs = {read_lag}
 unsure_settle_secs = {settle}
 
@@ -122,7 +122,7 @@ unsure_settle_secs = {settle}
 requests_per_second = {rps}
 burst = 10
 
-# Two ready migrations (README, "Migrations"). Rehearse them with
+# Two ready migrations (docs/migrations.md). Rehearse them with
 #   convsync --config <this file> migrate --list
 #   convsync --config <this file> migrate liveperson-to-hubster --dry-run
 #   convsync --config <this file> migrate liveperson-to-hubster --verify

@@ -492,12 +492,22 @@ impl Daemon {
                 .chain(held_closed),
         );
         let mut synced = 0;
-        // Progress feeds the watchdog.
+        let counters = &self.deps.counters;
+        counters
+            .todo
+            .fetch_add(todo.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let settled_before = counters.settled.load(std::sync::atomic::Ordering::Relaxed);
+        // Progress feeds the watchdog, and a one-shot run's display.
         let mut each = |o: &SetOutcome, _: &Ended| {
             if o.synced.len() > synced {
                 synced = o.synced.len();
                 notify(&[sd_notify::NotifyState::Watchdog]);
             }
+            let settled = o.synced.len() + o.failed.len() + o.dead.len();
+            counters.settled.store(
+                settled_before + settled as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         };
         let done = runner::run(
             &self.deps,

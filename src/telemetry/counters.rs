@@ -47,6 +47,11 @@ pub struct Counters {
     pub mapping_degradations: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// The poll interval (ms), as the daemon keeps it.
     pub poll_interval_ms: AtomicU64,
+    /// Conversations the cycles so far set out to sync, and how many of
+    /// them ended (synced, held, failed or set aside): a one-shot run's
+    /// progress.
+    pub todo: AtomicU64,
+    pub settled: AtomicU64,
 }
 
 /// How many of the latest freshness values `status` reads quantiles from.
@@ -81,6 +86,8 @@ impl Default for Counters {
             overruns: AtomicU64::default(),
             mapping_degradations: std::sync::Mutex::default(),
             poll_interval_ms: AtomicU64::default(),
+            todo: AtomicU64::default(),
+            settled: AtomicU64::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod clients;
 mod daemon;
 mod first_contact;
+mod first_hour;
 mod freshness;
 mod golden;
 mod house;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[command(name = "convsync", version, about, long_about = None)]
 pub struct Cli {
     /// Config file (TOML). Without one, built-in defaults apply (see
-    /// README, "Configuration").
+    /// docs/configuration.md).
     #[arg(long, global = true, env = "CONVSYNC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -54,11 +54,15 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Convert(ConvertArgs),
 
+    /// Print a deterministic LivePerson test corpus as JSONL.
+    ///
     /// Print deterministic LivePerson conversations as JSONL (for rehearsals
     /// and benchmarks): every content type, bots, receipts, unicode,
     /// records out of order.
     Generate(GenerateArgs),
 
+    /// Print a shell completion script.
+    ///
     /// Print the shell completion script for SHELL (bash, zsh, fish,
     /// elvish, powershell).
     ///
@@ -84,6 +88,8 @@ pub enum Command {
         dir: Option<std::path::PathBuf>,
     },
 
+    /// Print one conversation as a platform returns it.
+    ///
     /// Print one conversation as a platform returns it (to check a config
     /// against a real account).
     ///
@@ -93,6 +99,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Fetch(FetchArgs),
 
+    /// List LivePerson conversations of a time range.
+    ///
     /// List LivePerson conversations started in a time range, one JSON
     /// object per line (conversationId, status, start, latest update).
     ///
@@ -118,6 +126,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
+    /// Sync a range of LivePerson history once.
+    ///
     /// Sync a range of history once, through the daemon's pipeline and
     /// checkpoints (nothing the daemon delivered is sent again, and the
     /// other way round). The range goes in windows of at most 3 months;
@@ -138,6 +148,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Backfill(BackfillArgs),
 
+    /// Run a migration the config describes.
+    ///
     /// Run a migration the config describes ([[migration]]): from the
     /// LivePerson API, the Hubster engine or a directory of files, to the
     /// Hubster engine, a directory (activities JSONL or LivePerson JSON,
@@ -169,6 +181,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
 
+    /// Compare the daemon's pipeline with the hub.
+    ///
     /// Compare the daemon's pipeline with its target: for every
     /// conversation the daemon has synced, what LivePerson holds, converted,
     /// against what the hub (or the sink's files) holds, by externalId and
@@ -184,6 +198,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
 
+    /// Check a config against the real platforms (read-only).
+    ///
     /// Check a config against the real platforms before the first run, and
     /// say what to change. Read-only: it writes nothing, posts nothing and
     /// opens no store.
@@ -203,12 +219,30 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Doctor(DoctorArgs),
 
+    /// Write a commented starting config for a real account.
+    ///
+    /// The brand's app key and the Hubster client secret are systemd
+    /// credentials; what only you know (the account id, the Hubster client
+    /// id, the hub's integration ids) is a "<fill in: ...>" placeholder,
+    /// which `doctor` names until it is filled in. Without PATH the config
+    /// goes to stdout; a PATH that exists is never overwritten.
+    ///
+    /// Examples:
+    ///   convsync init /etc/convsync/config.toml
+    ///   convsync init --instance brand-a /etc/convsync/brand-a.toml   # for convsync@brand-a
+    ///   convsync init | convsync --config /dev/stdin doctor
+    Init(InitArgs),
+
+    /// What the daemon has done, running or not.
+    ///
     /// What the daemon has done: conversations, activities delivered,
     /// watermark and lag, dead letters, pending intents. Works while the
     /// daemon runs (asking its endpoint) and while it does not (reading
     /// the store).
     Status(StatusArgs),
 
+    /// Apply retention to the store now.
+    ///
     /// Apply retention now, as the daemon does at start and every hour:
     /// conversations last updated more than sync.retention_days ago (426:
     /// LivePerson's 13 months and a month) leave the store of the
@@ -245,6 +279,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Store(StoreArgs),
 
+    /// List, retry or drop conversations set aside.
+    ///
     /// Conversations set aside after their retry budget: list them, retry
     /// them now, or drop them. With the daemon running, retry and drop are
     /// handed to it (over its control socket).
@@ -255,6 +291,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     DeadLetters(DeadLettersArgs),
 
+    /// Sync the built-in simulator and check the result.
+    ///
     /// Show the whole product working, with no account and no network:
     /// start the simulator, run the daemon until every conversation is
     /// caught up, check the simulated hub holds exactly what LivePerson
@@ -416,6 +454,16 @@ pub struct FetchArgs {
     /// Indent the JSON.
     #[arg(long)]
     pub pretty: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Where to write it (default: stdout); refused if it exists.
+    pub path: Option<PathBuf>,
+    /// The account's instance of convsync@.service: its credentials are
+    /// then read from /etc/convsync/credentials/INSTANCE/.
+    #[arg(long, value_name = "INSTANCE")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

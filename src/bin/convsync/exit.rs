@@ -1,4 +1,4 @@
-//! THE exit codes (documented in `--help` and README), and the one place
+//! THE exit codes (documented in `--help` and docs/), and the one place
 //! that decides which one a command ends with.
 
 use convsync::ops::{self, Kind};

@@ -7,6 +7,7 @@ mod commands;
 mod exit;
 mod progress;
 mod sim_args;
+mod status;
 
 use anyhow::Context;
 use clap::Parser;
@@ -14,7 +15,7 @@ use cli::{Cli, Command, ConvertArgs, GenerateArgs, LogFormat, Platform, ReportFo
 use convsync::config::Config;
 use convsync::ops::convert::{self, ConvertFailure, Direction, Options};
 use exit::Exit;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +47,35 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
     write("convsync", cmd)
 }
 
+/// `init`: the starting config to a new file, or to stdout.
+fn init(args: cli::InitArgs) -> anyhow::Result<()> {
+    let instance = args.instance.as_deref();
+    if let Some(i) = instance
+        && (i.is_empty()
+            || !i
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        anyhow::bail!(
+            "--instance {i:?}: an instance name is letters, digits, '-', '_' and '.' (it names files under /etc/convsync)"
+        );
+    }
+    match &args.path {
+        Some(path) => {
+            convsync::ops::init::write(path, instance)?;
+            eprintln!(
+                "convsync: wrote {}: fill in each \"<fill in\" value, then run doctor",
+                path.display()
+            );
+            Ok(())
+        }
+        None => {
+            std::io::stdout().write_all(convsync::ops::init::config_text(instance).as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -74,11 +104,12 @@ fn main() -> ExitCode {
         Command::Sim(args) => block_on(commands::sim(args)),
         Command::Run(args) => block_on(commands::run(args, &config)),
         Command::Demo(args) => block_on(commands::demo(args)),
-        Command::Status(args) => block_on(commands::status(args, &config)),
+        Command::Status(args) => block_on(status::status(args, &config)),
         Command::Prune(args) => block_on(commands::prune(args, &config)),
         Command::Store(args) => block_on(commands::store(args, &config)),
         Command::Verify(args) => block_on(commands::verify_daemon(args, &config)),
         Command::Doctor(args) => block_on(commands::doctor(args, &config)),
+        Command::Init(args) => init(args).map(|()| Exit::Success),
         Command::Backfill(args) => block_on(commands::backfill(args, &config)),
         Command::Migrate(args) => block_on(commands::migrate(args, &config)),
         Command::DeadLetters(args) => block_on(commands::dead_letters(args, &config)),
@@ -102,8 +133,12 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only on a terminal, and never under NO_COLOR (no-color.org).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

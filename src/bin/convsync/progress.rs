@@ -148,6 +148,43 @@ impl Progress {
     }
 }
 
+/// A one-shot run's display: the conversations each cycle sets out to
+/// sync are announced as found, then how far the run has come.
+#[derive(Default)]
+pub struct RunDisplay {
+    shown: Option<(Progress, u64)>,
+}
+
+impl RunDisplay {
+    pub fn on(&mut self, p: &convsync::ops::daemon::RunProgress) {
+        use convsync::ops::jobs::Event;
+        let (display, known) = self.shown.get_or_insert_with(|| {
+            (
+                Progress::new("run", "activities", std::sync::Arc::clone(p.http)),
+                0,
+            )
+        });
+        if p.to_sync > *known {
+            display.on(Event::Found {
+                conversations: (p.to_sync - *known) as usize,
+            });
+            *known = p.to_sync;
+        }
+        display.on(Event::Progress {
+            done: p.settled,
+            found: p.to_sync,
+            delivered: p.delivered,
+            dead: p.dead_letters,
+        });
+    }
+
+    pub fn finish(self) {
+        if let Some((display, _)) = self.shown {
+            display.finish();
+        }
+    }
+}
+
 /// Progress of a comparison (`verify`, `migrate --verify`): a plain line
 /// every 5 s with the conversations compared and how many differ.
 pub struct Comparison {

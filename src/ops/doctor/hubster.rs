@@ -18,13 +18,20 @@ pub(super) async fn hubster(config: &Config, c: &mut Checks) {
             if needed { Outcome::Fail } else { Outcome::Skip },
             "no [hubster] section".into(),
             if needed {
-                "add [hubster] (README: Configuration), or set sync.sink to files"
+                "add [hubster] (docs/configuration.md), or set sync.sink to files"
             } else {
                 ""
             },
         );
         return;
     };
+    if !super::unfilled(
+        &mut *c,
+        "hubster",
+        super::unfilled::hubster(cfg, &config.mapping),
+    ) {
+        return;
+    }
     let hub = match HubsterClient::new(cfg, Arc::new(Metrics::default())) {
         Ok(h) => h,
         Err(e) => {
@@ -37,6 +44,7 @@ pub(super) async fn hubster(config: &Config, c: &mut Checks) {
             return;
         }
     };
+    hub.upstream().fail_when_unreachable();
     match timed(hub.token(false)).await {
         Ok(_) => c.push(
             "hubster: token",

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod hubster;
+mod unfilled;
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +111,30 @@ impl Checks {
     }
 }
 
+/// One failed check per key `upstream`'s config leaves to fill in, and a
+/// skip for the platform, which is not asked until none is left; whether
+/// none was.
+fn unfilled(c: &mut Checks, upstream: &str, keys: Vec<unfilled::Unfilled>) -> bool {
+    if keys.is_empty() {
+        return true;
+    }
+    for k in keys {
+        c.push(
+            &format!("config: {}", k.key),
+            Outcome::Fail,
+            k.why,
+            &format!("fill in {}", k.key),
+        );
+    }
+    c.push(
+        &format!("{upstream}: platform"),
+        Outcome::Skip,
+        "not asked until the keys above are filled in".into(),
+        "",
+    );
+    false
+}
+
 /// Runs every check of `config`.
 pub async fn doctor(config: &Config) -> Report {
     let mut c = Checks(Vec::new());
@@ -129,10 +154,13 @@ async fn liveperson(config: &Config, c: &mut Checks) {
             "liveperson: config",
             Outcome::Fail,
             "no [liveperson] section".into(),
-            "add [liveperson] with account, source and auth (README: Configuration)",
+            "add [liveperson] with account, source and auth (docs/configuration.md)",
         );
         return;
     };
+    if !unfilled(&mut *c, "liveperson", unfilled::liveperson(cfg)) {
+        return;
+    }
     let lp = match LivePersonClient::new(cfg, Arc::new(Metrics::default())) {
         Ok(lp) => lp,
         Err(e) => {
@@ -145,6 +173,8 @@ async fn liveperson(config: &Config, c: &mut Checks) {
             return;
         }
     };
+    // A verdict now: an address that cannot be reached is named at once.
+    lp.upstream().fail_when_unreachable();
     match timed(lp.base()).await {
         Ok(base) => c.push(
             "liveperson: msgHist domain",

@@ -63,9 +63,7 @@ pub enum MigrateError {
 
 fn unknown_message(name: &str, known: &[String]) -> String {
     if known.is_empty() {
-        format!(
-            "no migration {name:?}: the config has no [[migration]] (see README, \"Migrations\")"
-        )
+        format!("no migration {name:?}: the config has no [[migration]] (see docs/migrations.md)")
     } else {
         format!(
             "no migration {name:?} in the config; there are: {}",
