@@ -20,8 +20,8 @@ need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -
 need jq jq
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
-cargo build --release --quiet --bin convsync --example json_roundtrip
-bin=target/release/convsync
+cargo build --profile dist --quiet --bin convsync --example json_roundtrip
+bin=target/dist/convsync
 corpus="$out/corpus-$conversations.jsonl"
 [ -s "$corpus" ] || "$bin" generate --conversations "$conversations" --messages 20 --seed 1 -o "$corpus"
 bytes=$(stat -c %s "$corpus")
@@ -44,7 +44,7 @@ run() {
 # Every tool writes to /dev/null: this compares conversion work, not disks.
 for i in $(seq "$runs"); do
   run convsync "$bin" convert --from liveperson --report none -o /dev/null "$corpus"
-  run serde_json target/release/examples/json_roundtrip "$corpus" /dev/null
+  run serde_json target/dist/examples/json_roundtrip "$corpus" /dev/null
   [ -z "${BASELINE:-}" ] || run baseline "$BASELINE" convert --from liveperson --report none -o /dev/null "$corpus"
   # jq takes a minute a run: once is enough to see the order of magnitude.
   [ "$i" -gt 1 ] || run jq jq -c -f bench/mapping.jq "$corpus"

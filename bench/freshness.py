@@ -1,7 +1,7 @@
 """How fresh the hub is (see bench/freshness.sh)."""
 import json, os, re, subprocess, sys, tempfile, time, urllib.request
 
-BIN = "target/release/convsync"
+BIN = "target/dist/convsync"
 GROW_EVERY = 7.0
 
 

@@ -14,5 +14,5 @@
 #   BASELINE=/tmp/convsync-old bash bench/freshness.sh        # another daemon, side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin convsync
+cargo build --profile dist --quiet --bin convsync
 python3 bench/freshness.py

@@ -4,7 +4,7 @@ backfill and a LivePerson -> Hubster migration, five seeds each, against
 --fault-timeout-late 0.05 --fault-reset 0.05`; each run then verified."""
 import concurrent.futures, json, os, re, subprocess, sys, tempfile, time, urllib.request
 
-BIN = "target/release/convsync"
+BIN = "target/dist/convsync"
 CONVERSATIONS = int(os.environ.get("CONVERSATIONS", "6"))
 SEEDS = range(1, int(os.environ.get("SEEDS", "5")) + 1)
 # The simulator's conversations started within the last 30 days.
@@ -47,7 +47,7 @@ def run(mode, seed):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "convsync"], check=True)
+    subprocess.run(["cargo", "build", "--profile", "dist", "--quiet", "--bin", "convsync"], check=True)
     runs = [(m, s) for m in ("daemon", "backfill", "migration") for s in SEEDS]
     with concurrent.futures.ThreadPoolExecutor(max_workers=5) as pool:
         rows = list(pool.map(lambda a: run(*a), runs))

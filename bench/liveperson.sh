@@ -20,8 +20,8 @@ rm -rf "$out"
 mkdir -p "$out"
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
-cargo build --release --quiet --bin convsync
-bin=target/release/convsync
+cargo build --profile dist --quiet --bin convsync
+bin=target/dist/convsync
 
 run() { # NAME SIM-FLAGS...
   local name=$1; shift

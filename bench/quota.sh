@@ -21,8 +21,8 @@ mkdir -p "$out"
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
-cargo build --release --quiet --bin convsync --example quota_client
-bin=target/release/convsync
+cargo build --profile dist --quiet --bin convsync --example quota_client
+bin=target/dist/convsync
 
 run() { # NAME REQUESTS SIM-FLAGS...
   local name=$1 requests=$2; shift 2
@@ -36,7 +36,7 @@ run() { # NAME REQUESTS SIM-FLAGS...
   # The client asks for exactly the quota, one at a time.
   sed -i "s/^requests_per_second = .*/requests_per_second = $rate/; s/^burst = .*/burst = 1\nmax_concurrency = 4/" "$out/quota-$name.toml"
   /usr/bin/time -f "%U %S" -o "$out/time-$name" \
-    target/release/examples/quota_client "$out/quota-$name.toml" "$requests" "$tasks" > "$out/client-$name.json"
+    target/dist/examples/quota_client "$out/quota-$name.toml" "$requests" "$tasks" > "$out/client-$name.json"
   curl -s "$base/sim/stats" > "$out/stats-$name.json"
   kill "$sim"; wait "$sim" 2>/dev/null || true
   python3 - "$name" "$rate" "$out" <<'PY'
@@ -72,7 +72,7 @@ paced() { # NAME ALLOWS(req/s, or "ref") RPS CONCURRENCY TASKS SIM-FLAGS...
   [ "$rps" = auto ] && rps="${q}auto${q}"
   [ "$conc" = auto ] && conc="${q}auto${q}"
   sed -i "s/^requests_per_second = .*/requests_per_second = $rps/; s/^burst = .*/burst = 10\nmax_concurrency = $conc/" "$out/paced-$name.toml"
-  target/release/examples/quota_client "$out/paced-$name.toml" 0 "$tasks" "$secs" > "$out/client-$name.json"
+  target/dist/examples/quota_client "$out/paced-$name.toml" 0 "$tasks" "$secs" > "$out/client-$name.json"
   curl -s "$base/sim/stats" > "$out/stats-$name.json"
   kill "$sim"; wait "$sim" 2>/dev/null || true
   python3 - "$name" "$allows" "$out" <<'PY'

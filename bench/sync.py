@@ -1,7 +1,7 @@
 """The daemon against the simulator (see bench/sync.sh)."""
 import json, os, re, signal, subprocess, sys, tempfile, time, urllib.request
 
-BIN = "target/release/convsync"
+BIN = "target/dist/convsync"
 
 
 def start_sim(conversations, extra=()):
