@@ -475,6 +475,7 @@ fn the_systemd_unit_is_hardened() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/");
     for (file, command) in [
         ("convsync.service", " run"),
+        ("convsync@.service", "/%i.toml run"),
         ("convsync-backfill@.service", " backfill --since %i"),
         ("convsync-migrate@.service", " migrate %i"),
     ] {

@@ -3,6 +3,7 @@
 mod cli;
 mod clients;
 mod daemon;
+mod docs;
 mod first_contact;
 mod first_hour;
 mod freshness;
