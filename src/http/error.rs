@@ -108,13 +108,19 @@ impl Unreachable {
                 Unreachable::Timeout
             });
         }
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        // The causes below reqwest's own error (whose words name the url,
+        // which may hold any of the words looked for).
+        let mut cause = std::error::Error::source(e);
         let mut text = String::new();
         while let Some(c) = cause {
             if let Some(io) = c.downcast_ref::<std::io::Error>() {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionRefused => return Some(Unreachable::Refused),
                     std::io::ErrorKind::TimedOut => return Some(Unreachable::ConnectTimeout),
+                    // Connecting, only the TLS handshake reads data.
+                    std::io::ErrorKind::InvalidData if e.is_connect() => {
+                        return Some(Unreachable::Tls);
+                    }
                     _ => {}
                 }
             }

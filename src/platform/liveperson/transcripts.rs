@@ -389,15 +389,19 @@ impl LivePersonClient {
         self.waiting.lock().expect("waiting lock").take(id)
     }
 
-    /// Keeps the transcripts of discovered entries (not partial ones:
-    /// their transcripts are cut short) while there is room.
+    /// Keeps the transcripts of discovered entries while there is room:
+    /// not partial ones (their transcripts are cut short), and not OPEN
+    /// ones, which go stale while they wait for their turn (a message that
+    /// arrives after discovery read them would wait a whole poll more): an
+    /// OPEN conversation is read in the batch of 100 fetched just before
+    /// its turn.
     pub(super) fn keep_transcripts(&self, entries: &[(String, Value)]) {
         let mut w = self.waiting.lock().expect("waiting lock");
         for (id, e) in entries {
             if !w.has_room() {
                 break;
             }
-            if is_partial(e) {
+            if is_partial(e) || e["info"]["status"].as_str() == Some("OPEN") {
                 continue;
             }
             w.ready.insert(id.clone(), interactions::transcript(id, e));
