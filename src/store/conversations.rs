@@ -122,33 +122,28 @@ impl Store {
         settled: &[&str],
         intents: &[Intent],
     ) -> Result<(), StoreError> {
-        let (_db, tx) = self.begin_write()?;
-        {
-            let mut c = tx.open_table(CONVERSATIONS).map_err(|e| self.err(e))?;
-            let bytes = serde_json::to_vec(state).expect("states serialize");
-            c.insert(key(&[pipeline, conversation_id]).as_str(), bytes.as_slice())
-                .map_err(|e| self.err(e))?;
-            let mut t = tx.open_table(INTENTS).map_err(|e| self.err(e))?;
-            for ext in settled {
-                t.remove(key(&[pipeline, conversation_id, ext]).as_str())
-                    .map_err(|e| self.err(e))?;
-            }
-            self.insert_intents(&mut t, pipeline, conversation_id, intents)?;
-            // The held index follows the checkpoint, in its commit.
-            let mut g = tx.open_table(PROGRESS).map_err(|e| self.err(e))?;
-            let k = progress_key::held(pipeline, conversation_id);
-            match &state.held {
-                Some(h) => {
-                    let bytes = serde_json::to_vec(h).expect("holds serialize");
-                    g.insert(k.as_str(), bytes.as_slice())
-                        .map_err(|e| self.err(e))?;
-                }
-                None => {
-                    g.remove(k.as_str()).map_err(|e| self.err(e))?;
-                }
-            }
-        }
-        self.commit(tx)
+        let encode = |e: serde_json::Error| self.err(e);
+        self.commit_grouped(group::Checkpoint {
+            pipeline: pipeline.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            state: serde_json::to_vec(state).map_err(encode)?,
+            held: state
+                .held
+                .as_ref()
+                .map(serde_json::to_vec)
+                .transpose()
+                .map_err(encode)?,
+            settled: settled.iter().map(|s| (*s).to_owned()).collect(),
+            intents: intents
+                .iter()
+                .map(|i| {
+                    Ok((
+                        i.external_id.clone(),
+                        serde_json::to_vec(i).map_err(encode)?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
     }
 
     /// The conversations of `pipeline` held open, with why and when they

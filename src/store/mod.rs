@@ -8,6 +8,7 @@
 
 mod conversations;
 mod dead_letters;
+mod group;
 mod progress;
 pub mod progress_key;
 mod prune;
@@ -91,6 +92,8 @@ pub struct Store {
     pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
     /// Its generation and trust epoch.
     trust: trust::Trust,
+    /// Checkpoints waiting to be committed together.
+    group: group::Group,
 }
 
 impl Store {
@@ -122,6 +125,7 @@ impl Store {
                 prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
             ),
             trust: trust::Trust::default(),
+            group: group::Group::default(),
         };
         store.check_schema(existed)?;
         Ok(store)
