@@ -162,7 +162,7 @@ mod tests {
             w.join().unwrap();
         }
         let (commits, held) = store.group_stats();
-        assert_eq!(held, (threads * each) as u64);
+        assert_eq!(held, threads * each);
         assert!(commits >= 1 && commits <= held, "{commits} commits");
         drop(store);
         let store = Store::open(&path).unwrap();
