@@ -78,9 +78,10 @@ pub const CONTENT_TO_RETRIEVE: &[&str] = &[
     "consumerParticipants",
 ];
 
-/// The conversation id of a `conversationHistoryRecords[]` entry.
-pub fn conversation_id(entry: &Value) -> Option<&str> {
-    entry["info"]["conversationId"].as_str()
+/// The conversation id a `conversationHistoryRecords[]` entry's `info`
+/// names.
+pub fn conversation_id(info: &Value) -> Option<&str> {
+    info["conversationId"].as_str()
 }
 
 /// Reads one `conversationHistoryRecords[]` entry of conversation

@@ -3,7 +3,10 @@
 //! windows of at most three months, and conversation/search by id.
 
 mod route;
+mod search_page;
 mod transcripts;
+
+use search_page::{Entry, Meta, SearchPage};
 
 pub use route::{
     PROBE_EVERY_MS, Route, RouteChoice, RouteMemory, RouteState, TranscriptRoute, Use,
@@ -15,7 +18,7 @@ use super::oauth1;
 use super::secret::{Secret, SecretSource};
 use crate::http::{HttpConfig, HttpError, Metrics, Upstream};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -472,7 +475,7 @@ impl LivePersonClient {
             if heavy {
                 self.keep_transcripts(&entries);
             }
-            out.extend(entries.iter().filter_map(|(_, e)| info_of(e)));
+            out.extend(entries.iter().filter_map(info_of));
             offset += got;
             let more = match &meta {
                 Some((Some(count), _)) => offset < *count,
@@ -526,7 +529,7 @@ impl LivePersonClient {
             })
             .await?;
         let count = page.metadata.as_ref().and_then(|m| m.count);
-        let first = page.entries().first().and_then(|(_, e)| info_of(e));
+        let first = page.entries().first().and_then(info_of);
         Ok((count.unwrap_or(usize::from(first.is_some())), first))
     }
 
@@ -538,7 +541,7 @@ impl LivePersonClient {
         if heavy {
             self.keep_transcripts(&entries);
         }
-        Ok(entries.iter().filter_map(|(_, e)| info_of(e)).collect())
+        Ok(entries.iter().filter_map(info_of).collect())
     }
 
     /// Conversations started in `[since, until]` (in 3-month windows) and
@@ -580,48 +583,14 @@ impl LivePersonClient {
 }
 
 /// An entry's `info`; one that cannot be read is left out, loudly.
-fn info_of(entry: &Value) -> Option<ConversationInfo> {
-    match ConversationInfo::deserialize(&entry["info"]) {
+fn info_of(entry: &Entry) -> Option<ConversationInfo> {
+    match ConversationInfo::deserialize(&entry.info) {
         Ok(i) => Some(i),
         Err(e) => {
-            tracing::warn!(conversation = %entry["info"]["conversationId"], error = %e,
+            tracing::warn!(conversation = %entry.id, error = %e,
                 "conversations/search: an entry's info cannot be read: left out");
             None
         }
-    }
-}
-
-#[derive(Deserialize)]
-struct Meta {
-    count: Option<usize>,
-    next: Option<Link>,
-}
-
-#[derive(Deserialize)]
-struct Link {
-    href: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct SearchPage {
-    #[serde(rename = "_metadata")]
-    metadata: Option<Meta>,
-    #[serde(rename = "conversationHistoryRecords", default)]
-    records: Vec<Value>,
-}
-
-impl SearchPage {
-    /// Each entry with its conversation id (entries without one dropped).
-    fn entries(self) -> Vec<(String, Value)> {
-        self.records
-            .into_iter()
-            .filter_map(|e| {
-                Some((
-                    crate::format::interactions::conversation_id(&e)?.to_owned(),
-                    e,
-                ))
-            })
-            .collect()
     }
 }
 

@@ -346,20 +346,20 @@ impl LivePersonClient {
         let mut mine = None;
         {
             let mut w = self.waiting.lock().expect("waiting lock");
-            for (id, e) in entries {
-                let partial = is_partial(&e);
-                if id == conversation_id {
+            for e in entries {
+                let partial = is_partial(&e.info);
+                if e.id == conversation_id {
                     mine = Some((e, partial));
                 } else if !partial {
-                    let t = interactions::transcript(&id, &e);
-                    w.ready.insert(id, t);
+                    let t = interactions::transcript(&e.id, &e.whole());
+                    w.ready.insert(e.id, t);
                 }
             }
         }
         match mine {
             // Listed, yet not returned: nothing proven.
             None => Ok(Fetched::nothing(Route::Interactions, Shown::Empty)),
-            Some((e, false)) => done(interactions::transcript(conversation_id, &e)),
+            Some((e, false)) => done(interactions::transcript(conversation_id, &e.whole())),
             Some((_, true)) => {
                 tracing::debug!(
                     conversation = conversation_id,
@@ -378,11 +378,11 @@ impl LivePersonClient {
     ) -> Result<Fetched, TranscriptError> {
         let ids = [conversation_id.to_owned()];
         let entries = self.by_ids_with(&ids, true).await?;
-        let Some((_, e)) = entries.into_iter().find(|(id, _)| id == conversation_id) else {
+        let Some(e) = entries.into_iter().find(|e| e.id == conversation_id) else {
             return Ok(Fetched::nothing(Route::Interactions, Shown::Empty));
         };
-        let t = interactions::transcript(conversation_id, &e)?;
-        Ok(Fetched::by_interactions(t, is_partial(&e)))
+        let t = interactions::transcript(conversation_id, &e.whole())?;
+        Ok(Fetched::by_interactions(t, is_partial(&e.info)))
     }
 
     fn take_waiting(&self, id: &str) -> Option<Result<Transcript, InteractionsError>> {
@@ -395,16 +395,17 @@ impl LivePersonClient {
     /// arrives after discovery read them would wait a whole poll more): an
     /// OPEN conversation is read in the batch of 100 fetched just before
     /// its turn.
-    pub(super) fn keep_transcripts(&self, entries: &[(String, Value)]) {
+    pub(super) fn keep_transcripts(&self, entries: &[super::Entry]) {
         let mut w = self.waiting.lock().expect("waiting lock");
-        for (id, e) in entries {
+        for e in entries {
             if !w.has_room() {
                 break;
             }
-            if is_partial(e) || e["info"]["status"].as_str() == Some("OPEN") {
+            if is_partial(&e.info) || e.info["status"].as_str() == Some("OPEN") {
                 continue;
             }
-            w.ready.insert(id.clone(), interactions::transcript(id, e));
+            w.ready
+                .insert(e.id.clone(), interactions::transcript(&e.id, &e.whole()));
         }
     }
 
@@ -492,7 +493,7 @@ impl LivePersonClient {
         &self,
         ids: &[String],
         transcripts: bool,
-    ) -> Result<Vec<(String, Value)>, HttpError> {
+    ) -> Result<Vec<super::Entry>, HttpError> {
         let base = self.base().await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(100) {
@@ -514,10 +515,10 @@ impl LivePersonClient {
     }
 }
 
-/// Whether LivePerson says it truncated an entry (`info.isPartial`; a
+/// Whether LivePerson says it truncated an entry (its `info.isPartial`; a
 /// string "true" read as well).
-fn is_partial(entry: &Value) -> bool {
-    match &entry["info"]["isPartial"] {
+fn is_partial(info: &Value) -> bool {
+    match &info["isPartial"] {
         Value::Bool(b) => *b,
         Value::String(s) => s.eq_ignore_ascii_case("true"),
         _ => false,
