@@ -113,16 +113,8 @@ impl Unreachable {
         let mut cause = std::error::Error::source(e);
         let mut text = String::new();
         while let Some(c) = cause {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => return Some(Unreachable::Refused),
-                    std::io::ErrorKind::TimedOut => return Some(Unreachable::ConnectTimeout),
-                    // Connecting, only the TLS handshake reads data.
-                    std::io::ErrorKind::InvalidData if e.is_connect() => {
-                        return Some(Unreachable::Tls);
-                    }
-                    _ => {}
-                }
+            if let Some(found) = Self::of_io(c, e.is_connect()) {
+                return Some(found);
             }
             text.push_str(&c.to_string().to_ascii_lowercase());
             text.push('\n');
@@ -142,6 +134,32 @@ impl Unreachable {
         } else {
             None
         }
+    }
+}
+
+impl Unreachable {
+    /// What an I/O error in the causes says, looking inside the errors it
+    /// wraps (an io::Error's `source` skips the error it holds, and hyper
+    /// wraps the TLS handshake's io::Error in another).
+    fn of_io(cause: &(dyn std::error::Error + 'static), connecting: bool) -> Option<Unreachable> {
+        let mut inner = Some(cause);
+        while let Some(c) = inner {
+            if c.downcast_ref::<rustls::Error>().is_some() {
+                return Some(Unreachable::Tls);
+            }
+            let io = c.downcast_ref::<std::io::Error>()?;
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(Unreachable::Refused),
+                std::io::ErrorKind::TimedOut => return Some(Unreachable::ConnectTimeout),
+                // Connecting, only the TLS handshake reads data.
+                std::io::ErrorKind::InvalidData if connecting => return Some(Unreachable::Tls),
+                _ => {}
+            }
+            inner = io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static));
+        }
+        None
     }
 }
 

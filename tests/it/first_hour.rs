@@ -15,7 +15,30 @@ fn closed_port() -> u16 {
 
 /// A config whose every address is a loopback port where nothing listens.
 fn unreachable_config(dir: &std::path::Path) -> std::path::PathBuf {
-    let url = format!("http://127.0.0.1:{}", closed_port());
+    config_at(dir, &format!("http://127.0.0.1:{}", closed_port()))
+}
+
+/// A loopback server that speaks plain HTTP: whatever it is sent (a TLS
+/// ClientHello), it answers 400 and closes, as a plain listener where
+/// `https` was configured does.
+fn plain_http_server() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    port
+}
+
+/// A config whose every address is `url`.
+fn config_at(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
@@ -70,6 +93,35 @@ fn doctor_names_a_refused_connection_and_the_key_to_check_at_once() {
         "retried instead of answering:\n{text}"
     );
     eprintln!("doctor's verdict on a refused connection: {took:?}");
+}
+
+#[test]
+fn doctor_names_a_tls_failure_and_the_key_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_at(
+        dir.path(),
+        &format!("https://127.0.0.1:{}", plain_http_server()),
+    );
+    let start = Instant::now();
+    let out = command(Some(&config), &["doctor"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for key in ["liveperson.csds_url", "hubster.identity_url"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains("TLS with 127.0.0.1:") && l.contains(key)),
+            "no line names the TLS failure and {key}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("gave up after 1 attempt(s)"),
+        "retried instead of answering:\n{text}"
+    );
+    eprintln!("doctor's verdict on a TLS failure: {took:?}");
 }
 
 #[test]
