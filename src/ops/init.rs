@@ -19,6 +19,46 @@ pub fn is_placeholder(value: &str) -> bool {
 /// `/etc/convsync/credentials/<instance>/`); without one, the single
 /// `convsync.service` (`/etc/convsync/credentials/`).
 pub fn config_text(instance: Option<&str>) -> String {
+    config_text_listening(instance, DEFAULT_METRICS_PORT)
+}
+
+/// The metrics port of the single unit, and the first an instance may take.
+pub const DEFAULT_METRICS_PORT: u16 = 9187;
+
+/// The first metrics port from [`DEFAULT_METRICS_PORT`] that no config in
+/// `dir` (`*.toml`, as `/etc/convsync` holds one per instance) listens on:
+/// instances side by side share nothing, a port neither.
+pub fn free_metrics_port(dir: &Path) -> u16 {
+    let mut taken = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let listen = doc
+            .get("sync")
+            .and_then(|s| s.get("metrics_listen"))
+            .and_then(toml::Value::as_str);
+        // A config without the key listens on the default.
+        let port = match listen {
+            None => Some(DEFAULT_METRICS_PORT),
+            Some(l) => l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+        };
+        taken.extend(port);
+    }
+    (DEFAULT_METRICS_PORT..=u16::MAX)
+        .find(|p| !taken.contains(p))
+        .unwrap_or(DEFAULT_METRICS_PORT)
+}
+
+/// [`config_text`] with the metrics endpoint on `metrics_port`.
+pub fn config_text_listening(instance: Option<&str>, metrics_port: u16) -> String {
     let (unit, creds, config) = match instance {
         Some(i) => (
             format!("convsync@{i}.service"),
@@ -88,7 +128,8 @@ channel_type = "Bot"
 poll_interval_secs = 30
 concurrency = 8
 retry_budget = 5
-metrics_listen = "127.0.0.1:9187"
+# Each instance on a machine listens on a port of its own.
+metrics_listen = "127.0.0.1:{metrics_port}"
 # state_dir: the unit's StateDirectory (/var/lib/convsync/...).
 "#
     )
@@ -106,8 +147,22 @@ pub enum InitError {
     },
 }
 
+/// The config `init` writes for `instance` into `dir`: an instance's
+/// metrics port is one no other config there takes.
+pub fn config_text_for(instance: Option<&str>, dir: &Path) -> String {
+    match instance {
+        Some(_) => config_text_listening(instance, free_metrics_port(dir)),
+        None => config_text(None),
+    }
+}
+
 /// Writes the starting config to `path`, refusing a path that exists.
 pub fn write(path: &Path, instance: Option<&str>) -> Result<(), InitError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let text = config_text_for(instance, dir);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -119,7 +174,7 @@ pub fn write(path: &Path, instance: Option<&str>) -> Result<(), InitError> {
                 source,
             },
         })?;
-    f.write_all(config_text(instance).as_bytes())
+    f.write_all(text.as_bytes())
         .map_err(|source| InitError::Write {
             path: path.to_owned(),
             source,
@@ -145,5 +200,32 @@ mod tests {
             ));
         }
         assert!(config_text(Some("brand-a")).contains("/etc/convsync/credentials/brand-a"));
+    }
+
+    #[test]
+    fn an_instance_takes_a_metrics_port_no_config_beside_it_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = |p: &Path| {
+            let text = std::fs::read_to_string(p).unwrap();
+            Config::parse(&text, p).unwrap().sync.metrics_listen
+        };
+        let a = dir.path().join("brand-a.toml");
+        write(&a, Some("brand-a")).unwrap();
+        // Alone in its directory, the first instance has the default port.
+        assert_eq!(port(&a), "127.0.0.1:9187");
+        let b = dir.path().join("brand-b.toml");
+        write(&b, Some("brand-b")).unwrap();
+        assert_eq!(port(&b), "127.0.0.1:9188");
+        // A port an operator chose is skipped too.
+        let text = std::fs::read_to_string(&a)
+            .unwrap()
+            .replace("127.0.0.1:9187", "0.0.0.0:9189");
+        std::fs::write(&a, text).unwrap();
+        let c = dir.path().join("brand-c.toml");
+        write(&c, Some("brand-c")).unwrap();
+        assert_eq!(port(&c), "127.0.0.1:9187");
+        let d = dir.path().join("brand-d.toml");
+        write(&d, Some("brand-d")).unwrap();
+        assert_eq!(port(&d), "127.0.0.1:9190");
     }
 }

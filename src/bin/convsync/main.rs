@@ -70,7 +70,12 @@ fn init(args: cli::InitArgs) -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            std::io::stdout().write_all(convsync::ops::init::config_text(instance).as_bytes())?;
+            // An instance's metrics port: one no config in /etc/convsync takes.
+            let text = convsync::ops::init::config_text_for(
+                instance,
+                std::path::Path::new("/etc/convsync"),
+            );
+            std::io::stdout().write_all(text.as_bytes())?;
             Ok(())
         }
     }
