@@ -122,8 +122,23 @@ impl Store {
         settled: &[&str],
         intents: &[Intent],
     ) -> Result<(), StoreError> {
+        let c = self.encode_checkpoint(pipeline, conversation_id, state, settled, intents)?;
+        self.commit_grouped(c)
+    }
+
+    /// A checkpoint as [`Store::checkpoint_with_intents`] commits it,
+    /// encoded (no I/O: an async caller encodes it where it is, and hands
+    /// only bytes to [`Store::commit_checkpoint`]).
+    pub fn encode_checkpoint(
+        &self,
+        pipeline: &str,
+        conversation_id: &str,
+        state: &ConversationState,
+        settled: &[&str],
+        intents: &[Intent],
+    ) -> Result<Checkpoint, StoreError> {
         let encode = |e: serde_json::Error| self.err(e);
-        self.commit_grouped(group::Checkpoint {
+        Ok(Checkpoint {
             pipeline: pipeline.to_owned(),
             conversation_id: conversation_id.to_owned(),
             state: serde_json::to_vec(state).map_err(encode)?,
@@ -144,6 +159,11 @@ impl Store {
                 })
                 .collect::<Result<_, StoreError>>()?,
         })
+    }
+
+    /// Commits an encoded checkpoint (with those written beside it).
+    pub fn commit_checkpoint(&self, c: Checkpoint) -> Result<(), StoreError> {
+        self.commit_grouped(c)
     }
 
     /// The conversations of `pipeline` held open, with why and when they

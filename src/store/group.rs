@@ -11,15 +11,15 @@ use super::*;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-/// One conversation's checkpoint, encoded by its caller.
-pub(super) struct Checkpoint {
-    pub pipeline: String,
-    pub conversation_id: String,
-    pub state: Vec<u8>,
-    pub held: Option<Vec<u8>>,
-    pub settled: Vec<String>,
+/// One conversation's checkpoint, encoded ([`Store::encode_checkpoint`]).
+pub struct Checkpoint {
+    pub(super) pipeline: String,
+    pub(super) conversation_id: String,
+    pub(super) state: Vec<u8>,
+    pub(super) held: Option<Vec<u8>>,
+    pub(super) settled: Vec<String>,
     /// (externalId, encoded intent).
-    pub intents: Vec<(String, Vec<u8>)>,
+    pub(super) intents: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Default)]

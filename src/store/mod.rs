@@ -16,6 +16,7 @@ mod records;
 mod schema;
 mod trust;
 
+pub use group::Checkpoint;
 pub use records::{ConversationState, DeadLetter, Held, Intent, KeptJob, Pruned, StoredMark};
 pub use trust::{Backup, Checked, Finding, FoundKind, behind_its_marker, marker_path};
 

@@ -315,6 +315,12 @@ impl Telemetry {
             "How long one store commit took (durability Immediate)",
             self.store.commit_seconds.clone(),
         );
+        let (_, checkpoints) = self.store.group_stats();
+        reg.register(
+            "convsync_checkpoints_committed",
+            "Conversation checkpoints committed (those written side by side share a commit)",
+            counter(checkpoints),
+        );
         let st = status_of(&self.store, &self.pipeline);
         if let Some(lag) = st.lag_seconds {
             reg.register(

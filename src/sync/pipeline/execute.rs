@@ -171,7 +171,7 @@ impl Pass<'_> {
         };
         if plan.send.activities.is_empty() {
             let state = plan.unchanged();
-            at.commit(state, settled, Vec::new()).await?;
+            at.commit(&state, &settled, &[]).await?;
             return Ok(outcome);
         }
         let target = plan
@@ -183,8 +183,7 @@ impl Pass<'_> {
         // (and when: the posts come after).
         let intents = plan.send.intents();
         plan.state.intents_written_ms = Some(now_ms());
-        at.commit(plan.state.clone(), settled, intents.clone())
-            .await?;
+        at.commit(&plan.state, &settled, &intents).await?;
 
         // The checkpoint keeps the latest eventId the target gave.
         let mut given = Vec::with_capacity(intents.len());
@@ -213,7 +212,7 @@ impl Pass<'_> {
             failure.as_ref().map(ToString::to_string),
             now_ms(),
         );
-        at.commit(state, settled, Vec::new()).await?;
+        at.commit(&state, &settled, &[]).await?;
         match failure {
             Some(e) => Err(e),
             None => Ok(outcome),
@@ -258,16 +257,20 @@ impl Target<'_> {
     /// intents written.
     async fn commit(
         &self,
-        state: ConversationState,
-        settled: Vec<String>,
-        intents: Vec<Intent>,
+        state: &ConversationState,
+        settled: &[String],
+        intents: &[Intent],
     ) -> Result<(), PipelineError> {
-        let (p, c) = (self.pipeline.to_owned(), self.conversation_id.to_owned());
-        blocking(self.store, move |s| {
-            let settled: Vec<&str> = settled.iter().map(String::as_str).collect();
-            s.checkpoint_with_intents(&p, &c, &state, &settled, &intents)
-        })
-        .await?;
+        // Encoded here: only bytes go to the store's thread.
+        let settled: Vec<&str> = settled.iter().map(String::as_str).collect();
+        let c = self.store.encode_checkpoint(
+            self.pipeline,
+            self.conversation_id,
+            state,
+            &settled,
+            intents,
+        )?;
+        blocking(self.store, move |s| s.commit_checkpoint(c)).await?;
         Ok(())
     }
 }
@@ -315,7 +318,7 @@ pub async fn recover(
         let deadline = at.settled_by(&state, Some(store.opened_ms()));
         let (settled, _) = at.settle(&mut state, &intents, deadline, false).await?;
         found_total += state.delivered - before;
-        at.commit(state, settled, Vec::new()).await?;
+        at.commit(&state, &settled, &[]).await?;
     }
     Ok(found_total)
 }
