@@ -457,7 +457,8 @@ impl LivePersonClient {
         };
         let mut url = query(0)?;
         loop {
-            let heavy = self.searches_bring_transcripts();
+            // A search for OPEN conversations alone never brings them.
+            let heavy = self.searches_bring_transcripts() && q.status.iter().any(|s| s != "OPEN");
             body["contentToRetrieve"] = json!(transcripts::content_to_retrieve(heavy));
             // 204 No Content (documented): an empty window.
             let page: SearchPage = self
@@ -554,14 +555,27 @@ impl LivePersonClient {
     ) -> Result<Vec<ConversationInfo>, HttpError> {
         self.forget_waiting();
         let mut out = Vec::new();
+        // Where searches bring transcripts, OPEN conversations are asked
+        // for apart and without them: an OPEN transcript is read again just
+        // before its turn (it would be stale by then), so bringing it along
+        // costs its bytes for nothing. OPEN first: one that closes between
+        // the two searches is listed by both, never by neither (the later,
+        // closed, listing is the one kept).
+        let statuses: &[&[&str]] = if self.searches_bring_transcripts() {
+            &[&["OPEN"], &["CLOSE"]]
+        } else {
+            &[&["OPEN", "CLOSE"]]
+        };
         for (from, to) in windows(since, until) {
-            let q = Search {
-                start_from: from,
-                start_to: to,
-                status: vec!["OPEN".into(), "CLOSE".into()],
-                latest_update_from: updated_since,
-            };
-            out.extend(self.search(&q).await?);
+            for status in statuses {
+                let q = Search {
+                    start_from: from,
+                    start_to: to,
+                    status: status.iter().map(|s| (*s).to_owned()).collect(),
+                    latest_update_from: updated_since,
+                };
+                out.extend(self.search(&q).await?);
+            }
         }
         let partial: Vec<String> = out
             .iter()
@@ -576,9 +590,19 @@ impl LivePersonClient {
                 }
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        out.retain(|c| seen.insert(c.conversation_id.clone()));
-        Ok(out)
+        // Each conversation once, as last listed, where first listed.
+        let mut last = std::collections::HashMap::new();
+        for (i, c) in out.iter().enumerate() {
+            last.insert(c.conversation_id.clone(), i);
+        }
+        let mut placed = std::collections::HashSet::new();
+        let mut kept = Vec::with_capacity(last.len());
+        for c in &out {
+            if placed.insert(c.conversation_id.clone()) {
+                kept.push(out[last[&c.conversation_id]].clone());
+            }
+        }
+        Ok(kept)
     }
 }
 
