@@ -29,6 +29,26 @@ impl Shared {
         s
     }
 
+    /// The hub's conversations, oldest first: the hub's id, the binding
+    /// (the LivePerson conversation convsync established it for) and how
+    /// many activities it holds (where `fetch hubster`'s id comes from).
+    pub fn hub_conversations(&self) -> Vec<Value> {
+        let hub = self.hub.lock().expect("hub lock");
+        let mut list: Vec<(i64, Value)> = hub
+            .conversations
+            .iter()
+            .map(|(id, c)| {
+                (
+                    c.opened_ms,
+                    serde_json::json!({"conversationId": id, "binding": c.binding,
+                        "activities": c.activities.len()}),
+                )
+            })
+            .collect();
+        list.sort_by_key(|(t, _)| *t);
+        list.into_iter().map(|(_, v)| v).collect()
+    }
+
     /// The delivered activities, per source conversation (the binding), in
     /// arrival order.
     pub fn ledger(&self) -> BTreeMap<String, Vec<Value>> {

@@ -613,6 +613,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/sim/conversations", get(sim_conversations))
         .route(
+            "/sim/hub",
+            get(|State(s): S| async move { axum::Json(s.hub_conversations()) }),
+        )
+        .route(
             "/sim/freshness",
             get(
                 |State(s): S, q: axum::extract::Query<FreshnessQuery>| async move {

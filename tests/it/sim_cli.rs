@@ -176,6 +176,21 @@ fn sim_serves_what_fetch_and_discover_print_and_no_secret_reaches_the_logs() {
             .unwrap();
         e.conversation_id
     });
+    // Where a hub id comes from: the simulator lists the hub's
+    // conversations beside the LivePerson ids they are bound to.
+    let hub = get(&format!("{}/sim/hub", sim.base()));
+    let bound: Vec<(&str, &str)> = hub
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["binding"].as_str().unwrap(),
+                c["conversationId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(bound, [(ids[0], hub_id.as_str())]);
     let out = sim.convsync(&["fetch", "hubster", "--conversation-id", &hub_id]);
     assert!(
         out.status.success(),
