@@ -135,9 +135,7 @@ impl Unreachable {
             None
         }
     }
-}
 
-impl Unreachable {
     /// What an I/O error in the causes says, looking inside the errors it
     /// wraps (an io::Error's `source` skips the error it holds, and hyper
     /// wraps the TLS handshake's io::Error in another).

@@ -205,27 +205,25 @@ mod tests {
     #[test]
     fn an_instance_takes_a_metrics_port_no_config_beside_it_takes() {
         let dir = tempfile::tempdir().unwrap();
-        let port = |p: &Path| {
-            let text = std::fs::read_to_string(p).unwrap();
-            Config::parse(&text, p).unwrap().sync.metrics_listen
+        let path = |name: &str| dir.path().join(format!("{name}.toml"));
+        // Writes the instance's config; its metrics_listen.
+        let init = |name: &str| {
+            write(&path(name), Some(name)).unwrap();
+            let text = std::fs::read_to_string(path(name)).unwrap();
+            Config::parse(&text, &path(name))
+                .unwrap()
+                .sync
+                .metrics_listen
         };
-        let a = dir.path().join("brand-a.toml");
-        write(&a, Some("brand-a")).unwrap();
         // Alone in its directory, the first instance has the default port.
-        assert_eq!(port(&a), "127.0.0.1:9187");
-        let b = dir.path().join("brand-b.toml");
-        write(&b, Some("brand-b")).unwrap();
-        assert_eq!(port(&b), "127.0.0.1:9188");
+        assert_eq!(init("brand-a"), "127.0.0.1:9187");
+        assert_eq!(init("brand-b"), "127.0.0.1:9188");
         // A port an operator chose is skipped too.
-        let text = std::fs::read_to_string(&a)
+        let text = std::fs::read_to_string(path("brand-a"))
             .unwrap()
             .replace("127.0.0.1:9187", "0.0.0.0:9189");
-        std::fs::write(&a, text).unwrap();
-        let c = dir.path().join("brand-c.toml");
-        write(&c, Some("brand-c")).unwrap();
-        assert_eq!(port(&c), "127.0.0.1:9187");
-        let d = dir.path().join("brand-d.toml");
-        write(&d, Some("brand-d")).unwrap();
-        assert_eq!(port(&d), "127.0.0.1:9190");
+        std::fs::write(path("brand-a"), text).unwrap();
+        assert_eq!(init("brand-c"), "127.0.0.1:9187");
+        assert_eq!(init("brand-d"), "127.0.0.1:9190");
     }
 }

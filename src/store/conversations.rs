@@ -123,7 +123,7 @@ impl Store {
         intents: &[Intent],
     ) -> Result<(), StoreError> {
         let c = self.encode_checkpoint(pipeline, conversation_id, state, settled, intents)?;
-        self.commit_grouped(c)
+        self.commit_checkpoint(c)
     }
 
     /// A checkpoint as [`Store::checkpoint_with_intents`] commits it,
@@ -159,11 +159,6 @@ impl Store {
                 })
                 .collect::<Result<_, StoreError>>()?,
         })
-    }
-
-    /// Commits an encoded checkpoint (with those written beside it).
-    pub fn commit_checkpoint(&self, c: Checkpoint) -> Result<(), StoreError> {
-        self.commit_grouped(c)
     }
 
     /// The conversations of `pipeline` held open, with why and when they

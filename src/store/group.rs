@@ -42,8 +42,9 @@ struct Queue {
 }
 
 impl Store {
-    /// Commits `c` with whatever other checkpoints wait (see the module).
-    pub(super) fn commit_grouped(&self, c: Checkpoint) -> Result<(), StoreError> {
+    /// Commits an encoded checkpoint with whatever other checkpoints wait
+    /// (see the module).
+    pub fn commit_checkpoint(&self, c: Checkpoint) -> Result<(), StoreError> {
         let group = &self.group;
         let mut q = group.inner.lock().expect("group lock");
         let ticket = q.next_ticket;

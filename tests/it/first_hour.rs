@@ -68,12 +68,11 @@ metrics_listen = ""
     config
 }
 
-#[test]
-fn doctor_names_a_refused_connection_and_the_key_to_check_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = unreachable_config(dir.path());
+/// Runs `doctor` on `config`: it fails, a line names `failure` with each
+/// address key, and it answered after one attempt; prints how long it took.
+fn doctor_names_after_one_attempt(config: &std::path::Path, failure: &str, what: &str) {
     let start = Instant::now();
-    let out = command(Some(&config), &["doctor"])
+    let out = command(Some(config), &["doctor"])
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
@@ -82,9 +81,8 @@ fn doctor_names_a_refused_connection_and_the_key_to_check_at_once() {
     assert!(!out.status.success(), "{text}");
     for key in ["liveperson.csds_url", "hubster.identity_url"] {
         assert!(
-            text.lines()
-                .any(|l| l.contains("connection refused") && l.contains(key)),
-            "no line names the refusal and {key}:\n{text}"
+            text.lines().any(|l| l.contains(failure) && l.contains(key)),
+            "no line names the {what} and {key}:\n{text}"
         );
     }
     // One attempt each: nothing waits (a retried refusal took 120 s).
@@ -92,7 +90,14 @@ fn doctor_names_a_refused_connection_and_the_key_to_check_at_once() {
         text.contains("gave up after 1 attempt(s)"),
         "retried instead of answering:\n{text}"
     );
-    eprintln!("doctor's verdict on a refused connection: {took:?}");
+    eprintln!("doctor's verdict on a {what}: {took:?}");
+}
+
+#[test]
+fn doctor_names_a_refused_connection_and_the_key_to_check_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = unreachable_config(dir.path());
+    doctor_names_after_one_attempt(&config, "connection refused", "refused connection");
 }
 
 #[test]
@@ -102,26 +107,7 @@ fn doctor_names_a_tls_failure_and_the_key_to_check() {
         dir.path(),
         &format!("https://127.0.0.1:{}", plain_http_server()),
     );
-    let start = Instant::now();
-    let out = command(Some(&config), &["doctor"])
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let took = start.elapsed();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    for key in ["liveperson.csds_url", "hubster.identity_url"] {
-        assert!(
-            text.lines()
-                .any(|l| l.contains("TLS with 127.0.0.1:") && l.contains(key)),
-            "no line names the TLS failure and {key}:\n{text}"
-        );
-    }
-    assert!(
-        text.contains("gave up after 1 attempt(s)"),
-        "retried instead of answering:\n{text}"
-    );
-    eprintln!("doctor's verdict on a TLS failure: {took:?}");
+    doctor_names_after_one_attempt(&config, "TLS with 127.0.0.1:", "TLS failure");
 }
 
 #[test]

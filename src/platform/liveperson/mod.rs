@@ -591,15 +591,15 @@ impl LivePersonClient {
             }
         }
         // Each conversation once, as last listed, where first listed.
-        let mut last = std::collections::HashMap::new();
-        for (i, c) in out.iter().enumerate() {
-            last.insert(c.conversation_id.clone(), i);
-        }
-        let mut placed = std::collections::HashSet::new();
-        let mut kept = Vec::with_capacity(last.len());
-        for c in &out {
-            if placed.insert(c.conversation_id.clone()) {
-                kept.push(out[last[&c.conversation_id]].clone());
+        let mut at = std::collections::HashMap::new();
+        let mut kept: Vec<ConversationInfo> = Vec::with_capacity(out.len());
+        for c in out {
+            match at.get(&c.conversation_id) {
+                Some(&i) => kept[i] = c,
+                None => {
+                    at.insert(c.conversation_id.clone(), kept.len());
+                    kept.push(c);
+                }
             }
         }
         Ok(kept)
