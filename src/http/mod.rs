@@ -229,6 +229,17 @@ impl Upstream {
         Some(pause)
     }
 
+    /// A call about the whole account (not one conversation: LivePerson's
+    /// conversations/search) refused the credential: no row of refusals
+    /// is waited for, it pauses at once as [`Upstream::refused`] would.
+    pub fn refused_outright(&self, e: &HttpError) -> Option<Duration> {
+        {
+            let mut r = self.refusals.lock().expect("refusals lock");
+            r.in_row = r.in_row.max(REFUSALS_TO_PAUSE - 1);
+        }
+        self.refused(e)
+    }
+
     /// Why the upstream is paused for a refused credential, while it is
     /// (until an answer other than a refusal).
     pub fn refusal(&self) -> Option<String> {

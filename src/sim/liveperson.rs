@@ -34,6 +34,15 @@ pub(super) enum Api {
 }
 
 impl Shared {
+    /// Whether LivePerson refuses every authenticated call from now on:
+    /// `Some(401)` (the app key revoked) or `Some(403)` (it may not read).
+    pub fn set_liveperson_refusal(&self, status: Option<u16>) {
+        self.lp_answers
+            .lock()
+            .expect("answers lock")
+            .liveperson_refusal = status;
+    }
+
     /// LivePerson auth: a brand's bearer, a consumer's JWT, or a valid
     /// OAuth 1.0a signature of the brand's app key.
     pub(super) fn lp_auth(
@@ -87,6 +96,15 @@ impl Shared {
             Ok(c) => c,
             Err(why) => return Err(self.error(ctx, StatusCode::UNAUTHORIZED, why)),
         };
+        match self.lp_answers().liveperson_refusal {
+            Some(403) => {
+                return Err(self.error(ctx, StatusCode::FORBIDDEN, "this key may not read"));
+            }
+            Some(_) => {
+                return Err(self.error(ctx, StatusCode::UNAUTHORIZED, "the app key is revoked"));
+            }
+            None => {}
+        }
         // What a brand's credential gets from content search: 401 when
         // strict; 400 or an empty 200 whenever chosen.
         if (api, caller) == (Api::ConsumerHistory, Caller::Brand) {

@@ -224,6 +224,8 @@ pub(super) struct LpAnswers {
     /// The engine refuses every call with this status (401 or 403),
     /// whatever the token.
     pub(super) hub_refusal: Option<u16>,
+    /// LivePerson refuses every authenticated call with this status.
+    pub(super) liveperson_refusal: Option<u16>,
     /// The hub's bot answers customer messages.
     pub(super) hub_bot: bool,
 }
@@ -478,6 +480,7 @@ impl Sim {
                 brand_content_search: config.brand_content_search,
                 partial_answers: config.partial_answers,
                 hub_refusal: None,
+                liveperson_refusal: None,
                 hub_bot: config.hub_bot,
             }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),

@@ -110,6 +110,9 @@ pub enum BackfillError {
     Select(#[from] SelectError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// LivePerson refused the credential on the account's listing.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Runs a backfill until done or `stop`.
@@ -171,7 +174,18 @@ pub async fn run(
             },
             None => {
                 let lp = route.source.liveperson().ok_or(SelectError::NoTimeRange)?;
-                select::window(lp, from, to).await?
+                match select::window(lp, from, to).await {
+                    Ok(w) => w,
+                    Err(SelectError::Search { source, .. }) if source.is_refused() => {
+                        lp.upstream().refused_outright(&source);
+                        let why = source.to_string();
+                        return Err(BackfillError::Refused(pipeline::refusal_message(
+                            lp.upstream().name(),
+                            &why,
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         };
         found_total += window.ids.len() as u64;

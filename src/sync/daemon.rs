@@ -9,7 +9,7 @@ use super::deps::{Deps, Settings};
 use super::pipeline::{self, LpWork, PipelineError, Route, Sink, Source};
 use super::retention::{self, Retention};
 use super::runner::{self, Ended, SetOutcome};
-use super::select;
+use super::select::{self, SelectError};
 use crate::clock::{DateError, now_ms};
 use crate::config::{MissingSection, SinkConfig, SyncConfig};
 use crate::http::HttpError;
@@ -45,17 +45,6 @@ pub enum DaemonError {
     /// nothing was set aside for it).
     #[error("{0}")]
     Refused(String),
-}
-
-/// What to say of an upstream that refuses the credential.
-fn refusal_message(upstream: &str, why: &str) -> String {
-    let check = match upstream {
-        "hubster" => "[hubster] client_id and client_secret, and what the client may do on the hub",
-        _ => "[liveperson.auth] (the app key, and its permissions to read Messaging Interactions)",
-    };
-    format!(
-        "{upstream} refuses the credential ({why}): check {check}; paused, probing again with backoff, no conversation set aside for it"
-    )
 }
 
 /// How long after a cycle that took `took` (and delivered `delivered`)
@@ -334,8 +323,8 @@ impl Daemon {
             let refused = self
                 .route
                 .refusals()
-                .first()
-                .map(|(u, why)| refusal_message(u, why));
+                .into_iter()
+                .next();
             if let Some(msg) = &refused {
                 if until == Until::Idle {
                     return Err(DaemonError::Refused(msg.clone()));
@@ -452,6 +441,14 @@ impl Daemon {
         let found = match select::updated(lp, started_from, now, Some(updated_since)).await {
             Ok(f) => f,
             Err(e) => {
+                // The account's listing refused: the credential is, not a
+                // conversation's.
+                if let SelectError::Discover(h) = &e
+                    && h.is_refused()
+                {
+                    lp.upstream().refused_outright(h);
+                    self.deps.counters.refused("(conversations/search)", h);
+                }
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");
                 *failure = Some(format!("discovery: {e}"));
                 return Ok((0, 1));

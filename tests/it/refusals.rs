@@ -145,6 +145,68 @@ async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
     sim.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_liveperson_key_ends_one_shot_runs_and_pauses_the_daemon_until_accepted() {
+    // LivePerson refuses the key on the account's listing itself
+    // (conversations/search): no conversation is ever read, and the
+    // credential is named at once, not retried cycle after cycle.
+    let sim = world().await;
+    sim.shared.set_liveperson_refusal(Some(401));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    for args in [
+        &["run", "--until-idle"][..],
+        &["backfill", "--since", "2000-01-01"][..],
+    ] {
+        let out = run_within(&cfg, args, LIMIT).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("liveperson refuses the credential"), "{err}");
+        assert!(err.contains("check [liveperson.auth]"), "{err}");
+        assert_eq!(dead_letters(dir.path()), 0, "{args:?}: {err}");
+    }
+
+    // The daemon (a store of its own, so no pause is inherited): degraded,
+    // naming the key, until LivePerson takes it again; then it resumes by
+    // itself.
+    sim.shared.set_liveperson_refusal(Some(403));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    let mut child = command(Some(&cfg), &["run"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("state");
+    let get = |path: &'static str| endpoint_get(&state, path);
+    let health = wait_for_answer("healthz to say LivePerson refuses", LIMIT, || async {
+        let h = get("/healthz").await?;
+        h.contains("liveperson refuses the credential").then_some(h)
+    })
+    .await;
+    assert!(health.contains("check [liveperson.auth]"), "{health}");
+    let metrics = get("/metrics").await.unwrap();
+    let refusals = metric(&metrics, "convsync_credential_refusals_total").unwrap_or(0.0);
+    assert!(refusals >= 1.0, "{metrics}");
+    assert!(sim.shared.ledger_external_ids().values().all(Vec::is_empty));
+
+    sim.shared.set_liveperson_refusal(None);
+    wait_for_answer("every conversation delivered", LIMIT, || async {
+        (sim.shared.ledger_external_ids() == expected_ledger(&sim, false)).then_some(())
+    })
+    .await;
+    wait_for_answer("healthz ok again", LIMIT, || async {
+        (get("/healthz").await? == "ok\n").then_some(())
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_eq!(dead_letters(dir.path()), 0);
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn a_bearer_is_refused_at_load_for_a_liveperson_off_loopback() {
     let sim = world().await;

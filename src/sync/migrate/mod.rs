@@ -95,6 +95,9 @@ pub enum SetupError {
     Token(HttpError),
     #[error("stdout keeps no dead letters")]
     StdoutDeadLetters,
+    /// The source refused the credential on the account's listing.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A migration ready to run.

@@ -113,6 +113,7 @@ impl Migration {
                 BackfillError::Store(e) => MigrateError::Store(e),
                 BackfillError::Pipeline(e) => MigrateError::Pipeline(e),
                 BackfillError::Select(e) => self.setup(e),
+                BackfillError::Refused(m) => self.setup(SetupError::Refused(m)),
             })?;
         Ok(Summary {
             windows: b.windows,

@@ -26,11 +26,11 @@ impl Route {
         self.upstreams().into_iter().find(|u| u.name() == name)
     }
 
-    /// Each upstream paused for a refused credential, and why.
-    pub fn refusals(&self) -> Vec<(String, String)> {
+    /// What to say of each upstream paused for a refused credential.
+    pub fn refusals(&self) -> Vec<String> {
         self.upstreams()
             .into_iter()
-            .filter_map(|u| Some((u.name().to_owned(), u.refusal()?)))
+            .filter_map(|u| Some(refusal_message(u.name(), &u.refusal()?)))
             .collect()
     }
 
@@ -45,6 +45,18 @@ impl Route {
         }
         u
     }
+}
+
+/// What to say of an upstream that refuses the credential: what to check,
+/// and that nothing was set aside for it.
+pub fn refusal_message(upstream: &str, why: &str) -> String {
+    let check = match upstream {
+        "hubster" => "[hubster] client_id and client_secret, and what the client may do on the hub",
+        _ => "[liveperson.auth] (the app key, and its permissions to read Messaging Interactions)",
+    };
+    format!(
+        "{upstream} refuses the credential ({why}): check {check}; paused, probing again with backoff, no conversation set aside for it"
+    )
 }
 
 /// Syncing conversations from a [`Route`]'s source to its sink, as the
