@@ -320,11 +320,7 @@ impl Daemon {
                 self.deps.counters.caught_up(now_ms());
             }
             first = false;
-            let refused = self
-                .route
-                .refusals()
-                .into_iter()
-                .next();
+            let refused = self.route.refusals().into_iter().next();
             if let Some(msg) = &refused {
                 if until == Until::Idle {
                     return Err(DaemonError::Refused(msg.clone()));

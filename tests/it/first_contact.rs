@@ -51,9 +51,11 @@ fn config(dir: &Path, sim: &Sim, cred: Cred, transcripts: &str) -> PathBuf {
     path
 }
 
-/// A simulator whose conversations are all closed and never grow.
+/// A simulator whose conversations are all closed and never grow, its
+/// hub as strict as Hubster's documentation.
 async fn closed_sim(cfg: SimConfig) -> Sim {
     crate::support::sim(SimConfig {
+        strict: true,
         growth: 0,
         age: std::time::Duration::from_secs(3600),
         ..cfg

@@ -29,6 +29,8 @@ async fn world() -> Sim {
     crate::support::sim(SimConfig {
         conversations: 12,
         messages: 4,
+        strict: true,
+        liveperson_strict: true,
         growth: 0,
         age: Duration::from_secs(3600),
         ..SimConfig::default()

@@ -123,6 +123,8 @@ async fn a_hub_bot_answering_replayed_history_is_foreign_never_a_delivery() {
         growth: 0,
         age: std::time::Duration::from_secs(3600),
         hub_bot: true,
+        strict: true,
+        liveperson_strict: true,
         ..SimConfig::default()
     })
     .await;
