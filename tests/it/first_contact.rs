@@ -285,6 +285,92 @@ async fn a_truncated_answer_is_delivered_as_far_as_it_goes_and_never_sealed() {
 }
 
 #[tokio::test]
+async fn each_fault_that_holds_nothing_back_alone() {
+    // The documented variants, cards refused from customers, a host per
+    // service, the portal token inbound, a hub's bot: each alone, a
+    // brand's app key reads every conversation whole, once, in order,
+    // sets none aside and seals each; a second run posts nothing.
+    let faults: [(&str, SimConfig); 5] = [
+        (
+            "variants",
+            SimConfig {
+                liveperson_variants: true,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "cards refused",
+            SimConfig {
+                refuse_customer_cards: true,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "hosts per service",
+            SimConfig {
+                hosts_per_service: true,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "portal token inbound",
+            SimConfig {
+                inbound_token: InboundToken::Portal,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "hub bot",
+            SimConfig {
+                hub_bot: true,
+                ..SimConfig::default()
+            },
+        ),
+    ];
+    for (fault, cfg) in faults {
+        let sim = closed_sim(SimConfig {
+            conversations: 10,
+            liveperson_strict: true,
+            ..cfg
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), &sim, Cred::AppKey, "auto");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "[hubster]\n",
+            &format!(
+                "[hubster]\ndirect_token = {{ value = \"{}\" }}\n",
+                sim.shared.creds.hubster_portal_token
+            ),
+            1,
+        );
+        if fault == "portal token inbound" {
+            std::fs::write(&path, text).unwrap();
+        }
+        let out = convsync(&path, &["run", "--until-idle"]).await;
+        assert!(out.status.success(), "{fault}: {}", stderr(&out));
+        assert_exact(&sim);
+        let cps = checkpoints(dir.path());
+        assert_eq!(cps.len(), 10, "{fault}");
+        assert!(
+            cps.values().all(|&(sealed, held)| sealed && !held),
+            "{fault}: {cps:?}"
+        );
+        let store = Store::open(&dir.path().join("state").join("convsync.redb")).unwrap();
+        assert!(store.dead_letters().unwrap().is_empty(), "{fault}");
+        drop(store);
+        if fault == "hub bot" {
+            assert!(sim.stats().bot_answers > 0, "the hub's bot answered");
+        }
+        let posted = sim.stats().delivered_activities;
+        let out = convsync(&path, &["run", "--until-idle"]).await;
+        assert!(out.status.success(), "{fault}: {}", stderr(&out));
+        assert_eq!(sim.stats().delivered_activities, posted, "{fault}");
+        sim.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn every_first_contact_fault_together_then_off() {
     // A brand's bearer under `auto`: content search answers it empty, by
     // id every answer is truncated, and the documented variants are on.
