@@ -253,11 +253,19 @@ impl HttpError {
 
     /// Whether the server refused these credentials for this call (401 or
     /// 403): another route, or other credentials, may still work.
+    /// A token grant answered 400 is a refusal too: OAuth 2.0 answers a
+    /// client it does not accept with 400 `invalid_client` (RFC 6749
+    /// §5.2), and the grant's form holds nothing else to get wrong.
     pub fn is_refused(&self) -> bool {
-        matches!(
-            self,
-            HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. }
-        )
+        match self {
+            HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. } => true,
+            HttpError::Status {
+                endpoint,
+                status: 400,
+                ..
+            } => *endpoint == super::TOKEN_ENDPOINT,
+            _ => false,
+        }
     }
 
     /// The upstream the call went to (none when no call was made).

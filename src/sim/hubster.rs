@@ -72,7 +72,8 @@ pub(super) async fn token(State(s): S, headers: HeaderMap, body: axum::body::Byt
     let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
         && form.get("client_id") == Some(&s.creds.hubster_client_id)
         && form.get("client_secret") == Some(&s.creds.hubster_client_secret);
-    if !ok {
+    // A revoked client (`set_hub_refusal(Some(400))`) is no client.
+    if !ok || s.lp_answers().hub_refusal == Some(400) {
         return s.error(ctx, StatusCode::BAD_REQUEST, "invalid_client");
     }
     let token = format!("sim-{:016x}", s.rng.lock().expect("rng lock").next_u64());

@@ -396,8 +396,9 @@ impl Shared {
     }
 
     /// Whether the engine refuses every call from now on: `Some(401)` (a
-    /// revoked credential: fresh tokens are refused too) or `Some(403)`
-    /// (the client may not act on the hub).
+    /// revoked credential: fresh tokens are refused too), `Some(403)` (the
+    /// client may not act on the hub) or `Some(400)` (as 401, and token
+    /// grants answer 400 `invalid_client`).
     pub fn set_hub_refusal(&self, status: Option<u16>) {
         self.lp_answers.lock().expect("answers lock").hub_refusal = status;
     }

@@ -266,9 +266,25 @@ impl Daemon {
         stop: watch::Receiver<bool>,
     ) -> Result<(), DaemonError> {
         let p = self.cfg.pipeline.clone();
-        // The first token proves the target's credentials before READY.
+        // The first token proves the target's credentials before READY. A
+        // client the identity service refuses ends a one-shot run; the
+        // daemon pauses Hubster and probes again with backoff, as for any
+        // refusal (exiting would have systemd ask again every few seconds).
         if let Sink::Hubster(h) = self.route.sink.as_ref() {
-            h.token(false).await.map_err(DaemonError::Token)?;
+            match h.token(false).await {
+                Ok(_) => {}
+                Err(e) if e.is_refused() => {
+                    h.upstream().refused_outright(&e);
+                    self.deps.counters.refused("(token)", &e);
+                    if until == Until::Idle {
+                        return Err(DaemonError::Refused(pipeline::refusal_message(
+                            h.upstream().name(),
+                            &e.to_string(),
+                        )));
+                    }
+                }
+                Err(e) => return Err(DaemonError::Token(e)),
+            }
         }
         let recovered =
             pipeline::recover(&p, &self.deps.store, &self.route.sink, &self.deps.claims).await?;

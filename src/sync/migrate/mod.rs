@@ -61,6 +61,18 @@ pub enum MigrateError {
     Export(#[from] ExportError),
 }
 
+/// A token grant that failed; a refused client names what to check.
+fn token_failure(e: &HttpError) -> String {
+    if e.is_refused() {
+        format!(
+            "{e}: the credential is refused: check {}",
+            crate::sync::pipeline::credential_to_check("hubster")
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 fn unknown_message(name: &str, known: &[String]) -> String {
     if known.is_empty() {
         format!("no migration {name:?}: the config has no [[migration]] (see docs/migrations.md)")
@@ -91,7 +103,7 @@ pub enum SetupError {
     Select(#[from] SelectError),
     #[error("set hubster.hub_id, or give conversation_ids")]
     NoHub,
-    #[error("hubster: {0}")]
+    #[error("hubster: {}", token_failure(.0))]
     Token(HttpError),
     #[error("stdout keeps no dead letters")]
     StdoutDeadLetters,

@@ -50,13 +50,18 @@ impl Route {
 /// What to say of an upstream that refuses the credential: what to check,
 /// and that nothing was set aside for it.
 pub fn refusal_message(upstream: &str, why: &str) -> String {
-    let check = match upstream {
+    format!(
+        "{upstream} refuses the credential ({why}): check {}; paused, probing again with backoff, no conversation set aside for it",
+        credential_to_check(upstream)
+    )
+}
+
+/// The config keys behind an upstream's credential.
+pub fn credential_to_check(upstream: &str) -> &'static str {
+    match upstream {
         "hubster" => "[hubster] client_id and client_secret, and what the client may do on the hub",
         _ => "[liveperson.auth] (the app key, and its permissions to read Messaging Interactions)",
-    };
-    format!(
-        "{upstream} refuses the credential ({why}): check {check}; paused, probing again with backoff, no conversation set aside for it"
-    )
+    }
 }
 
 /// Syncing conversations from a [`Route`]'s source to its sink, as the
