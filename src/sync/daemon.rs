@@ -341,7 +341,7 @@ impl Daemon {
                 if until == Until::Idle {
                     return Err(DaemonError::Refused(msg.clone()));
                 }
-                last_failure = Some(msg.clone());
+                last_failure.get_or_insert_with(|| msg.clone());
             }
             let (_, status) = self.deps.counters.cycle_ended(delivered, failed);
             notify(&[
@@ -407,9 +407,12 @@ impl Daemon {
                 }
                 nap
             };
-            // Degraded while a credential is refused, whatever else went.
+            // Degraded while a credential is refused, whatever else went
+            // (failing cycles already say it, with their count).
             if let Some(msg) = refused {
-                self.deps.counters.set_degraded(Some(msg));
+                if failures == 0 {
+                    self.deps.counters.set_degraded(Some(msg));
+                }
                 was_refused = true;
             } else if was_refused && failures == 0 {
                 self.deps.counters.set_degraded(None);
@@ -455,14 +458,16 @@ impl Daemon {
             Err(e) => {
                 // The account's listing refused: the credential is, not a
                 // conversation's.
-                if let SelectError::Discover(h) = &e
-                    && h.is_refused()
-                {
-                    lp.upstream().refused_outright(h);
-                    self.deps.counters.refused("(conversations/search)", h);
-                }
+                let why = match &e {
+                    SelectError::Discover(h) if h.is_refused() => {
+                        lp.upstream().refused_outright(h);
+                        self.deps.counters.refused("(conversations/search)", h);
+                        pipeline::refusal_message(lp.upstream().name(), &h.to_string())
+                    }
+                    e => e.to_string(),
+                };
                 tracing::warn!(error = %e, "discovery failed; trying again next cycle");
-                *failure = Some(format!("discovery: {e}"));
+                *failure = Some(format!("discovery: {why}"));
                 return Ok((0, 1));
             }
         };
