@@ -337,10 +337,13 @@ impl Daemon {
             }
             first = false;
             let refused = self.route.refusals().into_iter().next();
+            if let Some(msg) = &refused
+                && until == Until::Idle
+            {
+                return Err(DaemonError::Refused(msg.clone()));
+            }
+            let refused = refused.map(|m| format!("{m}; paused, probing again with backoff"));
             if let Some(msg) = &refused {
-                if until == Until::Idle {
-                    return Err(DaemonError::Refused(msg.clone()));
-                }
                 last_failure.get_or_insert_with(|| msg.clone());
             }
             let (_, status) = self.deps.counters.cycle_ended(delivered, failed);

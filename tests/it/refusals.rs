@@ -133,6 +133,7 @@ async fn daemon_pauses_and_resumes(status: u16) {
     .await;
     assert!(health.starts_with("degraded: "), "{health}");
     assert!(health.contains(&status.to_string()), "{health}");
+    assert!(health.contains("probing again"), "{health}");
     let metrics = get("/metrics").await.unwrap();
     let refusals = metric(&metrics, "convsync_credential_refusals_total").unwrap_or(0.0);
     // Three conversations in a row; the token grant alone.
@@ -199,6 +200,7 @@ async fn a_refused_liveperson_key_ends_one_shot_runs_and_pauses_the_daemon_until
     })
     .await;
     assert!(health.contains("check [liveperson.auth]"), "{health}");
+    assert!(health.contains("probing again"), "{health}");
     let metrics = get("/metrics").await.unwrap();
     let refusals = metric(&metrics, "convsync_credential_refusals_total").unwrap_or(0.0);
     assert!(refusals >= 1.0, "{metrics}");

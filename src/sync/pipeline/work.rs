@@ -51,7 +51,7 @@ impl Route {
 /// and that nothing was set aside for it.
 pub fn refusal_message(upstream: &str, why: &str) -> String {
     format!(
-        "{upstream} refuses the credential ({why}): check {}; paused, probing again with backoff, no conversation set aside for it",
+        "{upstream} refuses the credential ({why}): check {}; no conversation is set aside for it",
         credential_to_check(upstream)
     )
 }
