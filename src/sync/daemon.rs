@@ -465,7 +465,8 @@ impl Daemon {
                     SelectError::Discover(h) if h.is_refused() => {
                         lp.upstream().refused_outright(h);
                         self.deps.counters.refused("(conversations/search)", h);
-                        pipeline::refusal_message(lp.upstream().name(), &h.to_string())
+                        let m = pipeline::refusal_message(lp.upstream().name(), &h.to_string());
+                        format!("{m}; paused, probing again with backoff")
                     }
                     e => e.to_string(),
                 };
