@@ -179,10 +179,24 @@ async fn a_refused_liveperson_key_ends_one_shot_runs_and_pauses_the_daemon_until
         assert!(err.contains("check [liveperson.auth]"), "{err}");
         assert_eq!(dead_letters(dir.path()), 0, "{args:?}: {err}");
     }
+    // Taken again: the next run delivers everything, once.
+    sim.shared.set_liveperson_refusal(None);
+    let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(&sim, false)
+    );
 
-    // The daemon (a store of its own, so no pause is inherited): degraded,
-    // naming the key, until LivePerson takes it again; then it resumes by
-    // itself.
+    // The daemon (a world and store of its own, so no pause is inherited):
+    // degraded, naming the key, until LivePerson takes it again; then it
+    // resumes by itself.
+    sim.stop().await;
+    let sim = world().await;
     sim.shared.set_liveperson_refusal(Some(403));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim);
