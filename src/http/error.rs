@@ -244,6 +244,31 @@ impl Failure {
     }
 }
 
+/// The first code of Hubster's engine (`ENG` and six digits) in `body`.
+pub fn engine_code_in(body: &str) -> Option<&str> {
+    let at = body.find("ENG")?;
+    let code = body.get(at..at + 9)?;
+    code[3..]
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then_some(code)
+}
+
+/// Hubster's code for a customer's message the hub has no agent or bot
+/// integration to route to.
+pub const NO_ROUTE: &str = "ENG005501";
+
+/// What an answer refuses beyond its own call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The credential (401, 403, or a token grant's 400).
+    Credential,
+    /// The hub has nobody to route a customer's message to
+    /// ([`NO_ROUTE`]): every customer post of every conversation fails
+    /// alike until the hub has an agent or bot integration.
+    NoRoute,
+}
+
 impl HttpError {
     /// Whether the same call may succeed later (the caller may try again
     /// another time; this layer has already retried what it could).
@@ -265,6 +290,26 @@ impl HttpError {
                 ..
             } => *endpoint == super::TOKEN_ENDPOINT,
             _ => false,
+        }
+    }
+
+    /// The engine's own error code in the answer's body (`ENG006500`).
+    pub fn engine_code(&self) -> Option<&str> {
+        match self {
+            HttpError::Status { body, .. } => engine_code_in(body),
+            _ => None,
+        }
+    }
+
+    /// Whether the answer refuses more than this call, so that every call
+    /// like it would be refused too: the credential, or the hub's routing.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.is_refused() {
+            Some(Refusal::Credential)
+        } else if self.engine_code() == Some(NO_ROUTE) {
+            Some(Refusal::NoRoute)
+        } else {
+            None
         }
     }
 

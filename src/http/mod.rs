@@ -10,7 +10,7 @@ pub mod pace;
 pub mod retry;
 
 pub use config::HttpConfig;
-pub use error::{Failure, HttpError, Unreachable};
+pub use error::{Failure, HttpError, Refusal, Unreachable, engine_code_in};
 pub use metrics::{EndpointLabels, Metrics, MetricsSnapshot};
 
 use crate::http::limit::PauseGate;
@@ -114,7 +114,11 @@ struct Refusals {
     /// Pauses in a row.
     pauses: u32,
     /// The refusal that paused it, while it is refused.
-    why: Option<String>,
+    why: Option<(Refusal, String)>,
+    /// The endpoint whose answer alone ends the row: a refusal of the
+    /// hub's routing is not answered by a call of another kind (an
+    /// establish goes through where customer posts cannot).
+    only_on: Option<&'static str>,
 }
 
 /// One remote API: its quota, pause gate, concurrency, timeouts and retries.
@@ -194,7 +198,8 @@ impl Upstream {
     }
 
     /// A call refused the credential (401 or 403, after any refresh the
-    /// client makes) and failed a conversation. [`REFUSALS_TO_PAUSE`] in a
+    /// client makes), or was refused as every call like it would be
+    /// ([`HttpError::refusal`]), and failed a conversation. [`REFUSALS_TO_PAUSE`] in a
     /// row pause the upstream: nothing is sent until the pause ends (kept
     /// across restarts like a Retry-After), then the next call probes; each
     /// pause in a row is twice the last, from [`FIRST_REFUSAL_PAUSE`] (or
@@ -205,6 +210,10 @@ impl Upstream {
         self.refused
             .store(true, std::sync::atomic::Ordering::Relaxed);
         r.in_row += 1;
+        r.only_on = match (e.refusal(), e) {
+            (Some(Refusal::NoRoute), HttpError::Status { endpoint, .. }) => Some(endpoint),
+            _ => None,
+        };
         // Calls sent before the pause began do not lengthen it.
         if r.in_row < REFUSALS_TO_PAUSE || self.gate.closed_until().is_some() {
             return None;
@@ -220,9 +229,9 @@ impl Upstream {
             refusals = r.in_row,
             pause_secs = pause.as_secs_f64(),
             error = %why,
-            "the credential is refused: nothing is sent for a while, then one call probes; no conversation is set aside for it"
+            "refused alike call after call: nothing is sent for a while, then one call probes; no conversation is set aside for it"
         );
-        r.why = Some(why);
+        r.why = Some((e.refusal().unwrap_or(Refusal::Credential), why));
         drop(r);
         self.gate.close_until(Instant::now() + pause);
         self.keep_pause(crate::clock::now_ms() + pause.as_millis() as i64);
@@ -240,9 +249,9 @@ impl Upstream {
         self.refused(e)
     }
 
-    /// Why the upstream is paused for a refused credential, while it is
-    /// (until an answer other than a refusal).
-    pub fn refusal(&self) -> Option<String> {
+    /// What the upstream is paused for, and the answer that said it,
+    /// while it is (until an answer other than a refusal).
+    pub fn refusal(&self) -> Option<(Refusal, String)> {
         if !self.refused.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
@@ -255,12 +264,16 @@ impl Upstream {
         self.gate.closed_until().is_some()
     }
 
-    /// An answer other than a refusal: the row of refusals ends.
-    fn accepted(&self) {
+    /// An answer other than a refusal, on `endpoint`: the row of refusals
+    /// ends (for a refusal of the hub's routing, only on its endpoint).
+    fn accepted(&self, endpoint: &str) {
         if !self.refused.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         let mut r = self.refusals.lock().expect("refusals lock");
+        if r.only_on.is_some_and(|e| e != endpoint) {
+            return;
+        }
         if r.why.take().is_some() {
             tracing::info!(upstream = %self.name, "the credential is accepted again: resuming");
         }
@@ -443,7 +456,7 @@ impl Upstream {
             let (wait, last, gated) = match outcome {
                 Attempt::Done(v) => {
                     if endpoint != TOKEN_ENDPOINT {
-                        self.accepted();
+                        self.accepted(endpoint);
                     }
                     if self.unreachable_warned.load(Ordering::Relaxed) {
                         self.unreachable_warned.store(false, Ordering::Relaxed);
@@ -451,8 +464,8 @@ impl Upstream {
                     return Ok(v);
                 }
                 Attempt::Fatal(e) => {
-                    if !e.is_refused() && endpoint != TOKEN_ENDPOINT {
-                        self.accepted();
+                    if e.refusal().is_none() && endpoint != TOKEN_ENDPOINT {
+                        self.accepted(endpoint);
                     }
                     return Err(e);
                 }

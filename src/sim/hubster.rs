@@ -244,6 +244,15 @@ pub(super) async fn inbound(
             hub_error("ENG005003", "sender.integrationId is required"),
         );
     }
+    // A hub with neither an agent nor a bot integration has nobody to
+    // route a customer's message to (the status is not documented).
+    if path == "customer" && s.lp_answers().hub_unrouted {
+        return s.answer(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            hub_error("ENG005501", "no agent or bot integration to route to"),
+        );
+    }
     let lag_ms = s.config.activities_lag.as_millis() as i64;
     // A post that completes late: the hub stores it once the client has
     // given up waiting (a task of its own, so the client's leaving does not

@@ -34,15 +34,6 @@ pub(super) enum Api {
 }
 
 impl Shared {
-    /// Whether LivePerson refuses every authenticated call from now on:
-    /// `Some(401)` (the app key revoked) or `Some(403)` (it may not read).
-    pub fn set_liveperson_refusal(&self, status: Option<u16>) {
-        self.lp_answers
-            .lock()
-            .expect("answers lock")
-            .liveperson_refusal = status;
-    }
-
     /// LivePerson auth: a brand's bearer, a consumer's JWT, or a valid
     /// OAuth 1.0a signature of the brand's app key.
     pub(super) fn lp_auth(

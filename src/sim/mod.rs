@@ -8,7 +8,9 @@
 //! - [`faults`]: the quota, Retry-After bookkeeping and injected faults
 //!   every request goes through.
 //! - [`ledger`]: its counters and the ledger of what was delivered.
+//! - [`answers`]: what the platforms answer now, changeable while it runs.
 
+pub mod answers;
 pub mod faults;
 pub mod generate;
 pub mod hubster;

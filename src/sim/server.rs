@@ -7,6 +7,7 @@
 // Handlers pass a ready answer back as the error of their checks.
 #![allow(clippy::result_large_err)]
 
+use super::answers::LpAnswers;
 use super::generate::Rng;
 use super::world::{Hub, LivePerson};
 use axum::Router;
@@ -215,21 +216,6 @@ pub enum BrandContentSearch {
     Empty,
 }
 
-/// What LivePerson answers now, where a test may change it while the
-/// simulator runs.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct LpAnswers {
-    pub(super) brand_content_search: BrandContentSearch,
-    pub(super) partial_answers: bool,
-    /// The engine refuses every call with this status (401 or 403),
-    /// whatever the token.
-    pub(super) hub_refusal: Option<u16>,
-    /// LivePerson refuses every authenticated call with this status.
-    pub(super) liveperson_refusal: Option<u16>,
-    /// The hub's bot answers customer messages.
-    pub(super) hub_bot: bool,
-}
-
 /// What a strict customer path does with a `sender.integrationId`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -378,41 +364,6 @@ pub struct Shared {
     pub(super) lp_answers: Mutex<LpAnswers>,
 }
 
-impl Shared {
-    /// What strict content search answers a brand's credential from now on.
-    pub fn set_brand_content_search(&self, b: BrandContentSearch) {
-        self.lp_answers
-            .lock()
-            .expect("answers lock")
-            .brand_content_search = b;
-    }
-
-    /// Whether Messaging Interactions truncates its answers from now on.
-    pub fn set_partial_answers(&self, on: bool) {
-        self.lp_answers
-            .lock()
-            .expect("answers lock")
-            .partial_answers = on;
-    }
-
-    /// Whether the engine refuses every call from now on: `Some(401)` (a
-    /// revoked credential: fresh tokens are refused too), `Some(403)` (the
-    /// client may not act on the hub) or `Some(400)` (as 401, and token
-    /// grants answer 400 `invalid_client`).
-    pub fn set_hub_refusal(&self, status: Option<u16>) {
-        self.lp_answers.lock().expect("answers lock").hub_refusal = status;
-    }
-
-    /// Whether the hub's bot answers customer messages from now on.
-    pub fn set_hub_bot(&self, on: bool) {
-        self.lp_answers.lock().expect("answers lock").hub_bot = on;
-    }
-
-    pub(super) fn lp_answers(&self) -> LpAnswers {
-        *self.lp_answers.lock().expect("answers lock")
-    }
-}
-
 /// A simulator running on a loopback port.
 pub struct Sim {
     pub shared: Arc<Shared>,
@@ -483,6 +434,7 @@ impl Sim {
                 hub_refusal: None,
                 liveperson_refusal: None,
                 hub_bot: config.hub_bot,
+                hub_unrouted: false,
             }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,

@@ -181,6 +181,7 @@ pub async fn run(
                         let why = source.to_string();
                         return Err(BackfillError::Refused(pipeline::refusal_message(
                             lp.upstream().name(),
+                            crate::http::Refusal::Credential,
                             &why,
                         )));
                     }

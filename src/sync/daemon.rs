@@ -279,6 +279,7 @@ impl Daemon {
                     if until == Until::Idle {
                         return Err(DaemonError::Refused(pipeline::refusal_message(
                             h.upstream().name(),
+                            crate::http::Refusal::Credential,
                             &e.to_string(),
                         )));
                     }
@@ -465,7 +466,11 @@ impl Daemon {
                     SelectError::Discover(h) if h.is_refused() => {
                         lp.upstream().refused_outright(h);
                         self.deps.counters.refused("(conversations/search)", h);
-                        let m = pipeline::refusal_message(lp.upstream().name(), &h.to_string());
+                        let m = pipeline::refusal_message(
+                            lp.upstream().name(),
+                            crate::http::Refusal::Credential,
+                            &h.to_string(),
+                        );
                         format!("{m}; paused, probing again with backoff")
                     }
                     e => e.to_string(),

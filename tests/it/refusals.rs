@@ -109,13 +109,43 @@ async fn the_daemon_pauses_on_a_refused_credential_and_resumes_by_itself() {
     // 403 on every call; 400 on the token grant the daemon asks for
     // before it is ready (it stays up, paused, rather than exit).
     for status in [403, 400] {
-        daemon_pauses_and_resumes(status).await;
+        daemon_pauses_and_resumes(HubFault::Refused(status)).await;
     }
 }
 
-async fn daemon_pauses_and_resumes(status: u16) {
+/// What the hub refuses in a test.
+#[derive(Debug, Clone, Copy)]
+enum HubFault {
+    /// The credential, with this status.
+    Refused(u16),
+    /// Routing: it has no agent or bot integration (`ENG005501`).
+    Unrouted,
+}
+
+impl HubFault {
+    fn set(self, sim: &Sim, on: bool) {
+        match self {
+            HubFault::Refused(status) => sim.shared.set_hub_refusal(on.then_some(status)),
+            HubFault::Unrouted => sim.shared.set_hub_unrouted(on),
+        }
+    }
+
+    /// What /healthz and a one-shot run say of it, and the answer's code.
+    fn said(self) -> (&'static str, String) {
+        match self {
+            HubFault::Refused(status) => ("hubster refuses the credential", status.to_string()),
+            HubFault::Unrouted => (
+                "hubster has nobody to route a customer's message to",
+                "ENG005501".into(),
+            ),
+        }
+    }
+}
+
+async fn daemon_pauses_and_resumes(fault: HubFault) {
     let sim = world().await;
-    sim.shared.set_hub_refusal(Some(status));
+    fault.set(&sim, true);
+    let (said, code) = fault.said();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim);
     let mut child = command(Some(&cfg), &["run"])
@@ -128,22 +158,26 @@ async fn daemon_pauses_and_resumes(status: u16) {
     let get = |path: &'static str| endpoint_get(&state, path);
     let health = wait_for_answer("healthz to say the hub refuses", LIMIT, || async {
         let h = get("/healthz").await?;
-        h.contains("hubster refuses the credential").then_some(h)
+        h.contains(said).then_some(h)
     })
     .await;
     assert!(health.starts_with("degraded: "), "{health}");
-    assert!(health.contains(&status.to_string()), "{health}");
+    assert!(health.contains(&code), "{health}");
     assert!(health.contains("probing again"), "{health}");
     let metrics = get("/metrics").await.unwrap();
     let refusals = metric(&metrics, "convsync_credential_refusals_total").unwrap_or(0.0);
     // Three conversations in a row; the token grant alone.
-    let row = if status == 400 { 1.0 } else { 3.0 };
-    assert!(refusals >= row, "{status}: {metrics}");
+    let row = if matches!(fault, HubFault::Refused(400)) {
+        1.0
+    } else {
+        3.0
+    };
+    assert!(refusals >= row, "{fault:?}: {metrics}");
     let status: serde_json::Value = serde_json::from_str(&get("/status").await.unwrap()).unwrap();
     assert_eq!(status["dead_letters"], 0, "{status}");
 
     // Accepted again: it probes, resumes and delivers everything once.
-    sim.shared.set_hub_refusal(None);
+    fault.set(&sim, false);
     wait_for_answer("every conversation delivered", LIMIT, || async {
         (sim.shared.ledger_external_ids() == expected_ledger(&sim, false)).then_some(())
     })
@@ -157,6 +191,40 @@ async fn daemon_pauses_and_resumes(status: u16) {
     assert_eq!(sim.stats().duplicate_deliveries, 0);
     assert_eq!(dead_letters(dir.path()), 0);
     sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_aside() {
+    // Hubster answers a customer's message ENG005501 where the hub has no
+    // agent or bot integration: every conversation would fail alike.
+    let sim = world().await;
+    sim.shared.set_hub_unrouted(true);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &sim);
+    let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("nobody to route a customer's message"),
+        "{err}"
+    );
+    assert!(err.contains("mapping.integrations.agent"), "{err}");
+    assert_eq!(dead_letters(dir.path()), 0, "{err}");
+    sim.shared.set_hub_unrouted(false);
+    let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(&sim, false)
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    sim.stop().await;
+
+    daemon_pauses_and_resumes(HubFault::Unrouted).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -177,11 +177,8 @@ pub(super) async fn hubster(config: &Config, c: &mut Checks) {
 /// else its JSON error shape (`status`, `error` or `errors`). A host that
 /// does not serve the path answers neither (a bare 404).
 fn engine_code(body: &str) -> Option<String> {
-    if let Some(at) = body.find("ENG") {
-        let code: String = body[at..].chars().take(9).collect();
-        if code.len() == 9 && code[3..].chars().all(|c| c.is_ascii_digit()) {
-            return Some(code);
-        }
+    if let Some(code) = crate::http::engine_code_in(body) {
+        return Some(code.to_owned());
     }
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     ["status", "error", "errors"]

@@ -6,6 +6,7 @@ use super::execute::{Pass, Target};
 use super::sink::Sink;
 use super::source::Source;
 use crate::format::{self, Mapping};
+use crate::http::Refusal;
 use crate::store::{Store, StoreError};
 use crate::sync::deps::{Deps, Settings, blocking};
 use crate::sync::runner::{Blocked, Synced, Verdict, Work};
@@ -30,7 +31,10 @@ impl Route {
     pub fn refusals(&self) -> Vec<String> {
         self.upstreams()
             .into_iter()
-            .filter_map(|u| Some(refusal_message(u.name(), &u.refusal()?)))
+            .filter_map(|u| {
+                let (kind, why) = u.refusal()?;
+                Some(refusal_message(u.name(), kind, &why))
+            })
             .collect()
     }
 
@@ -49,11 +53,16 @@ impl Route {
 
 /// What to say of an upstream that refuses the credential: what to check,
 /// and that nothing was set aside for it.
-pub fn refusal_message(upstream: &str, why: &str) -> String {
-    format!(
-        "{upstream} refuses the credential ({why}): check {}; no conversation is set aside for it",
-        credential_to_check(upstream)
-    )
+pub fn refusal_message(upstream: &str, kind: Refusal, why: &str) -> String {
+    match kind {
+        Refusal::Credential => format!(
+            "{upstream} refuses the credential ({why}): check {}; no conversation is set aside for it",
+            credential_to_check(upstream)
+        ),
+        Refusal::NoRoute => format!(
+            "{upstream} has nobody to route a customer's message to ({why}): give the hub an agent or bot integration (for replayed history, the Direct integration mapping.integrations.agent names, which nobody answers from), or set hubster.hub_id to a hub that has one; no conversation is set aside for it"
+        ),
+    }
 }
 
 /// The config keys behind an upstream's credential.
@@ -164,7 +173,7 @@ impl Work for LpWork {
         // conversation's: it is tried again, never set aside for it, and
         // several in a row pause the upstream.
         if let PipelineError::Http { source, .. } = e
-            && source.is_refused()
+            && source.refusal().is_some()
         {
             if let Some(u) = self.route.upstream_of(source) {
                 u.refused(source);
