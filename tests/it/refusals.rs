@@ -210,6 +210,14 @@ async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_a
     );
     assert!(err.contains("mapping.integrations.agent"), "{err}");
     assert_eq!(dead_letters(dir.path()), 0, "{err}");
+    // Paused after three in a row (and what was in flight then), though
+    // each conversation's establish went through in between.
+    let refused: u64 = sim
+        .stats()
+        .requests
+        .get("hubster.inbound_customer")
+        .map_or(0, |m| m.values().sum());
+    assert!(refused <= 3 + 4, "{refused} customer posts refused");
     sim.shared.set_hub_unrouted(false);
     let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
     assert!(
