@@ -197,7 +197,16 @@ async fn daemon_pauses_and_resumes(fault: HubFault) {
 async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_aside() {
     // Hubster answers a customer's message ENG005501 where the hub has no
     // agent or bot integration: every conversation would fail alike.
-    let sim = world().await;
+    let sim = crate::support::sim(SimConfig {
+        conversations: 40,
+        messages: 4,
+        strict: true,
+        liveperson_strict: true,
+        growth: 0,
+        age: Duration::from_secs(3600),
+        ..SimConfig::default()
+    })
+    .await;
     sim.shared.set_hub_unrouted(true);
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim);
@@ -210,14 +219,16 @@ async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_a
     );
     assert!(err.contains("mapping.integrations.agent"), "{err}");
     assert_eq!(dead_letters(dir.path()), 0, "{err}");
-    // Paused after three in a row (and what was in flight then), though
-    // each conversation's establish went through in between.
+    // Paused after three in a row (and what was in flight then, and a
+    // probe a pass), though each conversation's establish went through in
+    // between: far from one refusal per conversation.
     let refused: u64 = sim
         .stats()
         .requests
         .get("hubster.inbound_customer")
         .map_or(0, |m| m.values().sum());
-    assert!(refused <= 3 + 4, "{refused} customer posts refused");
+    eprintln!("{refused} customer posts refused before the pause ended the run");
+    assert!(refused <= 20, "{refused} customer posts refused");
     sim.shared.set_hub_unrouted(false);
     let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
     assert!(
