@@ -272,7 +272,7 @@ impl Telemetry {
         );
         reg.register(
             "convsync_credential_refusals",
-            "Conversation syncs that failed because an upstream refused the credential (401/403): tried again, never set aside; several in a row pause the upstream",
+            "Conversation syncs that failed because an upstream refused the credential (401/403), or a hub had nobody to route a customer's message to (ENG005501): tried again, never set aside; several in a row pause the upstream",
             counter(load(&c.refusals)),
         );
         reg.register(
