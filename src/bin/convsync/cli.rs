@@ -121,8 +121,13 @@ pub enum Command {
     /// conversations finish (up to shutdown_timeout), exit 0; a second
     /// signal exits at once (the next start recovers).
     ///
-    /// Exit codes: 0 stopped cleanly; 1 failed; 2 bad config;
-    /// 4 another convsync is using the store.
+    /// Exit codes: 0 stopped cleanly (--until-idle: everything caught up);
+    /// 1 failed, or (--until-idle) a credential refused or a hub with
+    /// nobody to route to, named with what to check; 2 bad config;
+    /// 4 another convsync is using the store; with --until-idle also
+    /// 5 some conversations went to dead letters (convsync dead-letters
+    /// list), 7 some held back: LivePerson's answers did not prove them
+    /// whole (convsync status lists them; a later run reads them again).
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
@@ -141,6 +146,8 @@ pub enum Command {
     /// Exit codes: 0 all done; 1 failed (or conversations still failing:
     /// run it again); 2 bad config; 4 another convsync is using the store;
     /// 5 done, but some conversations went to dead letters;
+    /// 7 done, but some held back: LivePerson's answers did not prove
+    /// them whole (a later run reads them again);
     /// 130 stopped by a signal (run it again to go on).
     ///
     /// Example:
@@ -319,7 +326,7 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Exit 0 after the first cycle with nothing to do (a one-shot catch-up).
+    /// End after the first cycle with nothing to do (a one-shot catch-up; its exit codes: see --help).
     #[arg(long)]
     pub until_idle: bool,
 }
