@@ -147,6 +147,10 @@ pub struct SimConfig {
     /// history included) with an activity of its own, no externalId.
     /// Changeable while running ([`Shared::set_hub_bot`]).
     pub hub_bot: bool,
+    /// The hub has neither an agent nor a bot integration: customer posts
+    /// answer `ENG005501`. Changeable while running
+    /// ([`Shared::set_hub_unrouted`]).
+    pub hub_unrouted: bool,
     /// Which token the Direct inbound path takes (the docs' header row
     /// says the portal access token; the vendor's client sends the
     /// engine's).
@@ -265,6 +269,7 @@ impl Default for SimConfig {
             fault_timeout_late: 0.0,
             hosts_per_service: false,
             hub_bot: false,
+            hub_unrouted: false,
             refuse_customer_cards: false,
             inbound_token: InboundToken::Engine,
         }
@@ -434,7 +439,7 @@ impl Sim {
                 hub_refusal: None,
                 liveperson_refusal: None,
                 hub_bot: config.hub_bot,
-                hub_unrouted: false,
+                hub_unrouted: config.hub_unrouted,
             }),
             rng: Mutex::new(Rng::new(config.seed ^ 0x5EED)),
             config,

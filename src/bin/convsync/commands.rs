@@ -107,6 +107,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<Exit> {
         fault_timeout_late: args.fault_timeout_late,
         hosts_per_service: args.hosts_per_service,
         hub_bot: args.hub_bot,
+        hub_unrouted: args.hub_unrouted,
         refuse_customer_cards: args.refuse_customer_cards,
         inbound_token: args.inbound_token.into(),
         ..SimConfig::default()

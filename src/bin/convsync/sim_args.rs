@@ -128,6 +128,11 @@ pub struct SimArgs {
     /// answer convsync never posted.
     #[arg(long)]
     pub hub_bot: bool,
+    /// The hub has neither an agent nor a bot integration: every message
+    /// posted on the customer path answers ENG005501 (nobody to route it
+    /// to).
+    #[arg(long)]
+    pub hub_unrouted: bool,
     /// Serve each service on a host (port) of its own, as the real
     /// platforms do: LivePerson on --listen, Hubster's identity, engine and
     /// direct each on a free port (the ready line says which); a host asked
