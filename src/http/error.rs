@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// The endpoint name of a token grant. A grant answered is not an answer
+/// about what the credential may do (a revoked client can still be given
+/// tokens), so it does not end a row of refusals.
+pub const TOKEN_ENDPOINT: &str = "token";
+
 /// A call that did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -46,6 +51,15 @@ pub enum HttpError {
         "{url}: plain http:// is allowed only to loopback addresses (set allow_insecure_http = true to allow it)"
     )]
     Insecure { url: String },
+    /// Not sent: the upstream is paused for a refusal, and this process
+    /// does not wait the pause out (a one-shot run ends instead).
+    #[error("{upstream} {endpoint}: not sent, paused: {why}")]
+    Paused {
+        upstream: String,
+        endpoint: &'static str,
+        kind: Refusal,
+        why: String,
+    },
     /// The request (or the client) could not be made.
     #[error("{upstream} {endpoint}: {source}")]
     Request {
@@ -209,7 +223,7 @@ pub fn address_key(upstream: &str, endpoint: &str) -> &'static str {
     match (upstream, endpoint) {
         ("liveperson", "csds") => "liveperson.csds_url",
         ("liveperson", _) => "liveperson.domain (or liveperson.csds_url, which finds it)",
-        ("hubster", crate::http::TOKEN_ENDPOINT) => "hubster.identity_url",
+        ("hubster", TOKEN_ENDPOINT) => "hubster.identity_url",
         ("hubster", e) if e.starts_with("inbound") => "hubster.direct_url",
         ("hubster", _) => "hubster.engine_url",
         _ => "the upstream's url",
@@ -284,11 +298,12 @@ impl HttpError {
     pub fn is_refused(&self) -> bool {
         match self {
             HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. } => true,
+            HttpError::Paused { kind, .. } => *kind == Refusal::Credential,
             HttpError::Status {
                 endpoint,
                 status: 400,
                 ..
-            } => *endpoint == super::TOKEN_ENDPOINT,
+            } => *endpoint == TOKEN_ENDPOINT,
             _ => false,
         }
     }
@@ -304,7 +319,9 @@ impl HttpError {
     /// Whether the answer refuses more than this call, so that every call
     /// like it would be refused too: the credential, or the hub's routing.
     pub fn refusal(&self) -> Option<Refusal> {
-        if self.is_refused() {
+        if let HttpError::Paused { kind, .. } = self {
+            Some(*kind)
+        } else if self.is_refused() {
             Some(Refusal::Credential)
         } else if self.engine_code() == Some(NO_ROUTE) {
             Some(Refusal::NoRoute)
@@ -320,7 +337,8 @@ impl HttpError {
             | HttpError::Unauthorized { upstream, .. }
             | HttpError::Unsure { upstream, .. }
             | HttpError::Exhausted { upstream, .. }
-            | HttpError::Request { upstream, .. } => Some(upstream),
+            | HttpError::Request { upstream, .. }
+            | HttpError::Paused { upstream, .. } => Some(upstream),
             HttpError::Insecure { .. } => None,
         }
     }

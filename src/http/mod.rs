@@ -7,11 +7,14 @@ mod error;
 pub mod limit;
 mod metrics;
 pub mod pace;
+mod refusals;
 pub mod retry;
 
 pub use config::HttpConfig;
-pub use error::{Failure, HttpError, Refusal, Unreachable, engine_code_in};
+pub use error::{Failure, HttpError, Refusal, TOKEN_ENDPOINT, Unreachable, engine_code_in};
 pub use metrics::{EndpointLabels, Metrics, MetricsSnapshot};
+use refusals::{Ended, Refusals};
+pub use refusals::{FIRST_REFUSAL_PAUSE, MAX_REFUSAL_PAUSE, REFUSALS_TO_PAUSE};
 
 use crate::http::limit::PauseGate;
 use crate::http::pace::{Answer, Learned, Pace};
@@ -90,37 +93,6 @@ pub trait PaceMemory: Send + Sync {
 /// How often learned values are written while they change.
 const KEEP_PACE_EVERY: Duration = Duration::from_secs(5);
 
-/// Refusals of the credential in a row (each one failing a conversation,
-/// after any refresh the client makes) that pause an upstream.
-pub const REFUSALS_TO_PAUSE: u32 = 3;
-
-/// The first pause a refused credential brings (or the retry policy's
-/// longest backoff, when that is shorter).
-pub const FIRST_REFUSAL_PAUSE: Duration = Duration::from_secs(30);
-
-/// The longest pause a refused credential brings.
-pub const MAX_REFUSAL_PAUSE: Duration = Duration::from_secs(600);
-
-/// The endpoint name of a token grant. A grant answered is not an answer
-/// about what the credential may do (a revoked client can still be given
-/// tokens), so it does not end a row of refusals.
-pub const TOKEN_ENDPOINT: &str = "token";
-
-/// The credential's refusals on one upstream.
-#[derive(Debug, Default)]
-struct Refusals {
-    /// Refused calls in a row (any answer else ends the row).
-    in_row: u32,
-    /// Pauses in a row.
-    pauses: u32,
-    /// The refusal that paused it, while it is refused.
-    why: Option<(Refusal, String)>,
-    /// The endpoint whose answer alone ends the row: a refusal of the
-    /// hub's routing is not answered by a call of another kind (an
-    /// establish goes through where customer posts cannot).
-    only_on: Option<&'static str>,
-}
-
 /// One remote API: its quota, pause gate, concurrency, timeouts and retries.
 pub struct Upstream {
     name: String,
@@ -144,6 +116,9 @@ pub struct Upstream {
     /// Whether a request that cannot reach its server fails at once rather
     /// than being retried (`doctor`: a verdict, not a wait).
     unreachable_final: std::sync::atomic::AtomicBool,
+    /// Whether a call made while a refusal pauses the upstream fails at
+    /// once rather than waiting the pause out (a one-shot run).
+    refusal_final: std::sync::atomic::AtomicBool,
 }
 
 /// What one attempt came to.
@@ -187,6 +162,7 @@ impl Upstream {
             refused: std::sync::atomic::AtomicBool::new(false),
             unreachable_warned: std::sync::atomic::AtomicBool::new(false),
             unreachable_final: std::sync::atomic::AtomicBool::new(false),
+            refusal_final: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -195,6 +171,49 @@ impl Upstream {
     /// instead of being retried: for a check that owes an answer now.
     pub fn fail_when_unreachable(&self) {
         self.unreachable_final.store(true, Ordering::Relaxed);
+    }
+
+    /// From now on a call made while a refusal pauses the upstream fails
+    /// at once ([`HttpError::Paused`]) instead of waiting the pause out:
+    /// for a one-shot run, which ends on a refusal rather than wait.
+    pub fn fail_when_refused(&self) {
+        self.refusal_final.store(true, Ordering::Relaxed);
+    }
+
+    /// The error of a call not sent because a refusal pauses the upstream,
+    /// where this process does not wait ([`Upstream::fail_when_refused`]).
+    fn paused_by_refusal(&self, endpoint: &'static str) -> Option<HttpError> {
+        if !self.refusal_final.load(Ordering::Relaxed) || !self.paused() {
+            return None;
+        }
+        let (kind, why) = self.refusal()?;
+        Some(HttpError::Paused {
+            upstream: self.name.clone(),
+            endpoint,
+            kind,
+            why,
+        })
+    }
+
+    /// Waits until the gate is open; where this process does not wait a
+    /// refusal out, ends as soon as one pauses the upstream (it may begin
+    /// while this call waits on a pause of another kind, or just as it
+    /// came to the gate).
+    async fn pass_gate(&self, endpoint: &'static str) -> Result<Duration, HttpError> {
+        if !self.refusal_final.load(Ordering::Relaxed) {
+            return Ok(self.gate.wait().await);
+        }
+        let wait = self.gate.wait();
+        tokio::pin!(wait);
+        loop {
+            if let Some(e) = self.paused_by_refusal(endpoint) {
+                return Err(e);
+            }
+            tokio::select! {
+                waited = &mut wait => return Ok(waited),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
     }
 
     /// A call refused the credential (401 or 403, after any refresh the
@@ -209,29 +228,16 @@ impl Upstream {
         let mut r = self.refusals.lock().expect("refusals lock");
         self.refused
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        r.in_row += 1;
-        r.only_on = match (e.refusal(), e) {
-            (Some(Refusal::NoRoute), HttpError::Status { endpoint, .. }) => Some(endpoint),
-            _ => None,
-        };
         // Calls sent before the pause began do not lengthen it.
-        if r.in_row < REFUSALS_TO_PAUSE || self.gate.closed_until().is_some() {
-            return None;
-        }
-        r.pauses += 1;
         let first = FIRST_REFUSAL_PAUSE.min(self.policy.max_backoff);
-        let pause = first
-            .saturating_mul(1 << (r.pauses - 1).min(16))
-            .min(MAX_REFUSAL_PAUSE.max(first));
-        let why = e.to_string();
+        let pause = r.refused(e, self.gate.closed_until().is_some(), first)?;
         tracing::warn!(
             upstream = %self.name,
             refusals = r.in_row,
             pause_secs = pause.as_secs_f64(),
-            error = %why,
+            error = %e,
             "refused alike call after call: nothing is sent for a while, then one call probes; no conversation is set aside for it"
         );
-        r.why = Some((e.refusal().unwrap_or(Refusal::Credential), why));
         drop(r);
         self.gate.close_until(Instant::now() + pause);
         self.keep_pause(crate::clock::now_ms() + pause.as_millis() as i64);
@@ -242,10 +248,7 @@ impl Upstream {
     /// conversations/search) refused the credential: no row of refusals
     /// is waited for, it pauses at once as [`Upstream::refused`] would.
     pub fn refused_outright(&self, e: &HttpError) -> Option<Duration> {
-        {
-            let mut r = self.refusals.lock().expect("refusals lock");
-            r.in_row = r.in_row.max(REFUSALS_TO_PAUSE - 1);
-        }
+        self.refusals.lock().expect("refusals lock").outright();
         self.refused(e)
     }
 
@@ -271,13 +274,13 @@ impl Upstream {
             return;
         }
         let mut r = self.refusals.lock().expect("refusals lock");
-        if r.only_on.is_some_and(|e| e != endpoint) {
-            return;
+        match r.accepted(endpoint) {
+            Ended::No => return,
+            Ended::Paused => {
+                tracing::info!(upstream = %self.name, "the credential is accepted again: resuming")
+            }
+            Ended::Row => {}
         }
-        if r.why.take().is_some() {
-            tracing::info!(upstream = %self.name, "the credential is accepted again: resuming");
-        }
-        *r = Refusals::default();
         self.refused
             .store(false, std::sync::atomic::Ordering::Relaxed);
     }
@@ -422,12 +425,12 @@ impl Upstream {
         let (mut attempts, mut n429, mut n5xx, mut ntransient) = (0u32, 0u32, 0u32, 0u32);
         loop {
             attempts += 1;
-            let waited = self.gate.wait().await;
+            let waited = self.pass_gate(endpoint).await?;
             self.metrics.waited(&self.name, waited);
             self.pace.turn().await;
             let slot = self.pace.slot().await;
             // The gate may have closed while this task waited for its turn.
-            let waited = self.gate.wait().await;
+            let waited = self.pass_gate(endpoint).await?;
             self.metrics.waited(&self.name, waited);
             let sent = Instant::now();
             let outcome = self.attempt(endpoint, &build, &parse).await;

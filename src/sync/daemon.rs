@@ -266,6 +266,12 @@ impl Daemon {
         stop: watch::Receiver<bool>,
     ) -> Result<(), DaemonError> {
         let p = self.cfg.pipeline.clone();
+        // A one-shot run ends on a refusal: no call waits its pause out.
+        if until == Until::Idle {
+            for u in self.route.upstreams() {
+                u.fail_when_refused();
+            }
+        }
         // The first token proves the target's credentials before READY. A
         // client the identity service refuses ends a one-shot run; the
         // daemon pauses Hubster and probes again with backoff, as for any

@@ -32,6 +32,10 @@ pub enum Verdict {
     Retry,
     /// Set it aside as a dead letter.
     Dead,
+    /// Its upstream refused it as it refuses every call like it: tried
+    /// again as [`Verdict::Retry`], but said once (by the upstream and the
+    /// run), not once a conversation.
+    Refused,
 }
 
 /// How one conversation's sync ended well.
@@ -233,6 +237,8 @@ pub async fn run<W: Work>(
                             deps.counters.sync_failed(&id, &e, Again::ThisRun);
                             again.push(id);
                         }
+                        Verdict::Refused if last => out.failed.push(id),
+                        Verdict::Refused => again.push(id),
                     }
                 }
             }

@@ -55,14 +55,20 @@ async fn run_within(cfg: &Path, args: &[&str], limit: Duration) -> std::process:
         .spawn()
         .unwrap();
     let pid = child.id();
-    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-    match tokio::time::timeout(limit, waiting).await {
+    let mut waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    match tokio::time::timeout(limit, &mut waiting).await {
         Ok(out) => out.unwrap().unwrap(),
         Err(_) => {
             let _ = std::process::Command::new("kill")
                 .args(["-9", &pid.to_string()])
                 .status();
-            panic!("{args:?} did not end within {limit:?}");
+            let said = waiting.await.unwrap().unwrap().stderr;
+            let said = String::from_utf8_lossy(&said);
+            let tail: Vec<&str> = said.lines().rev().take(15).collect();
+            panic!(
+                "{args:?} did not end within {limit:?}; it said last:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
     }
 }
@@ -229,6 +235,25 @@ async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_a
         .map_or(0, |m| m.values().sum());
     eprintln!("{refused} customer posts refused before the pause ended the run");
     assert!(refused <= 20, "{refused} customer posts refused");
+
+    // With the pauses a real config has (30 s, doubling), the run still
+    // ends at once: nothing waits a pause out (a store of its own, so the
+    // run above inherits none of it).
+    let slow = tempfile::tempdir().unwrap();
+    let slow_cfg = config(slow.path(), &sim);
+    let text = std::fs::read_to_string(&slow_cfg)
+        .unwrap()
+        .replace("max_backoff_secs = 0.2", "max_backoff_secs = 60");
+    std::fs::write(&slow_cfg, text).unwrap();
+    let out = run_within(&slow_cfg, &["run", "--until-idle"], LIMIT).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("nobody to route a customer's message"),
+        "{err}"
+    );
+    assert_eq!(dead_letters(slow.path()), 0, "{err}");
+
     sim.shared.set_hub_unrouted(false);
     let out = run_within(&cfg, &["run", "--until-idle"], LIMIT).await;
     assert!(

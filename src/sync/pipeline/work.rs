@@ -179,7 +179,7 @@ impl Work for LpWork {
                 u.refused(source);
             }
             self.counters.refused(id, source);
-            return Ok(Verdict::Retry);
+            return Ok(Verdict::Refused);
         }
         let (p, id, message) = (self.settings.pipeline.clone(), id.to_owned(), e.to_string());
         let (retryable, budget) = (e.is_retryable(), self.settings.retry_budget);
