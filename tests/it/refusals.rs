@@ -245,7 +245,8 @@ async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_a
         .unwrap()
         .replace("max_backoff_secs = 0.2", "max_backoff_secs = 60");
     std::fs::write(&slow_cfg, text).unwrap();
-    let out = run_within(&slow_cfg, &["run", "--until-idle"], LIMIT).await;
+    // (Well inside the first 30 s pause, which it must not wait out.)
+    let out = run_within(&slow_cfg, &["run", "--until-idle"], Duration::from_secs(20)).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
