@@ -203,6 +203,10 @@ impl Upstream {
         if !self.refusal_final.load(Ordering::Relaxed) {
             return Ok(self.gate.wait().await);
         }
+        // Open: nothing to wait for (and no timer to set, call after call).
+        if self.gate.closed_until().is_none() {
+            return Ok(Duration::ZERO);
+        }
         let wait = self.gate.wait();
         tokio::pin!(wait);
         loop {
