@@ -55,6 +55,8 @@ impl Refusals {
         self.in_row += 1;
         self.only_on = match (e.refusal(), e) {
             (Some(Refusal::NoRoute), HttpError::Status { endpoint, .. }) => Some(endpoint),
+            // Not sent for the pause: what ends the row is unchanged.
+            (_, HttpError::Paused { .. }) => self.only_on,
             _ => None,
         };
         if self.in_row < REFUSALS_TO_PAUSE || paused {
@@ -133,6 +135,15 @@ mod tests {
             assert_eq!(r.accepted("establish"), Ended::No);
         }
         assert_eq!(r.why.as_ref().map(|w| w.0), Some(Refusal::NoRoute));
+        // A call not sent for the pause leaves the row as it is.
+        let not_sent = HttpError::Paused {
+            upstream: "hubster".into(),
+            endpoint: "get_activities",
+            kind: Refusal::NoRoute,
+            why: "paused".into(),
+        };
+        r.refused(&not_sent, true, first);
+        assert_eq!(r.accepted("get_activities"), Ended::No);
         assert_eq!(r.accepted("inbound_customer"), Ended::Paused);
     }
 }

@@ -175,7 +175,10 @@ impl Work for LpWork {
         if let PipelineError::Http { source, .. } = e
             && source.refusal().is_some()
         {
-            if let Some(u) = self.route.upstream_of(source) {
+            // (A call not sent for the pause is no answer: the row stands.)
+            if let Some(u) = self.route.upstream_of(source)
+                && !matches!(source, crate::http::HttpError::Paused { .. })
+            {
                 u.refused(source);
             }
             self.counters.refused(id, source);
