@@ -177,13 +177,8 @@ pub async fn run(
                 match select::window(lp, from, to).await {
                     Ok(w) => w,
                     Err(SelectError::Search { source, .. }) if source.is_refused() => {
-                        lp.upstream().refused_outright(&source);
-                        let why = source.to_string();
-                        return Err(BackfillError::Refused(pipeline::refusal_message(
-                            lp.upstream().name(),
-                            crate::http::Refusal::Credential,
-                            &why,
-                        )));
+                        let said = pipeline::account_refused(lp.upstream(), &source);
+                        return Err(BackfillError::Refused(said));
                     }
                     Err(e) => return Err(e.into()),
                 }

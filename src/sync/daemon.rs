@@ -47,6 +47,11 @@ pub enum DaemonError {
     Refused(String),
 }
 
+/// What the daemon says of a refusal while it waits it out.
+fn probing(refusal: String) -> String {
+    format!("{refusal}; paused, probing again with backoff")
+}
+
 /// How long after a cycle that took `took` (and delivered `delivered`)
 /// the next starts, and whether it overran the poll interval. A cycle
 /// starts every `period`, whatever the one before took; one that overran
@@ -280,14 +285,10 @@ impl Daemon {
             match h.token(false).await {
                 Ok(_) => {}
                 Err(e) if e.is_refused() => {
-                    h.upstream().refused_outright(&e);
+                    let said = pipeline::account_refused(h.upstream(), &e);
                     self.deps.counters.refused("(token)", &e);
                     if until == Until::Idle {
-                        return Err(DaemonError::Refused(pipeline::refusal_message(
-                            h.upstream().name(),
-                            crate::http::Refusal::Credential,
-                            &e.to_string(),
-                        )));
+                        return Err(DaemonError::Refused(said));
                     }
                 }
                 Err(e) => return Err(DaemonError::Token(e)),
@@ -349,7 +350,7 @@ impl Daemon {
             {
                 return Err(DaemonError::Refused(msg.clone()));
             }
-            let refused = refused.map(|m| format!("{m}; paused, probing again with backoff"));
+            let refused = refused.map(probing);
             if let Some(msg) = &refused {
                 last_failure.get_or_insert_with(|| msg.clone());
             }
@@ -470,14 +471,8 @@ impl Daemon {
                 // conversation's.
                 let why = match &e {
                     SelectError::Discover(h) if h.is_refused() => {
-                        lp.upstream().refused_outright(h);
                         self.deps.counters.refused("(conversations/search)", h);
-                        let m = pipeline::refusal_message(
-                            lp.upstream().name(),
-                            crate::http::Refusal::Credential,
-                            &h.to_string(),
-                        );
-                        format!("{m}; paused, probing again with backoff")
+                        probing(pipeline::account_refused(lp.upstream(), h))
                     }
                     e => e.to_string(),
                 };

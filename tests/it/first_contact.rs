@@ -65,11 +65,20 @@ async fn closed_sim(cfg: SimConfig) -> Sim {
 
 /// The hub holds every conversation whole, each activity once, in order.
 fn assert_exact(sim: &Sim) {
-    assert_eq!(
-        sim.shared.ledger_external_ids(),
-        expected_ledger(sim, false)
+    crate::support::assert_delivered_once(sim);
+}
+
+/// `cfg` with the hub's portal access token as `hubster.direct_token`.
+fn with_direct_token(cfg: &Path, sim: &Sim) {
+    let text = std::fs::read_to_string(cfg).unwrap().replacen(
+        "[hubster]\n",
+        &format!(
+            "[hubster]\ndirect_token = {{ value = \"{}\" }}\n",
+            sim.shared.creds.hubster_portal_token
+        ),
+        1,
     );
-    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    std::fs::write(cfg, text).unwrap();
 }
 
 fn requests(sim: &Sim, endpoint: &str) -> u64 {
@@ -336,16 +345,8 @@ async fn each_fault_that_holds_nothing_back_alone() {
         .await;
         let dir = tempfile::tempdir().unwrap();
         let path = config(dir.path(), &sim, Cred::AppKey, "auto");
-        let text = std::fs::read_to_string(&path).unwrap().replacen(
-            "[hubster]\n",
-            &format!(
-                "[hubster]\ndirect_token = {{ value = \"{}\" }}\n",
-                sim.shared.creds.hubster_portal_token
-            ),
-            1,
-        );
         if fault == "portal token inbound" {
-            std::fs::write(&path, text).unwrap();
+            with_direct_token(&path, &sim);
         }
         let out = convsync(&path, &["run", "--until-idle"]).await;
         assert!(out.status.success(), "{fault}: {}", stderr(&out));
@@ -395,15 +396,7 @@ async fn every_first_contact_fault_together_then_off() {
     sim.shared.set_hub_refusal(Some(403));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim, Cred::Bearer, "auto");
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[hubster]\n",
-        &format!(
-            "[hubster]\ndirect_token = {{ value = \"{}\" }}\n",
-            sim.shared.creds.hubster_portal_token
-        ),
-        1,
-    );
-    std::fs::write(&cfg, text).unwrap();
+    with_direct_token(&cfg, &sim);
     let out = convsync(&cfg, &["run", "--until-idle"]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");

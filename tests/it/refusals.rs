@@ -4,7 +4,8 @@
 //! probes again and resumes by itself; a one-shot run ends saying so.
 
 use crate::support::{
-    command, convsync, endpoint_get, expected_ledger, metric, platforms_toml, wait_for_answer,
+    assert_delivered_once, command, convsync, endpoint_get, expected_ledger, metric,
+    platforms_toml, spawn, wait_for_answer,
 };
 use convsync::sim::{Sim, SimConfig};
 use convsync::store::Store;
@@ -100,11 +101,7 @@ async fn a_one_shot_run_against_a_refused_hub_ends_saying_so_and_sets_nothing_as
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(
-            sim.shared.ledger_external_ids(),
-            expected_ledger(&sim, false)
-        );
-        assert_eq!(sim.stats().duplicate_deliveries, 0);
+        assert_delivered_once(&sim);
         assert_eq!(dead_letters(dir.path()), 0);
         sim.stop().await;
     }
@@ -154,12 +151,7 @@ async fn daemon_pauses_and_resumes(fault: HubFault) {
     let (said, code) = fault.said();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim);
-    let mut child = command(Some(&cfg), &["run"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn(&cfg, &["run"]);
     let state = dir.path().join("state");
     let get = |path: &'static str| endpoint_get(&state, path);
     let health = wait_for_answer("healthz to say the hub refuses", LIMIT, || async {
@@ -184,18 +176,25 @@ async fn daemon_pauses_and_resumes(fault: HubFault) {
 
     // Accepted again: it probes, resumes and delivers everything once.
     fault.set(&sim, false);
+    resumes_and_delivers_once(sim, child, dir.path()).await;
+}
+
+/// The daemon `child` (state under `dir`), accepted again: it delivers
+/// everything once, /healthz is ok again, and nothing was set aside.
+async fn resumes_and_delivers_once(sim: Sim, mut child: std::process::Child, dir: &Path) {
+    let state = dir.join("state");
     wait_for_answer("every conversation delivered", LIMIT, || async {
         (sim.shared.ledger_external_ids() == expected_ledger(&sim, false)).then_some(())
     })
     .await;
     wait_for_answer("healthz ok again", LIMIT, || async {
-        (get("/healthz").await? == "ok\n").then_some(())
+        (endpoint_get(&state, "/healthz").await? == "ok\n").then_some(())
     })
     .await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(sim.stats().duplicate_deliveries, 0);
-    assert_eq!(dead_letters(dir.path()), 0);
+    assert_eq!(dead_letters(dir), 0);
     sim.stop().await;
 }
 
@@ -262,11 +261,7 @@ async fn a_hub_with_nobody_to_route_to_pauses_instead_of_setting_conversations_a
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        sim.shared.ledger_external_ids(),
-        expected_ledger(&sim, false)
-    );
-    assert_eq!(sim.stats().duplicate_deliveries, 0);
+    assert_delivered_once(&sim);
     sim.stop().await;
 
     daemon_pauses_and_resumes(HubFault::Unrouted).await;
@@ -313,12 +308,7 @@ async fn a_refused_liveperson_key_ends_one_shot_runs_and_pauses_the_daemon_until
     sim.shared.set_liveperson_refusal(Some(403));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &sim);
-    let mut child = command(Some(&cfg), &["run"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn(&cfg, &["run"]);
     let state = dir.path().join("state");
     let get = |path: &'static str| endpoint_get(&state, path);
     let health = wait_for_answer("healthz to say LivePerson refuses", LIMIT, || async {
@@ -334,19 +324,7 @@ async fn a_refused_liveperson_key_ends_one_shot_runs_and_pauses_the_daemon_until
     assert!(sim.shared.ledger_external_ids().values().all(Vec::is_empty));
 
     sim.shared.set_liveperson_refusal(None);
-    wait_for_answer("every conversation delivered", LIMIT, || async {
-        (sim.shared.ledger_external_ids() == expected_ledger(&sim, false)).then_some(())
-    })
-    .await;
-    wait_for_answer("healthz ok again", LIMIT, || async {
-        (get("/healthz").await? == "ok\n").then_some(())
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(sim.stats().duplicate_deliveries, 0);
-    assert_eq!(dead_letters(dir.path()), 0);
-    sim.stop().await;
+    resumes_and_delivers_once(sim, child, dir.path()).await;
 }
 
 #[tokio::test]

@@ -203,6 +203,16 @@ pub async fn run(config: Option<&Path>, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The hub holds every conversation of `sim` whole, each activity once,
+/// in order (nothing grown).
+pub fn assert_delivered_once(sim: &Sim) {
+    assert_eq!(
+        sim.shared.ledger_external_ids(),
+        expected_ledger(sim, false)
+    );
+    assert_eq!(sim.stats().duplicate_deliveries, 0);
+}
+
 /// Every conversation of `sim` with the externalIds its records convert
 /// to, in delivery order: of the records visible now, or (`grown`) of all
 /// it will have. Unconvertible (poison) ones are left out.

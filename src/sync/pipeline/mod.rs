@@ -23,7 +23,7 @@ pub use plan::{convert_records, undelivered};
 pub use readback::until_shown;
 pub use sink::{Sink, is_foreign};
 pub use source::Source;
-pub use work::{LpWork, Route, credential_to_check, refusal_message};
+pub use work::{LpWork, Route, account_refused, credential_to_check, refusal_message};
 
 use crate::format::Mapping;
 use crate::store::Store;

@@ -65,6 +65,13 @@ pub fn refusal_message(upstream: &str, kind: Refusal, why: &str) -> String {
     }
 }
 
+/// A refusal of what serves the whole account (its listing, a token
+/// grant): `upstream` pauses at once; what to say of it.
+pub fn account_refused(upstream: &crate::http::Upstream, e: &crate::http::HttpError) -> String {
+    upstream.refused_outright(e);
+    refusal_message(upstream.name(), Refusal::Credential, &e.to_string())
+}
+
 /// The config keys behind an upstream's credential.
 pub fn credential_to_check(upstream: &str) -> &'static str {
     match upstream {
