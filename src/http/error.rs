@@ -298,7 +298,6 @@ impl HttpError {
     pub fn is_refused(&self) -> bool {
         match self {
             HttpError::Unauthorized { .. } | HttpError::Status { status: 403, .. } => true,
-            HttpError::Paused { kind, .. } => *kind == Refusal::Credential,
             HttpError::Status {
                 endpoint,
                 status: 400,
